@@ -1,0 +1,62 @@
+"""One small error hierarchy, so the CLI and the TUI can show any failure as one line.
+
+Errors carry a title and a one-line message; the caller decides how to show them
+(a CLI prints ``vecscope: <message>`` and exits 2, the TUI shows a screen or a toast).
+"""
+
+from __future__ import annotations
+
+
+class VecscopeError(Exception):
+    """Base of every error vecscope raises on purpose.
+
+    Args:
+        message: One line saying what went wrong and, where possible, what to do.
+        title: A short heading for dialogs.
+    """
+
+    title = "Error"
+    exit_code = 2
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        # Errors are shown on one line: fold whatever libpq or the OS gave us.
+        self.message = " ".join(message.split())
+        if title is not None:
+            self.title = title
+        super().__init__(self.message)
+
+
+class BadInputError(VecscopeError):
+    """The user asked for something that cannot be done as written."""
+
+    title = "Bad input"
+
+
+class ConnectError(VecscopeError):
+    """The server could not be reached or refused us."""
+
+    title = "Cannot connect"
+
+
+class ExtensionMissingError(VecscopeError):
+    """The database has no pgvector extension installed."""
+
+    title = "pgvector is not installed"
+
+
+class PrivilegeError(VecscopeError):
+    """The current role lacks a privilege that the action needs."""
+
+    title = "Not allowed"
+
+
+class QueryError(VecscopeError):
+    """A catalog or workload query failed on the server."""
+
+    title = "Query failed"
+
+
+class EmbeddedServerError(VecscopeError):
+    """The embedded demo server could not be started, seeded or stopped."""
+
+    title = "Embedded server"

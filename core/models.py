@@ -1,0 +1,145 @@
+"""Typed, frozen records that ``core`` hands to the CLI and the TUI.
+
+Nothing outside ``core`` sees a raw row: the screens render these, the CLI serialises
+them with :func:`core.inventory.inventory_to_json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A server setting as this session sees it (``current_setting``)."""
+
+    name: str
+    value: str | None
+    #: Where it came from (``default``, ``configuration file``, ``database``, ``user``...).
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    version: str
+    version_num: int
+    pgvector: str | None
+    pgvector_available: str | None
+    pgvectorscale: str | None
+    in_recovery: bool
+    settings: tuple[Setting, ...]
+    stats_reset: str | None
+    current_user: str
+    is_superuser: bool
+
+    def setting(self, name: str) -> str | None:
+        for s in self.settings:
+            if s.name == name:
+                return s.value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VectorColumn:
+    schema: str
+    table: str
+    column: str
+    #: ``vector``, ``halfvec``, ``sparsevec`` or ``bit``.
+    type: str
+    #: Declared dimensions; ``None`` when the column is untyped (``vector`` without ``(n)``).
+    dims: int | None
+    #: The planner's estimate (``reltuples``); ``None`` when never analysed/vacuumed.
+    rows: int | None
+    table_bytes: int
+    #: True when the current role may run CREATE INDEX on the table (owner or member).
+    can_create_index: bool
+    #: True when the current role may SELECT the table.
+    can_select: bool
+    relkind: str = "r"
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}.{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class VectorIndex:
+    schema: str
+    table: str
+    #: The indexed column; for an expression index, the column the expression reads.
+    column: str | None
+    name: str
+    #: ``hnsw``, ``ivfflat`` or ``diskann``.
+    method: str
+    opclass: str
+    #: The distance operator(s) the operator class serves for ORDER BY, e.g. ``<=>``.
+    operator: str | None
+    #: Build parameters, with pgvector's defaults filled in where none were given.
+    params: dict[str, int | float | str]
+    #: Which of ``params`` were given explicitly in the index definition.
+    params_explicit: tuple[str, ...]
+    size_bytes: int
+    definition: str
+    valid: bool
+    ready: bool
+    #: The ``WHERE`` clause of a partial index.
+    predicate: str | None
+    #: The indexed expression when the index is on an expression rather than a column.
+    expression: str | None
+    scans: int | None
+    tuples_read: int | None
+    last_scan: str | None = None
+    tablespace: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.valid and self.ready
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something a DBA should look at, found from the catalog alone."""
+
+    severity: Severity
+    #: Stable identifier, e.g. ``no-index`` or ``invalid-index``.
+    kind: str
+    schema: str
+    table: str
+    column: str | None
+    index: str | None
+    message: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    server: ServerInfo
+    columns: tuple[VectorColumn, ...]
+    indexes: tuple[VectorIndex, ...]
+    problems: tuple[Problem, ...] = field(default=())
+
+    def indexes_on(self, column: VectorColumn) -> tuple[VectorIndex, ...]:
+        return tuple(
+            ix
+            for ix in self.indexes
+            if (ix.schema, ix.table, ix.column) == (column.schema, column.table, column.column)
+        )
+
+    def problems_for(
+        self, schema: str, table: str, column: str | None = None, index: str | None = None
+    ) -> tuple[Problem, ...]:
+        return tuple(
+            p
+            for p in self.problems
+            if p.schema == schema
+            and p.table == table
+            and (column is None or p.column == column)
+            and (index is None or p.index == index)
+        )

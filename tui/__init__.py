@@ -1,0 +1,1 @@
+"""vecscope's Textual app: screens and widgets over the records ``core`` returns."""
