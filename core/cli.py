@@ -29,8 +29,9 @@ TUI_COMMANDS = frozenset({"tui", "demo"})
 def _connection_flags() -> argparse.ArgumentParser:
     # psql's flags, so -h is the host: help is --help only, as in psql.
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("connection (as psql; unset values come from PG* variables, "
-                             "service files and .pgpass)")
+    g = p.add_argument_group(
+        "connection (as psql; unset values come from PG* variables, service files and .pgpass)"
+    )
     g.add_argument("--dsn", default="", help="libpq connection string or URI")
     g.add_argument("-h", "--host", help="server host or socket directory")
     g.add_argument("-p", "--port", help="server port")
@@ -42,68 +43,140 @@ def _connection_flags() -> argparse.ArgumentParser:
 
 def _data_dir_flags() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help=f"where the demo server lives (default {demo_server.default_data_dir()})")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"where the demo server lives (default {demo_server.default_data_dir()})",
+    )
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     conn = _connection_flags()
     parser = argparse.ArgumentParser(
-        prog="vecscope", parents=[conn], add_help=False,
-        description="A terminal cockpit for vector indexes in PostgreSQL (pgvector).")
+        prog="vecscope",
+        parents=[conn],
+        add_help=False,
+        description="A terminal cockpit for vector indexes in PostgreSQL (pgvector).",
+    )
     parser.add_argument("--version", action="version", version="vecscope 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("indexes", parents=[conn], add_help=False,
-                       help="vector columns, indexes and problems")
+    p = sub.add_parser(
+        "indexes", parents=[conn], add_help=False, help="vector columns, indexes and problems"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
-    d = sub.add_parser("demo", parents=[_data_dir_flags()],
-                       help="the embedded PostgreSQL with pgvector and demo data")
-    d.add_argument("action", nargs="?", choices=["open", "up", "down", "status"],
-                   default="open",
-                   help="open (default): start, seed and open the TUI, stop on quit; "
-                        "up: start and seed, print the DSN, leave it running; "
-                        "down: stop it; status: say whether it runs")
+    d = sub.add_parser(
+        "demo",
+        parents=[_data_dir_flags()],
+        help="the embedded PostgreSQL with pgvector and demo data",
+    )
+    d.add_argument(
+        "action",
+        nargs="?",
+        choices=["open", "up", "down", "status"],
+        default="open",
+        help="open (default): start, seed and open the TUI, stop on quit; "
+        "up: start and seed, print the DSN, leave it running; "
+        "down: stop it; status: say whether it runs",
+    )
     d.add_argument("--reset", action="store_true", help="drop the demo data and seed it again")
-    d.add_argument("--rows", type=int, default=None,
-                   help=f"doc_chunks rows; other tables scale (default {demo_server.DEFAULT_ROWS:,})")
+    d.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help=f"doc_chunks rows; other tables scale (default {demo_server.DEFAULT_ROWS:,})",
+    )
     return parser
 
 
 def target_from(args: argparse.Namespace) -> ConnectionTarget:
-    return ConnectionTarget(dsn=args.dsn or "", host=args.host, port=args.port,
-                            user=args.username, dbname=args.dbname)
+    return ConnectionTarget(
+        dsn=args.dsn or "", host=args.host, port=args.port, user=args.username, dbname=args.dbname
+    )
 
 
 def _inventory_tables(inv: Inventory) -> str:
     s = inv.server
-    out = [f"PostgreSQL {s.version}  pgvector {s.pgvector or 'not installed'}"
-           + (f" (available {s.pgvector_available})" if s.pgvector_available != s.pgvector else "")
-           + (f"  pgvectorscale {s.pgvectorscale}" if s.pgvectorscale else "")
-           + ("  HOT STANDBY" if s.in_recovery else "")]
-    out.append("  " + "  ".join(f"{st.name}={st.value}" for st in s.settings
-                                if st.value is not None and st.name in (
-                                    "maintenance_work_mem", "max_parallel_maintenance_workers",
-                                    "hnsw.ef_search", "ivfflat.probes", "shared_buffers",
-                                    "work_mem")))
+    out = [
+        f"PostgreSQL {s.version}  pgvector {s.pgvector or 'not installed'}"
+        + (f" (available {s.pgvector_available})" if s.pgvector_available != s.pgvector else "")
+        + (f"  pgvectorscale {s.pgvectorscale}" if s.pgvectorscale else "")
+        + ("  HOT STANDBY" if s.in_recovery else "")
+    ]
+    out.append(
+        "  "
+        + "  ".join(
+            f"{st.name}={st.value}"
+            for st in s.settings
+            if st.value is not None
+            and st.name
+            in (
+                "maintenance_work_mem",
+                "max_parallel_maintenance_workers",
+                "hnsw.ef_search",
+                "ivfflat.probes",
+                "shared_buffers",
+                "work_mem",
+            )
+        )
+    )
     out.append("")
-    out.append(table(
-        ["schema", "table", "column", "type", "dims", "rows", "size", "indexes", "access"],
-        [[c.schema, c.table, c.column, c.type, str(c.dims) if c.dims else "untyped",
-          human_count(c.rows), human_bytes(c.table_bytes), str(len(inv.indexes_on(c))),
-          ("owner" if c.can_create_index else "read") if c.can_select else "NO SELECT"]
-         for c in inv.columns]))
+    out.append(
+        table(
+            ["schema", "table", "column", "type", "dims", "rows", "size", "indexes", "access"],
+            [
+                [
+                    c.schema,
+                    c.table,
+                    c.column,
+                    c.type,
+                    str(c.dims) if c.dims else "untyped",
+                    human_count(c.rows),
+                    human_bytes(c.table_bytes),
+                    str(len(inv.indexes_on(c))),
+                    ("owner" if c.can_create_index else "read") if c.can_select else "NO SELECT",
+                ]
+                for c in inv.columns
+            ],
+        )
+    )
     out.append("")
-    out.append(table(
-        ["schema", "table", "column", "index", "method", "opclass", "op", "params", "size",
-         "state", "scans"],
-        [[ix.schema, ix.table, ix.column or "?", ix.name, ix.method, ix.opclass,
-          ix.operator or "?", params_text(ix.params, ix.params_explicit),
-          human_bytes(ix.size_bytes),
-          "valid" if ix.usable else ("INVALID" if ix.ready else "NOT READY"),
-          human_count(ix.scans)] for ix in inv.indexes]))
+    out.append(
+        table(
+            [
+                "schema",
+                "table",
+                "column",
+                "index",
+                "method",
+                "opclass",
+                "op",
+                "params",
+                "size",
+                "state",
+                "scans",
+            ],
+            [
+                [
+                    ix.schema,
+                    ix.table,
+                    ix.column or "?",
+                    ix.name,
+                    ix.method,
+                    ix.opclass,
+                    ix.operator or "?",
+                    params_text(ix.params, ix.params_explicit),
+                    human_bytes(ix.size_bytes),
+                    "valid" if ix.usable else ("INVALID" if ix.ready else "NOT READY"),
+                    human_count(ix.scans),
+                ]
+                for ix in inv.indexes
+            ],
+        )
+    )
     if inv.problems:
         out.append("")
         for p in inv.problems:
@@ -140,8 +213,12 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             return 1
         out.write(dsn + "\n")
         return 0
-    server = demo_server.up(data_dir, rows=args.rows, reset=args.reset,
-                            progress=lambda m: print(m, file=sys.stderr, flush=True))
+    server = demo_server.up(
+        data_dir,
+        rows=args.rows,
+        reset=args.reset,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     out.write(server.uri(demo_server.DEMO_DB) + "\n")
     return 0
 
@@ -184,5 +261,3 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.command == "demo" and args.rows is not None and args.rows < 1000:
         raise BadInputError("--rows must be at least 1000")
     return args
-
-

@@ -36,14 +36,80 @@ SEED = 20251027
 
 Progress = Callable[[str], None]
 
-_WORDS = (
-    "index query vector latency recall tenant invoice refund shipping billing contract "
-    "policy incident deploy cluster replica backup restore schema migration embedding "
-    "search ranking customer order product catalog review support ticket account login "
-    "password reset outage timeout throughput memory storage network region pricing "
-    "discount warranty return delivery courier payment card subscription plan upgrade"
-).split()
-_FILLER = "the a of to and for with on in how why when what is are can does about".split()
+_WORDS = [
+    "index",
+    "query",
+    "vector",
+    "latency",
+    "recall",
+    "tenant",
+    "invoice",
+    "refund",
+    "shipping",
+    "billing",
+    "contract",
+    "policy",
+    "incident",
+    "deploy",
+    "cluster",
+    "replica",
+    "backup",
+    "restore",
+    "schema",
+    "migration",
+    "embedding",
+    "search",
+    "ranking",
+    "customer",
+    "order",
+    "product",
+    "catalog",
+    "review",
+    "support",
+    "ticket",
+    "account",
+    "login",
+    "password",
+    "reset",
+    "outage",
+    "timeout",
+    "throughput",
+    "memory",
+    "storage",
+    "network",
+    "region",
+    "pricing",
+    "discount",
+    "warranty",
+    "return",
+    "delivery",
+    "courier",
+    "payment",
+    "card",
+    "subscription",
+    "plan",
+    "upgrade",
+]
+_FILLER = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "for",
+    "with",
+    "on",
+    "in",
+    "how",
+    "why",
+    "when",
+    "what",
+    "is",
+    "are",
+    "can",
+    "does",
+    "about",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +147,16 @@ def _texts(topics: np.ndarray, rng: np.random.Generator) -> list[str]:
     return out
 
 
-def _copy(conn: psycopg.Connection[TupleRow], table: sql.Composable, columns: list[str],
-          types: list[str], rows: list[tuple[object, ...]]) -> None:
+def _copy(
+    conn: psycopg.Connection[TupleRow],
+    table: sql.Composable,
+    columns: list[str],
+    types: list[str],
+    rows: list[tuple[object, ...]],
+) -> None:
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
     with conn.cursor() as cur, cur.copy(stmt) as copy:
         copy.set_types(types)
         for row in rows:
@@ -123,7 +195,8 @@ def _fail_concurrent_build(dsn: str, progress: Progress) -> None:
                 try:
                     builder.execute(
                         f'CREATE INDEX CONCURRENTLY "Product Embeddings_cosine_idx" ON {table} '
-                        'USING hnsw ("Embedding" vector_cosine_ops)')
+                        'USING hnsw ("Embedding" vector_cosine_ops)'
+                    )
                 except BaseException as e:  # noqa: BLE001 - handed to the main thread
                     failure.append(e)
 
@@ -132,8 +205,8 @@ def _fail_concurrent_build(dsn: str, progress: Progress) -> None:
             deadline = time.monotonic() + 300
             while thread.is_alive():
                 row = watcher.execute(
-                    "SELECT phase FROM pg_stat_progress_create_index WHERE pid = %s",
-                    (pid,)).fetchone()
+                    "SELECT phase FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)
+                ).fetchone()
                 if row is not None and row[0] == "waiting for old snapshots":
                     watcher.execute("SELECT pg_cancel_backend(%s)", (pid,))
                     break
@@ -146,9 +219,12 @@ def _fail_concurrent_build(dsn: str, progress: Progress) -> None:
     if not failure or not isinstance(failure[0], psycopg.errors.QueryCanceled):
         raise EmbeddedServerError(
             "the demo's cancelled concurrent build did not fail as expected: "
-            f"{failure[0] if failure else 'it succeeded'}")
-    progress('  CREATE INDEX CONCURRENTLY "Product Embeddings_cosine_idx" cancelled while '
-             "waiting for an old snapshot: left INVALID, as in production")
+            f"{failure[0] if failure else 'it succeeded'}"
+        )
+    progress(
+        '  CREATE INDEX CONCURRENTLY "Product Embeddings_cosine_idx" cancelled while '
+        "waiting for an old snapshot: left INVALID, as in production"
+    )
 
 
 def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None:
@@ -168,7 +244,8 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         (version,) = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone() or ("",)
+            "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+        ).fetchone() or ("",)
         register_vector(conn)
         # This session only: build indexes the way a careful DBA would.
         conn.execute("SET maintenance_work_mem = '512MB'")
@@ -185,9 +262,13 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
         vecs, topics = _vectors(sizes.doc_chunks, 1)
         tenants = _tenants(sizes.doc_chunks, rng)
         texts = _texts(topics, rng)
-        _copy(conn, sql.Identifier("public", "doc_chunks"),
-              ["id", "tenant_id", "text", "embedding"], ["int8", "text", "text", "vector"],
-              [(i + 1, tenants[i], texts[i], vecs[i]) for i in range(sizes.doc_chunks)])
+        _copy(
+            conn,
+            sql.Identifier("public", "doc_chunks"),
+            ["id", "tenant_id", "text", "embedding"],
+            ["int8", "text", "text", "vector"],
+            [(i + 1, tenants[i], texts[i], vecs[i]) for i in range(sizes.doc_chunks)],
+        )
         conn.execute("CREATE INDEX doc_chunks_tenant_id_idx ON public.doc_chunks (tenant_id)")
         step("doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)")
         conn.execute("""
@@ -208,12 +289,23 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
         conv = rng.integers(1, max(2, sizes.messages // 12), size=sizes.messages)
         base = datetime(2026, 1, 1, tzinfo=UTC)
         offsets = np.sort(rng.integers(0, 300 * 86400, size=sizes.messages))
-        _copy(conn, sql.Identifier("public", "messages"),
-              ["id", "conversation_id", "role", "body", "created_at", "embedding"],
-              ["int8", "int8", "text", "text", "timestamptz", "vector"],
-              [(i + 1, int(conv[i]), "user" if i % 2 == 0 else "assistant", texts[i],
-                base + timedelta(seconds=int(offsets[i])), vecs[i])
-               for i in range(sizes.messages)])
+        _copy(
+            conn,
+            sql.Identifier("public", "messages"),
+            ["id", "conversation_id", "role", "body", "created_at", "embedding"],
+            ["int8", "int8", "text", "text", "timestamptz", "vector"],
+            [
+                (
+                    i + 1,
+                    int(conv[i]),
+                    "user" if i % 2 == 0 else "assistant",
+                    texts[i],
+                    base + timedelta(seconds=int(offsets[i])),
+                    vecs[i],
+                )
+                for i in range(sizes.messages)
+            ],
+        )
         conn.execute("""
             CREATE INDEX idx_messages_embedding_hnsw ON public.messages
             USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)""")
@@ -227,10 +319,16 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
                 embedding vector(384))""")
         vecs, topics = _vectors(sizes.articles, 3)
         texts = _texts(topics, rng)
-        _copy(conn, sql.Identifier("public", "articles"), ["id", "uri", "title", "embedding"],
-              ["int8", "text", "text", "vector"],
-              [(i + 1, f"https://news.example/a/{i + 1}", texts[i], vecs[i])
-               for i in range(sizes.articles)])
+        _copy(
+            conn,
+            sql.Identifier("public", "articles"),
+            ["id", "uri", "title", "embedding"],
+            ["int8", "text", "text", "vector"],
+            [
+                (i + 1, f"https://news.example/a/{i + 1}", texts[i], vecs[i])
+                for i in range(sizes.articles)
+            ],
+        )
 
         step(f"atoms: {sizes.atoms} rows with an HNSW index (a Seq Scan is right here)")
         conn.execute("""
@@ -240,9 +338,13 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
                 embedding vector(384))""")
         vecs, topics = _vectors(sizes.atoms, 4)
         texts = _texts(topics, rng)
-        _copy(conn, sql.Identifier("public", "atoms"), ["id", "title", "embedding"],
-              ["int8", "text", "vector"],
-              [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)])
+        _copy(
+            conn,
+            sql.Identifier("public", "atoms"),
+            ["id", "title", "embedding"],
+            ["int8", "text", "vector"],
+            [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)],
+        )
         conn.execute("""
             CREATE INDEX idx_atoms_embedding_hnsw ON public.atoms
             USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)""")
@@ -255,9 +357,13 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
                 "SKU" text NOT NULL,
                 "Embedding" vector(384))""")
         vecs, _ = _vectors(sizes.products, 5)
-        _copy(conn, sql.Identifier("search", "Product Embeddings"),
-              ["Product ID", "SKU", "Embedding"], ["int8", "text", "vector"],
-              [(i + 1, f"SKU-{i + 1:06d}", vecs[i]) for i in range(sizes.products)])
+        _copy(
+            conn,
+            sql.Identifier("search", "Product Embeddings"),
+            ["Product ID", "SKU", "Embedding"],
+            ["int8", "text", "vector"],
+            [(i + 1, f"SKU-{i + 1:06d}", vecs[i]) for i in range(sizes.products)],
+        )
         conn.execute("""
             CREATE INDEX "Product Embeddings_hnsw" ON search."Product Embeddings"
             USING hnsw ("Embedding" vector_ip_ops)""")
@@ -273,4 +379,3 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
         step('search."Product Embeddings": a concurrent build that fails for real')
         _fail_concurrent_build(dsn, step)
     step("demo database ready")
-

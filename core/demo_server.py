@@ -36,8 +36,9 @@ def _state(data_dir: Path) -> dict[str, object]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def up(data_dir: Path, *, rows: int | None = None, reset: bool = False,
-       progress: Progress = print) -> EmbeddedServer:
+def up(
+    data_dir: Path, *, rows: int | None = None, reset: bool = False, progress: Progress = print
+) -> EmbeddedServer:
     """Start the embedded server and make sure the demo database is seeded.
 
     Args:
@@ -57,20 +58,25 @@ def up(data_dir: Path, *, rows: int | None = None, reset: bool = False,
     return server
 
 
-def _ensure_seeded(server: EmbeddedServer, data_dir: Path, rows: int | None, reset: bool,
-                   progress: Progress) -> None:
+def _ensure_seeded(
+    server: EmbeddedServer, data_dir: Path, rows: int | None, reset: bool, progress: Progress
+) -> None:
     state = _state(data_dir)
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                               (DEMO_DB,)).fetchone() is not None
+        exists = (
+            admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DB,)).fetchone()
+            is not None
+        )
         seeded_rows = state.get("rows") if state.get("seeded") and exists else None
         if seeded_rows is not None and not reset:
             if rows is not None and rows != seeded_rows:
                 raise BadInputError(
                     f"the demo was seeded with --rows {seeded_rows}; add --reset to re-seed "
-                    f"with --rows {rows}")
-            progress(f"reusing the demo database seeded with --rows {seeded_rows} "
-                     "(--reset re-seeds)")
+                    f"with --rows {rows}"
+                )
+            progress(
+                f"reusing the demo database seeded with --rows {seeded_rows} (--reset re-seeds)"
+            )
             return
         rows = rows or DEFAULT_ROWS
         (data_dir / STATE_FILE).unlink(missing_ok=True)
@@ -83,9 +89,16 @@ def _ensure_seeded(server: EmbeddedServer, data_dir: Path, rows: int | None, res
         seed(server.conninfo(DEMO_DB), rows, progress)
     except psycopg.Error as e:
         raise EmbeddedServerError(f"seeding the demo failed: {e}") from e
-    (data_dir / STATE_FILE).write_text(json.dumps(
-        {"seeded": True, "rows": rows, "seconds": round(time.monotonic() - started, 1),
-         "flavor": server.flavor}))
+    (data_dir / STATE_FILE).write_text(
+        json.dumps(
+            {
+                "seeded": True,
+                "rows": rows,
+                "seconds": round(time.monotonic() - started, 1),
+                "flavor": server.flavor,
+            }
+        )
+    )
 
 
 def down(data_dir: Path) -> bool:

@@ -48,7 +48,7 @@ def backend() -> ModuleType:
 def bin_dir() -> Path:
     """Directory of the embedded server's client programs (pg_dump, pg_restore, pgbench)."""
     module = backend()
-    return Path(module.__file__).parent / "pginstall" / "bin"
+    return Path(str(module.__file__)).parent / "pginstall" / "bin"
 
 
 def running_pid(pgdata: Path) -> int | None:

@@ -32,8 +32,16 @@ class TopicModel:
         return int(self.centers.shape[1])
 
 
-def topic_model(seed: int, *, dims: int = 384, clusters: int = 300, rank: int = 24,
-                cone: float = 0.4, spread: float = 1.2, noise: float = 1.0) -> TopicModel:
+def topic_model(
+    seed: int,
+    *,
+    dims: int = 384,
+    clusters: int = 300,
+    rank: int = 24,
+    cone: float = 0.4,
+    spread: float = 1.2,
+    noise: float = 1.0,
+) -> TopicModel:
     """Draw the cluster structure.
 
     Args:
@@ -51,7 +59,8 @@ def topic_model(seed: int, *, dims: int = 384, clusters: int = 300, rank: int = 
     # Topic centres live mostly in a lower-dimensional subspace, as real ones do.
     basis = rng.standard_normal((dims, 48))
     raw = rng.standard_normal((clusters, 48)) @ basis.T + 0.4 * rng.standard_normal(
-        (clusters, dims))
+        (clusters, dims)
+    )
     raw /= np.linalg.norm(raw, axis=1, keepdims=True)
     centers = cone * mean_dir + (1 - cone) * raw
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)
@@ -64,7 +73,7 @@ def topic_model(seed: int, *, dims: int = 384, clusters: int = 300, rank: int = 
         centers=centers.astype(np.float32),
         stretch=stretch.astype(np.float32),
         scales=scales.astype(np.float32),
-        weights=weights,
+        weights=weights.astype(np.float64),
         noise=noise,
     )
 
@@ -80,8 +89,7 @@ def sample(model: TopicModel, n: int, seed: int) -> tuple[Matrix, npt.NDArray[np
     for start in range(0, n, 8192):
         sl = slice(start, start + 8192)
         vecs[sl] += np.einsum("nr,nrd->nd", coeffs[sl], model.stretch[topics[sl]])
-    vecs += (model.noise / np.sqrt(model.dims)) * rng.standard_normal(
-        vecs.shape).astype(np.float32)
+    vecs += (model.noise / np.sqrt(model.dims)) * rng.standard_normal(vecs.shape).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs.astype(np.float32), topics.astype(np.int64)
 

@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow, dict_row
 
 from core import queries
-from core.errors import ExtensionMissingError, QueryError
+from core.errors import ConnectError, ExtensionMissingError, QueryError
 from core.models import Inventory, ServerInfo, Setting, VectorColumn, VectorIndex
 from core.pgvector import DEFAULT_PARAMS, parse_reloptions
 from core.problems import find_problems
@@ -38,14 +38,23 @@ WATCHED_SETTINGS: tuple[str, ...] = (
 )
 
 
-def _rows(conn: psycopg.Connection[TupleRow], query: str | sql.Composable,
-          params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def _rows(
+    conn: psycopg.Connection[TupleRow],
+    query: str | sql.SQL | sql.Composed,
+    params: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     try:
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query if isinstance(query, sql.Composable) else query.encode(), params)
+            cur.execute(query.encode() if isinstance(query, str) else query, params)
             return cur.fetchall()
     except psycopg.Error as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if conn.broken:
+            raise ConnectError(f"connection lost: {first}") from e
+        if isinstance(e, psycopg.errors.QueryCanceled):
+            raise QueryError(
+                f"catalog query cancelled ({first}): the server is slow or locked; try again"
+            ) from e
         raise QueryError(f"catalog query failed: {first}") from e
 
 
@@ -55,8 +64,12 @@ def fetch_server(conn: psycopg.Connection[TupleRow]) -> ServerInfo:
     if row["pgvector"] is not None and row["pgvector_schema"]:
         # pgvector defines hnsw.* and ivfflat.* when its library loads in this backend;
         # parsing one vector literal loads it, so current_setting() can see them.
-        _rows(conn, sql.SQL("SELECT '[1]'::{}.vector IS NOT NULL AS loaded").format(
-            sql.Identifier(row["pgvector_schema"])))
+        _rows(
+            conn,
+            sql.SQL("SELECT '[1]'::{}.vector IS NOT NULL AS loaded").format(
+                sql.Identifier(row["pgvector_schema"])
+            ),
+        )
     settings = _rows(conn, queries.load("settings"), {"names": list(WATCHED_SETTINGS)})
     return ServerInfo(
         version=row["version"],
@@ -81,7 +94,7 @@ def require_pgvector(server: ServerInfo, dbname: str) -> None:
         return
     if server.pgvector_available:
         raise ExtensionMissingError(
-            f'pgvector {server.pgvector_available} is available on this server but not installed '
+            f"pgvector {server.pgvector_available} is available on this server but not installed "
             f'in database "{dbname}": a role with CREATE on the database can run '
             "CREATE EXTENSION vector;"
         )
@@ -97,8 +110,9 @@ def fetch_columns(conn: psycopg.Connection[TupleRow]) -> tuple[VectorColumn, ...
     return tuple(VectorColumn(**r) for r in _rows(conn, queries.load("columns")))
 
 
-def fetch_indexes(conn: psycopg.Connection[TupleRow], server_version_num: int
-                  ) -> tuple[VectorIndex, ...]:
+def fetch_indexes(
+    conn: psycopg.Connection[TupleRow], server_version_num: int
+) -> tuple[VectorIndex, ...]:
     result = []
     for r in _rows(conn, queries.indexes_sql(server_version_num)):
         explicit = parse_reloptions(r.pop("reloptions"))
@@ -119,8 +133,9 @@ def fetch_inventory(conn: psycopg.Connection[TupleRow]) -> Inventory:
     columns = fetch_columns(conn)
     indexes = fetch_indexes(conn, server.version_num)
     inventory = Inventory(server=server, columns=columns, indexes=indexes)
-    return Inventory(server=server, columns=columns, indexes=indexes,
-                     problems=find_problems(inventory))
+    return Inventory(
+        server=server, columns=columns, indexes=indexes, problems=find_problems(inventory)
+    )
 
 
 def inventory_to_json(inv: Inventory) -> dict[str, Any]:

@@ -1,0 +1,79 @@
+"""The Textual app: modes, app-wide keys, and the one route for worker errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from core.connection import ConnectionTarget
+from core.errors import ConnectError, ExtensionMissingError, VecscopeError
+from core.session import CatalogSession
+from tui.screens.base import WorkerFailed
+from tui.screens.connection_error import ConnectionErrorScreen
+from tui.screens.help import HelpScreen
+from tui.screens.indexes import IndexesScreen
+
+
+class VecscopeApp(App[int]):
+    """vecscope's cockpit. Each top-level area is a mode; Indexes is the first."""
+
+    TITLE = "vecscope"
+    CSS_PATH = "styles/app.tcss"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "indexes": IndexesScreen,
+    }
+    DEFAULT_MODE = "indexes"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, target: ConnectionTarget) -> None:
+        super().__init__()
+        self.session = CatalogSession(target)
+        self.sub_title = target.describe()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: keys", "List every key of this screen", self.action_help)
+        yield SystemCommand(
+            "Reconnect", "Close the connection and open it again", self.action_reconnect
+        )
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_reconnect(self) -> None:
+        self.session.close()
+        if isinstance(self.screen, IndexesScreen):
+            self.screen.action_refresh()
+
+    @on(ConnectionErrorScreen.Recovered)
+    def connection_recovered(self, event: ConnectionErrorScreen.Recovered) -> None:
+        screen = self.screen
+        if isinstance(screen, IndexesScreen):
+            screen.show_inventory(event.inventory)
+
+    @on(WorkerFailed)
+    def route_worker_error(self, event: WorkerFailed) -> None:
+        """The one route for worker failures: a screen for connection trouble, else a toast."""
+        error = event.error
+        if isinstance(error, ConnectError | ExtensionMissingError):
+            if not isinstance(self.screen, ConnectionErrorScreen):
+                self.push_screen(ConnectionErrorScreen(error, self.session.target))
+        elif isinstance(error, VecscopeError):
+            self.notify(error.message, title=error.title, severity="error", timeout=10)
+        else:
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title="Unexpected error",
+                severity="error",
+                timeout=10,
+            )

@@ -1,0 +1,30 @@
+"""The base of vecscope's screens: worker failures go to the app's one error route.
+
+``Worker.StateChanged`` does not bubble, so each screen forwards its failed workers to
+the app as :class:`WorkerFailed`; the app alone decides between a screen and a toast.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+
+class WorkerFailed(Message):
+    """A worker of some screen ended with an exception."""
+
+    def __init__(self, error: BaseException | None, description: str) -> None:
+        super().__init__()
+        self.error = error
+        self.description = description
+
+
+class VecscopeScreen(Screen[None]):
+    """A screen whose worker errors reach ``VecscopeApp``'s single handler."""
+
+    @on(Worker.StateChanged)
+    def _forward_worker_error(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.post_message(WorkerFailed(event.worker.error, event.worker.description))
