@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,15 +25,12 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from core.demo_server import DEFAULT_ROWS, Progress
 from core.embeddings import Matrix, sample, topic_model
 from core.errors import EmbeddedServerError
 from core.pgvector import has_feature
 
-DEMO_DB = "vecscope_demo"
-DEFAULT_ROWS = 50_000
 SEED = 20251027
-
-Progress = Callable[[str], None]
 
 _WORDS = [
     "index",

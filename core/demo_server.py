@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -15,13 +16,16 @@ import psycopg
 from psycopg import sql
 
 from core import embedded
-from core.demo import DEFAULT_ROWS, DEMO_DB, Progress, seed
 from core.embedded import EmbeddedServer
 from core.errors import BadInputError, EmbeddedServerError
 
 __all__ = ["DEFAULT_ROWS", "DEMO_DB", "default_data_dir", "down", "status", "up"]
 
 STATE_FILE = "demo.json"
+DEMO_DB = "vecscope_demo"
+DEFAULT_ROWS = 50_000
+
+Progress = Callable[[str], None]
 
 
 def default_data_dir() -> Path:
@@ -48,6 +52,13 @@ def up(
         progress: Receives one line per step.
     """
     data_dir = data_dir.expanduser().resolve()
+    seeded_rows = _state(data_dir).get("rows")
+    if rows is not None and seeded_rows is not None and rows != seeded_rows and not reset:
+        # Refuse before starting anything: bad input changes nothing.
+        raise BadInputError(
+            f"the demo was seeded with --rows {seeded_rows}; add --reset to re-seed "
+            f"with --rows {rows}"
+        )
     progress(f"embedded PostgreSQL in {data_dir / 'pgdata'}")
     server = embedded.start(data_dir / "pgdata")
     try:
@@ -84,6 +95,10 @@ def _ensure_seeded(
             progress(f"dropping database {DEMO_DB}")
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(DEMO_DB)))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
+    # Imported here: numpy and the generator are only needed when seeding, and the
+    # headless CLI (which imports this module) should start fast.
+    from core.demo import seed
+
     started = time.monotonic()
     try:
         seed(server.conninfo(DEMO_DB), rows, progress)

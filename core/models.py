@@ -124,13 +124,20 @@ class Inventory:
     columns: tuple[VectorColumn, ...]
     indexes: tuple[VectorIndex, ...]
     problems: tuple[Problem, ...] = field(default=())
+    _by_column: dict[tuple[str, str, str | None], tuple[VectorIndex, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # Grouped once per (immutable) inventory: 1,000 indexes must not cost
+        # columns x indexes on every lookup.
+        grouped: dict[tuple[str, str, str | None], list[VectorIndex]] = {}
+        for ix in self.indexes:
+            grouped.setdefault((ix.schema, ix.table, ix.column), []).append(ix)
+        object.__setattr__(self, "_by_column", {k: tuple(v) for k, v in grouped.items()})
 
     def indexes_on(self, column: VectorColumn) -> tuple[VectorIndex, ...]:
-        return tuple(
-            ix
-            for ix in self.indexes
-            if (ix.schema, ix.table, ix.column) == (column.schema, column.table, column.column)
-        )
+        return self._by_column.get((column.schema, column.table, column.column), ())
 
     def problems_for(
         self, schema: str, table: str, column: str | None = None, index: str | None = None

@@ -10,10 +10,9 @@ from core.models import Inventory, Problem, Severity, VectorColumn, VectorIndex
 from core.pgvector import MAX_INDEX_DIMS, suggested_lists
 from core.sqltext import create_index_sql, ident
 
-#: Below this many rows a Seq Scan beats any ANN index: pgvector's own advice.
+#: Below this many rows a Seq Scan is as fast as any ANN index: the index is optional.
+#: From here up, a column without one makes every KNN query read the whole table.
 SMALL_TABLE_ROWS = 1_000
-#: From this many rows, a column without an index makes every KNN query a full scan.
-NO_INDEX_WARN_ROWS = 10_000
 
 _DEFAULT_OPCLASS = {
     "vector": "vector_cosine_ops",
@@ -61,7 +60,7 @@ def _column_problems(col: VectorColumn, indexes: tuple[VectorIndex, ...]) -> lis
     usable = [ix for ix in indexes if ix.usable]
     if not indexes or not usable:
         rows = col.rows or 0
-        if rows >= NO_INDEX_WARN_ROWS:
+        if rows >= SMALL_TABLE_ROWS:
             sev = Severity.WARNING
             why = f"every nearest-neighbour query scans all ~{rows:,} rows"
         else:

@@ -38,7 +38,7 @@ class VecscopeApp(App[int]):
         self.session = CatalogSession(target)
         self.sub_title = target.describe()
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "List every key of this screen", self.action_help)
         yield SystemCommand(

@@ -1,0 +1,36 @@
+"""``core`` never imports the UI: checked in a fresh interpreter, as harlequin does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CHECK = """
+import importlib, pkgutil, sys
+import core
+names = [m.name for m in pkgutil.walk_packages(core.__path__, "core.")]
+for name in names:
+    importlib.import_module(name)
+ui = {"textual", "rich", "plotext", "textual_plotext", "tui"}
+bad = sorted(m for m in sys.modules if m.split(".")[0] in ui)
+print(len(names), ",".join(bad))
+"""
+
+
+def test_core_imports_no_ui() -> None:
+    proc = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, check=True)
+    count, bad = (
+        proc.stdout.strip().split(" ", 1)
+        if " " in proc.stdout.strip()
+        else (proc.stdout.strip(), "")
+    )
+    assert int(count) >= 10, "the check must actually import core's modules"
+    assert bad == "", f"core pulled in UI modules: {bad}"
+
+
+def test_headless_cli_does_not_import_textual() -> None:
+    code = (
+        "import sys; from tui import launch; from core import cli; print('textual' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
