@@ -16,7 +16,11 @@ async def wait_until(pilot: Pilot[Any], condition: Any, timeout: float = 20.0) -
     deadline = loop.time() + timeout
     while not condition():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {condition}")
+            screen = pilot.app.screen
+            shown = ""
+            if hasattr(screen, "error"):
+                shown = f": {screen.error.message}"
+            raise AssertionError(f"timed out waiting for {condition.__name__} on {screen}{shown}")
         await pilot.pause(0.05)
 
 

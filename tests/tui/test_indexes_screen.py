@@ -52,8 +52,8 @@ async def test_inventory_rows_and_marks(demo_db: Database) -> None:
         invalid = rows["ix:search.Product Embeddings_cosine_idx"]
         assert invalid[0] == "✗" and invalid[2] == "INVALID"
         ivf = rows["ix:public.idx_doc_chunks_embedding"]
-        assert ivf[2] == "valid" and "ivfflat vector_cosine_ops" in ivf[5] and ivf[6] == "<=>"
-        assert "lists=100" in ivf[7]
+        assert ivf[2] == "valid" and ivf[5:8] == ["ivfflat", "vector_cosine_ops", "<=>"]
+        assert "lists=100" in ivf[8]
         # Header: the connection, never a password, and the versions.
         assert "postgres@local socket:5432/" in app.sub_title
         assert "pgvector" in app.sub_title

@@ -88,11 +88,9 @@ class IndexesScreen(VecscopeScreen):
         with Horizontal(id="indexes-main"):
             yield InventoryTable(id="inventory")
             yield DetailPane(id="detail")
-        yield Input(placeholder="filter by schema, table, column or index name", id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -138,8 +136,14 @@ class IndexesScreen(VecscopeScreen):
         if self.inventory is not None:
             self.query_one(DetailPane).show(self.inventory, event.item)
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+    async def action_filter(self) -> None:
+        # Mounted on first use: an Input mounted with the screen trips a Textual race
+        # (its selection watcher asks for app.screen before the mode's stack exists).
+        boxes = self.query("#filter").results(Input)
+        box = next(boxes, None)
+        if box is None:
+            box = Input(placeholder="filter by schema, table, column or index name", id="filter")
+            await self.mount(box, before=self.query_one(Footer))
         box.display = True
         box.focus()
 
@@ -152,9 +156,10 @@ class IndexesScreen(VecscopeScreen):
         self.query_one(InventoryTable).focus()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.display = False
+        box = next(self.query("#filter").results(Input), None)
+        if box is not None:
+            box.value = ""
+            box.display = False
         self._apply(Filter("", self.flt.problems_only))
         self.query_one(InventoryTable).focus()
 

@@ -46,6 +46,7 @@ class InventoryTable(DataTable[Text]):
         "rows",
         "size",
         "type / method",
+        "opclass",
         "op",
         "params",
         "scans",
@@ -129,6 +130,7 @@ class InventoryTable(DataTable[Text]):
             Text(""),
             Text(""),
             Text(""),
+            Text(""),
             key=key,
         )
 
@@ -147,7 +149,8 @@ class InventoryTable(DataTable[Text]):
             state,
             Text(""),
             Text(human_bytes(ix.size_bytes), justify="right"),
-            Text(f"{ix.method} {ix.opclass}"),
+            Text(ix.method),
+            Text(ix.opclass),
             Text(ix.operator or "?"),
             Text(params_text(ix.params, ix.params_explicit)),
             Text(human_count(ix.scans), justify="right"),

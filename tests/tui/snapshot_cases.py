@@ -1,0 +1,52 @@
+"""The snapshot cases, shared by one test module per embedded server.
+
+Sizes and versions differ between the two servers (PostgreSQL 16 + pgvector 0.6 on
+Python 3.11, PostgreSQL 17 + pgvector 0.8 on 3.12), so each has its own snapshots, in a
+module of its own: updating one server's snapshots must never delete the other's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tests.conftest import Database
+from tests.tui.helpers import wait_loaded
+from tui.app import VecscopeApp
+
+SIZE = (160, 36)
+
+
+def indexes_screen(db: Database, snap_compare: Any) -> bool:
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_loaded(pilot)
+        # Highlight the INVALID index so the detail pane shows a finding and its fix.
+        await pilot.press(*["down"] * 8)
+        await pilot.pause()
+
+    return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
+
+
+def help_screen(db: Database, snap_compare: Any) -> bool:
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
+
+
+def connection_error_screen(snap_compare: Any) -> bool:
+    from core.connection import ConnectionTarget
+    from tests.tui.helpers import wait_until
+    from tui.screens.connection_error import ConnectionErrorScreen
+
+    # Port 1 on loopback: refused at once, the same on every machine.
+    app = VecscopeApp(ConnectionTarget(dsn="host=127.0.0.1 port=1 user=app dbname=search"))
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConnectionErrorScreen))
+        await pilot.pause()
+
+    return bool(snap_compare(app, terminal_size=SIZE, run_before=ready))

@@ -1,0 +1,26 @@
+"""Snapshots of every screen on the pgserver embedded server (see snapshot_cases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core import embedded
+from tests.conftest import Database
+from tests.tui import snapshot_cases
+
+if embedded.backend().__name__ != "pgserver":
+    pytest.skip("these snapshots belong to the pgserver server", allow_module_level=True)
+
+
+def test_indexes_screen(demo_db: Database, snap_compare: Any) -> None:
+    assert snapshot_cases.indexes_screen(demo_db, snap_compare)
+
+
+def test_help_screen(demo_db: Database, snap_compare: Any) -> None:
+    assert snapshot_cases.help_screen(demo_db, snap_compare)
+
+
+def test_connection_error_screen(snap_compare: Any) -> None:
+    assert snapshot_cases.connection_error_screen(snap_compare)
