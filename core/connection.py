@@ -130,7 +130,7 @@ def _explain_connect_failure(target: ConnectionTarget, err: psycopg.Error) -> st
     reason = lines[0] if lines else type(err).__name__
     # libpq: 'connection to server at "h" (1.2.3.4), port 5 failed: FATAL:  reason'
     if " failed: " in reason:
-        reason = reason.split(" failed: ", 1)[1]
+        reason = reason.rsplit(" failed: ", 1)[1]
     reason = re.sub(r"^(FATAL|ERROR):\s+", "", reason)
     lowered = raw.lower()
     hint = ""

@@ -41,6 +41,15 @@ class VecscopeApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "List every key of this screen", self.action_help)
+        if isinstance(screen, IndexesScreen):
+            yield SystemCommand(
+                "Refresh inventory", "Read columns and indexes again", screen.action_refresh
+            )
+            yield SystemCommand(
+                "Problems only",
+                "Toggle: only columns with errors or warnings",
+                screen.action_problems_only,
+            )
         yield SystemCommand(
             "Reconnect", "Close the connection and open it again", self.action_reconnect
         )

@@ -1,0 +1,96 @@
+"""Regenerate the README's screenshots from the real app on the real demo database.
+
+    python screenshots/generate.py            # own embedded server, full-size demo
+    python screenshots/generate.py --rows 5000  # quicker, smaller figures
+
+Each SVG is what a 160x40 terminal shows; nothing is drawn by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual._doc import take_svg_screenshot
+from textual.pilot import Pilot
+
+from core import demo_server
+from core.connection import ConnectionTarget
+from tui.app import VecscopeApp
+from tui.screens.connection_error import ConnectionErrorScreen
+from tui.screens.indexes import IndexesScreen
+
+HERE = Path(__file__).resolve().parent
+SIZE = (160, 40)
+
+
+async def _until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise SystemExit(f"screenshot: timed out waiting on {pilot.app.screen}")
+        await pilot.pause(0.05)
+
+
+def _loaded(app: Any) -> Callable[[], bool]:
+    return lambda: isinstance(app.screen, IndexesScreen) and app.screen.inventory is not None
+
+
+def _shoot(name: str, app: VecscopeApp, before: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
+    svg = take_svg_screenshot(app, terminal_size=SIZE, run_before=before, title="vecscope")
+    (HERE / f"{name}.svg").write_text(svg)
+    print(f"wrote screenshots/{name}.svg")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=demo_server.DEFAULT_ROWS)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="vecscope-shots-"))
+    server = demo_server.up(tmp, rows=args.rows, progress=lambda m: print(m, file=sys.stderr))
+    try:
+        target = ConnectionTarget(dsn=server.conninfo(demo_server.DEMO_DB))
+
+        async def indexes(pilot: Pilot[Any]) -> None:
+            await _until(pilot, _loaded(pilot.app))
+            await pilot.app.workers.wait_for_complete()
+            await pilot.press(*["down"] * 8)  # the INVALID index, with its finding and fix
+            await pilot.pause()
+
+        _shoot("indexes", VecscopeApp(target), indexes)
+
+        async def problems(pilot: Pilot[Any]) -> None:
+            await _until(pilot, _loaded(pilot.app))
+            await pilot.press("f")  # problems only
+            await pilot.pause(2.5)  # let the toast go
+
+        _shoot("indexes-problems", VecscopeApp(target), problems)
+
+        async def help_keys(pilot: Pilot[Any]) -> None:
+            await _until(pilot, _loaded(pilot.app))
+            await pilot.press("question_mark")
+            await pilot.pause()
+
+        _shoot("help", VecscopeApp(target), help_keys)
+
+        async def refused(pilot: Pilot[Any]) -> None:
+            await _until(pilot, lambda: isinstance(pilot.app.screen, ConnectionErrorScreen))
+            await pilot.pause()
+
+        bad = ConnectionTarget(dsn="postgresql://app:secret@127.0.0.1:1/search")
+        _shoot("connection-error", VecscopeApp(bad), refused)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
