@@ -300,3 +300,30 @@ def test_limited_role_sees_columns_but_is_marked(demo_db: Database) -> None:
     assert ("no-select", "messages") in {(p["kind"], p["table"]) for p in doc["problems"]}
     # Indexes stay visible from the catalog, as psql's \di shows them.
     assert len(doc["indexes"]) >= 5
+
+
+def test_diskann_index_where_vectorscale_exists(db: Database) -> None:
+    with db.connect() as conn:
+        available = conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'vectorscale'"
+        ).fetchone()
+        if available is None:
+            pytest.skip("this server has no pgvectorscale")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vectorscale CASCADE")
+        conn.execute("CREATE TABLE scaled (id int PRIMARY KEY, e vector(8))")
+        conn.execute(
+            "INSERT INTO scaled SELECT i, array_fill(i::real, ARRAY[8])::vector "
+            "FROM generate_series(1, 100) i"
+        )
+        conn.execute("CREATE INDEX scaled_diskann ON scaled USING diskann (e vector_cosine_ops)")
+    with connected(db.target) as conn:
+        doc = inventory_to_json(fetch_inventory(conn))
+    assert doc["server"]["pgvectorscale"]
+    ix = _index(doc, "scaled_diskann")
+    assert (ix["method"], ix["opclass"], ix["operator"], ix["column"]) == (
+        "diskann",
+        "vector_cosine_ops",
+        "<=>",
+        "e",
+    )
+    assert ix["params"]["num_neighbors"] == 50 and ix["params_explicit"] == []

@@ -213,3 +213,27 @@ async def test_ui_stays_responsive_while_server_hangs(silent_port: int) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, ConnectionErrorScreen), 15)
         await pilot.pause()  # let the error screen finish mounting before the test ends
         assert "timeout" in str(app.screen.query_one("#error-message", Static).render())
+
+
+async def test_limited_role_is_marked_not_hidden(demo_db: Database) -> None:
+    from psycopg import sql
+
+    from tests.conftest import LIMITED_ROLE
+
+    with demo_db.connect() as conn:
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(demo_db.name), sql.Identifier(LIMITED_ROLE)
+            )
+        )
+        conn.execute(
+            sql.SQL("GRANT SELECT ON public.atoms TO {}").format(sql.Identifier(LIMITED_ROLE))
+        )
+    target = ConnectionTarget(dsn=demo_db.dsn, user=LIMITED_ROLE)
+    app = VecscopeApp(target)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        rows = _rows(app)
+        assert rows["col:public.messages.embedding"][2] == "no SELECT"
+        assert rows["col:public.atoms.embedding"][2] == "1/1 usable"
+        assert f"{LIMITED_ROLE}@local socket" in app.sub_title
