@@ -13,22 +13,29 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from core import demo_server
 from core.connection import ConnectionTarget, connected
 from core.errors import BadInputError, VecscopeError
 from core.fmt import human_bytes, human_count, params_text, table
-from core.inventory import fetch_inventory, inventory_to_json
+from core.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
 from core.models import Inventory
 
 #: Commands that open the TUI; everything else runs headless.
 TUI_COMMANDS = frozenset({"tui", "demo"})
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other vecscope error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vecscope: {message} (see {self.prog} --help)\n")
+
+
 def _connection_flags() -> argparse.ArgumentParser:
     # psql's flags, so -h is the host: help is --help only, as in psql.
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     g = p.add_argument_group(
         "connection (as psql; unset values come from PG* variables, service files and .pgpass)"
     )
@@ -42,7 +49,7 @@ def _connection_flags() -> argparse.ArgumentParser:
 
 
 def _data_dir_flags() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     p.add_argument(
         "--data-dir",
         type=Path,
@@ -54,7 +61,7 @@ def _data_dir_flags() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     conn = _connection_flags()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vecscope",
         parents=[conn],
         add_help=False,
@@ -109,18 +116,7 @@ def _inventory_tables(inv: Inventory) -> str:
     out.append(
         "  "
         + "  ".join(
-            f"{st.name}={st.value}"
-            for st in s.settings
-            if st.value is not None
-            and st.name
-            in (
-                "maintenance_work_mem",
-                "max_parallel_maintenance_workers",
-                "hnsw.ef_search",
-                "ivfflat.probes",
-                "shared_buffers",
-                "work_mem",
-            )
+            f"{name}={s.setting(name)}" for name in HEADLINE_SETTINGS if s.setting(name) is not None
         )
     )
     out.append("")

@@ -18,7 +18,17 @@ from core.models import Inventory, ServerInfo, Setting, VectorColumn, VectorInde
 from core.pgvector import DEFAULT_PARAMS, parse_reloptions
 from core.problems import find_problems
 
-#: Settings shown in the server panel, in this order.
+#: The settings a DBA looks at first (CLI header, the TUI's server strip), in this order.
+HEADLINE_SETTINGS: tuple[str, ...] = (
+    "maintenance_work_mem",
+    "max_parallel_maintenance_workers",
+    "hnsw.ef_search",
+    "ivfflat.probes",
+    "shared_buffers",
+    "work_mem",
+)
+
+#: Every setting the inventory reads, in this order.
 WATCHED_SETTINGS: tuple[str, ...] = (
     "maintenance_work_mem",
     "max_parallel_maintenance_workers",

@@ -207,3 +207,8 @@ def test_describe_never_shows_password() -> None:
 )
 def test_redact(text: str) -> None:
     assert "pw-123" not in redact(text, "pw-123")
+
+
+def test_usage_errors_are_one_line() -> None:
+    assert_one_line_error(vecscope("indexes", "--bogus"), "unrecognized arguments: --bogus")
+    assert_one_line_error(vecscope("demo", "sideways"), "invalid choice")

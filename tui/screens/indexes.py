@@ -13,21 +13,13 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
+from core.inventory import HEADLINE_SETTINGS
 from core.models import Inventory, Severity, VectorColumn
 from tui.context import session_of
 from tui.screens.base import VecscopeScreen
 from tui.widgets.detail import DetailPane
 from tui.widgets.inventory_table import Filter, InventoryTable
 from tui.widgets.marks import MARK, STYLE
-
-_SERVER_SETTINGS = (
-    "maintenance_work_mem",
-    "max_parallel_maintenance_workers",
-    "hnsw.ef_search",
-    "ivfflat.probes",
-    "shared_buffers",
-    "work_mem",
-)
 
 
 def server_line(inv: Inventory) -> Content:
@@ -48,7 +40,7 @@ def server_line(inv: Inventory) -> Content:
             "$warning bold" if s.in_recovery else "$text-muted",
         )
     )
-    for name in _SERVER_SETTINGS:
+    for name in HEADLINE_SETTINGS:
         value = s.setting(name)
         if value is not None:
             parts += [("  │ ", "$text-muted"), (f"{name} ", "$text-muted"), value]
