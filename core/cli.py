@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"vecscope: {message} (see {self.prog} --help)\n")
 
 
-def _connection_flags() -> argparse.ArgumentParser:
+def _connection_flags() -> _Parser:
     # psql's flags, so -h is the host: help is --help only, as in psql.
     p = _Parser(add_help=False)
     g = p.add_argument_group(
@@ -48,7 +48,7 @@ def _connection_flags() -> argparse.ArgumentParser:
     return p
 
 
-def _data_dir_flags() -> argparse.ArgumentParser:
+def _data_dir_flags() -> _Parser:
     p = _Parser(add_help=False)
     p.add_argument(
         "--data-dir",
