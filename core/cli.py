@@ -75,6 +75,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
+    e = sub.add_parser(
+        "explain",
+        parents=[conn],
+        add_help=False,
+        help="explain a query: is a vector index used, and if not, why and how to fix it",
+    )
+    e.add_argument("sql", nargs="?", help="the query; - reads it from standard input")
+    e.add_argument("-f", "--file", type=Path, help="read the query from a file")
+    e.add_argument(
+        "--analyze",
+        action="store_true",
+        help="run it (reads only, in a READ ONLY transaction that is rolled back)",
+    )
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument(
+        "--timeout-ms", type=int, default=30_000, help="statement_timeout (default 30000)"
+    )
+    e.add_argument(
+        "--try-fix",
+        action="store_true",
+        help="also explain the first rewritten query a finding offers",
+    )
+
     d = sub.add_parser(
         "demo",
         parents=[_data_dir_flags()],
@@ -219,8 +242,54 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _read_query(args: argparse.Namespace) -> str:
+    if args.file is not None and args.sql:
+        raise BadInputError("give the query as an argument or with -f, not both")
+    if args.file is not None:
+        try:
+            text: str = Path(args.file).read_text(encoding="utf-8")
+        except OSError as e:
+            raise BadInputError(f"cannot read {args.file}: {e.strerror}") from e
+    elif args.sql == "-" or (args.sql is None and not sys.stdin.isatty()):
+        text = sys.stdin.read()
+    elif args.sql:
+        text = str(args.sql)
+    else:
+        raise BadInputError("no query: give it as an argument, with -f FILE, or on stdin (-)")
+    if not text.strip():
+        raise BadInputError("empty query")
+    return text
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from core.doctor import diagnose, try_fix
+    from core.explain import explain
+    from core.report import diagnosis_json, diagnosis_text
+
+    query = _read_query(args)
+    with connected(target_from(args)) as conn:
+        inventory = fetch_inventory(conn)
+        result = explain(conn, query, inventory, analyze=args.analyze, timeout_ms=args.timeout_ms)
+        diagnosis = diagnose(result, inventory)
+        tried = try_fix(conn, diagnosis, inventory) if args.try_fix else None
+    if args.json:
+        doc = diagnosis_json(diagnosis)
+        if args.try_fix:
+            doc["try_fix"] = diagnosis_json(tried) if tried is not None else None
+        out.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        out.write(diagnosis_text(diagnosis) + "\n")
+        if args.try_fix:
+            if tried is None:
+                out.write("\nNo finding offers a rewritten query to try.\n")
+            else:
+                out.write("\n--- trying the fix ---\n" + diagnosis_text(tried) + "\n")
+    return diagnosis.exit_code
+
+
 HEADLESS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "indexes": cmd_indexes,
+    "explain": cmd_explain,
     "demo": cmd_demo,
 }
 

@@ -126,7 +126,7 @@ class DemoSizes:
             messages=max(1_000, rows * 2 // 5),
             articles=max(1_000, rows * 2 // 5),
             atoms=200,
-            products=max(500, rows // 10),
+            products=max(2_000, rows // 10),
         )
 
 

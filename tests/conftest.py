@@ -27,7 +27,7 @@ PASSWORD = "Hunter2-Secret!pw"
 #: A role without privileges on some tables.
 LIMITED_ROLE = "vs_limited"
 #: Small demo: every table and problem of the real one, seeded in a couple of seconds.
-DEMO_TEST_ROWS = 2_000
+DEMO_TEST_ROWS = 5_000
 
 
 @dataclass(frozen=True)

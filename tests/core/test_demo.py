@@ -74,7 +74,7 @@ def test_demo_tables_hold_real_data(demo_db: Database) -> None:
         products = conn.execute('SELECT count(*) FROM search."Product Embeddings"').fetchone()
     assert norms is not None and abs(norms[0] - 1) < 1e-5 and abs(norms[1] - 1) < 1e-5
     assert tenants is not None and tenants[0] > 10
-    assert products == (500,)
+    assert products == (2000,)
 
 
 def test_seeding_is_deterministic(demo_db: Database, pg: embedded.EmbeddedServer) -> None:

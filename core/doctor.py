@@ -1,0 +1,984 @@
+"""The plan doctor: find each nearest-neighbour ordering in a plan and judge it.
+
+A nearest-neighbour ordering shows in a plan either as an index scan whose ``Order By``
+is a distance (served by a vector index) or as a Sort whose key is one (not served).
+For each unserved one the doctor names the cause the pgvector README's troubleshooting
+section and issue tracker list (descending or expression ordering, an operator no index
+serves, an expression index the query does not repeat, no index, an invalid index, a
+small table, planner settings) and offers a fix: a rewritten query that can be tried at
+once, and/or the exact ``CREATE INDEX CONCURRENTLY`` statement. Served orderings are
+checked for post-filter recall loss and query-time settings; every plan gets the general
+warnings a plan reader expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from core import sqlscan
+from core.explain import ExplainResult, explain
+from core.models import Inventory, Severity, VectorIndex
+from core.pgvector import has_feature
+from core.plan import PlanNode
+from core.problems import SMALL_TABLE_ROWS
+from core.sqltext import create_index_sql, ident
+
+#: Operator -> operator-class suffix (pgvector's README, "Querying").
+OPCLASS_SUFFIX = {
+    "<->": "l2_ops",
+    "<=>": "cosine_ops",
+    "<#>": "ip_ops",
+    "<+>": "l1_ops",
+    "<~>": "hamming_ops",
+    "<%>": "jaccard_ops",
+}
+OPERATOR_NAME = {
+    "<->": "L2 distance",
+    "<=>": "cosine distance",
+    "<#>": "negative inner product",
+    "<+>": "L1 distance",
+    "<~>": "Hamming distance",
+    "<%>": "Jaccard distance",
+}
+_APPROXIMATE = ("hnsw", "ivfflat", "diskann")
+#: Below this many rows, a Seq Scan chosen over a usable vector index is the planner being
+#: right, not a problem (measured: pgvector 0.8 on PostgreSQL 17 switches near 2,000 rows).
+PLANNER_SMALL_ROWS = 5_000
+_SORTS = ("Sort", "Incremental Sort")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the doctor found, pointing at a plan node."""
+
+    rule: str
+    severity: Severity
+    node_id: int | None
+    message: str
+    fix: str | None = None
+    #: A rewritten query that avoids the problem: "try the fix" explains it.
+    rewritten_sql: str | None = None
+    #: A statement that creates the missing index (never run by the doctor).
+    index_sql: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DistanceExpr:
+    operator: str
+    alias: str | None
+    column: str | None
+    cast: str | None
+    descending: bool
+    bare: bool
+    #: The right operand as written in the plan (shortened for display by callers).
+    argument: str = ""
+    #: The right operand is a column of some relation (a join), not a constant/parameter.
+    argument_is_column: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KnnSite:
+    """A nearest-neighbour ordering found in the plan."""
+
+    node_id: int
+    served: bool
+    schema: str | None
+    relation: str | None
+    column: str | None
+    operator: str
+    descending: bool
+    bare: bool
+    cast: str | None
+    index: VectorIndex | None
+    scan_node_id: int | None
+    limited: bool
+    argument: str = ""
+    argument_is_column: bool = False
+
+    @property
+    def table(self) -> str:
+        if self.relation is None:
+            return "?"
+        return ident(self.schema, self.relation) if self.schema else ident(self.relation)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    result: ExplainResult
+    sites: tuple[KnnSite, ...]
+    findings: tuple[Finding, ...]
+    verdict: str
+
+    @property
+    def knn_served(self) -> bool:
+        """Every nearest-neighbour ordering is served by a vector index (or there is none)."""
+        return all(s.served for s in self.sites)
+
+    @property
+    def uses_vector_index(self) -> bool:
+        return any(s.served for s in self.sites)
+
+    @property
+    def has_error(self) -> bool:
+        return any(f.severity == Severity.ERROR for f in self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        """3 when a finding of severity error was made, else 0.
+
+        Every ordering not served by an index on a table that is not small carries an
+        error finding, so 0 means: served (or no ordering, or a small table).
+        """
+        return 3 if self.has_error else 0
+
+
+def parse_distance(text: str) -> DistanceExpr | None:
+    """Read a sort key or Order By such as ``((t.e <=> '[..]'::vector)) DESC``."""
+    tokens = [t for t in sqlscan.tokenize(text) if t.kind not in ("space", "comment")]
+    descending = False
+    while (
+        tokens
+        and tokens[-1].kind == "word"
+        and tokens[-1].text.upper() in ("DESC", "ASC", "NULLS", "FIRST", "LAST")
+    ):
+        descending = descending or tokens[-1].text.upper() == "DESC"
+        tokens.pop()
+    # Strip parentheses that wrap the whole expression.
+    while len(tokens) >= 2 and tokens[0].text == "(" and _closing(tokens, 0) == len(tokens) - 1:
+        tokens = tokens[1:-1]
+    depths = _depths(tokens)
+    op_index = next(
+        (i for i, t in enumerate(tokens) if t.kind == "op" and t.text in sqlscan.VECTOR_OPERATORS),
+        None,
+    )
+    if op_index is None:
+        return None
+    left = _left_operand(tokens, op_index)
+    cast = None
+    names_from = left
+    texts = [t.text for t in left]
+    if "::" in texts:
+        at = texts.index("::")
+        cast = "::" + "".join(texts[at + 1 :])
+        names_from = left[:at]
+    names = [
+        t.text.strip('"') if t.kind == "ident" else t.text
+        for t in names_from
+        if t.kind in ("word", "ident")
+    ]
+    column = names[-1] if names else None
+    alias = names[-2] if len(names) >= 2 else None
+    # Bare: "left op right" alone, the operator at the top level and no other operator
+    # (but casts) at the top level after it.
+    bare = (
+        depths[op_index] == 0
+        and len(left) == op_index
+        and not any(
+            t.kind == "op" and t.text != "::"
+            for i, t in enumerate(tokens)
+            if i > op_index and depths[i] == 0
+        )
+    )
+    right = _right_operand(tokens, op_index)
+    argument = "".join(t.text for t in right)
+    words = [t for t in right if t.kind in ("word", "ident")]
+    is_column = (
+        bool(words)
+        and all(t.kind in ("word", "ident") or t.text == "." for t in right)
+        and any(t.text == "." for t in right)
+    )
+    return DistanceExpr(
+        tokens[op_index].text, alias, column, cast, descending, bare, argument, is_column
+    )
+
+
+def _closing(tokens: list[sqlscan.Token], start: int) -> int:
+    depth = 0
+    for i in range(start, len(tokens)):
+        if tokens[i].text == "(":
+            depth += 1
+        elif tokens[i].text == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _depths(tokens: list[sqlscan.Token]) -> list[int]:
+    """Parenthesis depth before each token."""
+    out: list[int] = []
+    depth = 0
+    for t in tokens:
+        if t.text in (")", "]"):
+            depth -= 1
+        out.append(depth)
+        if t.text in ("(", "["):
+            depth += 1
+    return out
+
+
+def _right_operand(tokens: list[sqlscan.Token], op_index: int) -> list[sqlscan.Token]:
+    """Tokens of the operand right of the operator, up to the end of its expression."""
+    depth = 0
+    out: list[sqlscan.Token] = []
+    for t in tokens[op_index + 1 :]:
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and t.kind == "op" and t.text != "::":
+            break
+        if t.kind not in ("space", "comment"):
+            out.append(t)
+    return out
+
+
+def _left_operand(tokens: list[sqlscan.Token], op_index: int) -> list[sqlscan.Token]:
+    """Tokens of the operand left of the operator: a name path, maybe parenthesised, cast."""
+    i = op_index - 1
+    depth = 0
+    start = op_index
+    while i >= 0:
+        t = tokens[i]
+        if t.text == ")":
+            depth += 1
+        elif t.text == "(":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and not (t.kind in ("word", "ident", "number") or t.text in (".", "::")):
+            break
+        start = i
+        i -= 1
+    return tokens[start:op_index]
+
+
+# --- finding the nearest-neighbour orderings -------------------------------------------
+
+
+def _scans_below(node: PlanNode) -> list[PlanNode]:
+    """The relation scans feeding ``node`` (through Append for partitioned tables)."""
+    found: list[PlanNode] = []
+    for child in node.children:
+        if child.subplan_name or child.parent_relationship in ("InitPlan", "SubPlan"):
+            continue
+        if child.is_scan:
+            found.append(child)
+        else:
+            found.extend(_scans_below(child))
+    return found
+
+
+def _limited(node: PlanNode, parents: dict[int, PlanNode]) -> bool:
+    current = parents.get(node.id)
+    while current is not None:
+        if current.node_type == "Limit":
+            return True
+        if current.node_type in _SORTS or current.node_type in ("Aggregate", "Hash"):
+            return False
+        current = parents.get(current.id)
+    return False
+
+
+def find_sites(result: ExplainResult, inventory: Inventory) -> tuple[KnnSite, ...]:
+    plan = result.plan
+    parents = plan.parents()
+    by_name = {(ix.schema, ix.name): ix for ix in inventory.indexes}
+    sites: list[KnnSite] = []
+    for node in plan.nodes():
+        if node.order_by and node.index_name:
+            expr = parse_distance(node.order_by)
+            if expr is None:
+                continue
+            ix = by_name.get((node.schema or "public", node.index_name))
+            sites.append(
+                KnnSite(
+                    node_id=node.id,
+                    served=True,
+                    schema=node.schema,
+                    relation=node.relation,
+                    column=expr.column,
+                    operator=expr.operator,
+                    descending=expr.descending,
+                    bare=expr.bare,
+                    cast=expr.cast,
+                    index=ix,
+                    scan_node_id=node.id,
+                    limited=_limited(node, parents),
+                )
+            )
+        elif node.node_type in _SORTS and node.sort_key:
+            expr = parse_distance(node.sort_key[0])
+            if expr is None:
+                continue
+            scans = _scans_below(node)
+            scan = next((s for s in scans if expr.alias in (s.alias, s.relation)), None)
+            scan = scan or (scans[0] if scans else None)
+            sites.append(
+                KnnSite(
+                    node_id=node.id,
+                    served=False,
+                    schema=scan.schema if scan else None,
+                    relation=scan.relation if scan else None,
+                    column=expr.column,
+                    operator=expr.operator,
+                    descending=expr.descending,
+                    bare=expr.bare,
+                    cast=expr.cast,
+                    index=None,
+                    scan_node_id=scan.id if scan else None,
+                    limited=_limited(node, parents),
+                    argument=expr.argument,
+                    argument_is_column=expr.argument_is_column,
+                )
+            )
+    return tuple(sites)
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+def opclass_for(column_type: str, operator: str) -> str | None:
+    suffix = OPCLASS_SUFFIX.get(operator)
+    return f"{column_type}_{suffix}" if suffix else None
+
+
+def _column_type(inventory: Inventory, site: KnnSite) -> str:
+    for c in inventory.columns:
+        if (c.schema, c.table, c.column) == (site.schema, site.relation, site.column):
+            return c.type
+    return "vector"
+
+
+def _table_rows(inventory: Inventory, site: KnnSite) -> int | None:
+    for c in inventory.columns:
+        if (c.schema, c.table) == (site.schema, site.relation):
+            return c.rows
+    return None
+
+
+def _serves(ix: VectorIndex, operator: str) -> bool:
+    return operator in (ix.operator or "").split()
+
+
+def _orderings(sql: str) -> list[sqlscan.KnnOrdering]:
+    try:
+        return sqlscan.knn_orderings(sql)
+    except Exception:  # noqa: BLE001 - a rewrite is a bonus; the plan verdict stands alone
+        return []
+
+
+def _rewrite(
+    sql: str, site: KnnSite, *, operator: str | None = None, cast: str | None = None
+) -> str | None:
+    """The user's query with this site's ORDER BY made bare and ascending."""
+    candidates = [o for o in _orderings(sql) if o.operator == site.operator]
+    if not candidates:
+        return None
+    o = candidates[0]
+    column = argument = None
+    if cast:
+        column = f"{o.column.split('::', 1)[0]}{cast}"
+        argument = (
+            f"({o.argument}){cast}" if not o.argument.startswith("(") else (f"{o.argument}{cast}")
+        )
+    try:
+        return sqlscan.rewrite_ordering(sql, o, operator=operator, column=column, argument=argument)
+    except Exception:  # noqa: BLE001 - same as above
+        return None
+
+
+def _unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[Finding]:
+    out: list[Finding] = []
+    sql = result.original_sql
+    node = site.node_id
+    rows = _table_rows(inventory, site)
+    small = rows is not None and rows < SMALL_TABLE_ROWS
+    # On a small table a Seq Scan is right: what would block an index is only worth a note.
+    blocking = Severity.INFO if small else Severity.ERROR
+    op = site.operator
+    where = f"{site.table}.{ident(site.column) if site.column else '?'}"
+    if not site.limited:
+        out.append(
+            Finding(
+                "no-limit",
+                blocking,
+                node,
+                f"ORDER BY {op} on {site.table} has no LIMIT: a vector index only serves "
+                "ORDER BY distance LIMIT n, so every row is read and sorted",
+                "add LIMIT n (the number of neighbours you need)",
+            )
+        )
+    if site.descending and site.bare:
+        out.append(
+            Finding(
+                "desc-order",
+                blocking,
+                node,
+                f"ORDER BY ... {op} ... DESC asks for the farthest rows first: indexes return "
+                "nearest first only, so the planner sorts the whole table",
+                "order ascending by the distance (nearest first)",
+                rewritten_sql=_rewrite(sql, site),
+            )
+        )
+    elif not site.bare:
+        out.append(
+            Finding(
+                "expression-order",
+                blocking,
+                node,
+                f"ORDER BY an expression over {op} (such as 1 - distance, or a similarity "
+                "alias): only the bare operator, ascending, can use an index",
+                f"ORDER BY {site.column} {op} <query vector> ascending; compute the similarity "
+                "in the select list",
+                rewritten_sql=_rewrite(sql, site),
+            )
+        )
+    indexes = [
+        ix
+        for ix in inventory.indexes
+        if (ix.schema, ix.table, ix.column) == (site.schema, site.relation, site.column)
+    ]
+    col_type = _column_type(inventory, site)
+    opclass = opclass_for(col_type, op)
+    method = "hnsw" if has_feature(inventory.server.pgvector, "hnsw") else "ivfflat"
+    new_index = (
+        create_index_sql(
+            site.schema or "public", site.relation or "?", site.column or "?", method, opclass
+        )
+        if opclass and site.relation and site.column
+        else None
+    )
+    plain = [ix for ix in indexes if ix.expression is None]
+    serving = [ix for ix in plain if _serves(ix, op)]
+    usable = [ix for ix in serving if ix.usable]
+    cast_ixs = [ix for ix in indexes if ix.expression is not None and _serves(ix, op) and ix.usable]
+    if serving and not usable:
+        bad = serving[0]
+        rebuild = create_index_sql(
+            bad.schema, bad.table, bad.column or "?", bad.method, bad.opclass
+        )
+        state = "INVALID" if bad.ready else "NOT READY"
+        out.append(
+            Finding(
+                "invalid-index",
+                Severity.WARNING if small else Severity.ERROR,
+                site.scan_node_id,
+                f"{ident(bad.name)} would serve {op} but is {state} (a failed or interrupted "
+                "CREATE INDEX CONCURRENTLY): the planner cannot use it",
+                f"DROP INDEX CONCURRENTLY IF EXISTS {ident(bad.schema, bad.name)}; then build it "
+                f"again: {rebuild}",
+                index_sql=rebuild,
+            )
+        )
+    if small:
+        out.append(
+            Finding(
+                "small-table",
+                Severity.INFO,
+                site.scan_node_id,
+                f"{site.table} has ~{rows:,} rows: a Seq Scan and a sort are the right plan "
+                "here; an index pays off from about a thousand rows",
+            )
+        )
+        return out
+    if not indexes:
+        out.append(
+            Finding(
+                "no-index",
+                Severity.ERROR,
+                site.scan_node_id,
+                f"{where} has no vector index: every query computes {OPERATOR_NAME.get(op, op)} "
+                f"to all ~{rows or 0:,} rows",
+                f"build one (uses {opclass}): {new_index}",
+                index_sql=new_index,
+            )
+        )
+        return out
+    if site.cast and not any(ix.expression for ix in indexes):
+        out.append(
+            Finding(
+                "expression-index-mismatch",
+                Severity.ERROR,
+                node,
+                f"the query orders by {site.column}{site.cast} {op} ..., but no index is on that "
+                "expression",
+                "order by the column itself, or index the same expression",
+            )
+        )
+    if cast_ixs and not site.cast and not usable:
+        ix = cast_ixs[0]
+        cast = _expression_cast(ix.expression or "")
+        out.append(
+            Finding(
+                "expression-index-mismatch",
+                Severity.ERROR,
+                node,
+                f"{ident(ix.name)} indexes the expression {ix.expression}, but the query orders "
+                f"by the bare column: the planner only uses an expression index for the same "
+                "expression",
+                f"repeat the expression in ORDER BY: {site.column}{cast} {op} <query>{cast}",
+                rewritten_sql=_rewrite(sql, site, cast=cast) if cast else None,
+            )
+        )
+    if not serving and not cast_ixs:
+        others = ", ".join(f"{ix.name} ({ix.opclass}: {ix.operator})" for ix in indexes)
+        alt = next((ix for ix in plain if ix.usable), None)
+        fix_alt = ""
+        rewrite = None
+        if alt is not None and alt.operator:
+            alt_op = alt.operator.split()[0]
+            fix_alt = (
+                f"use {alt_op} ({OPERATOR_NAME.get(alt_op, alt_op)}) to match {ident(alt.name)}"
+            )
+            if {op, alt_op} <= {"<->", "<=>", "<#>"}:
+                fix_alt += (
+                    " (for unit-length vectors, as most embedding models produce, "
+                    "<->, <=> and <#> give the same order)"
+                )
+            rewrite = _rewrite(sql, site, operator=alt_op)
+        out.append(
+            Finding(
+                "operator-mismatch",
+                Severity.ERROR,
+                node,
+                f"no index on {where} serves {op} ({OPERATOR_NAME.get(op, op)}); it has {others}",
+                "; or ".join(
+                    x for x in (fix_alt, f"build an index with {opclass}: {new_index}") if x
+                ),
+                rewritten_sql=rewrite,
+                index_sql=new_index,
+            )
+        )
+    if site.argument_is_column and usable:
+        out.append(
+            Finding(
+                "query-vector-from-join",
+                Severity.ERROR,
+                node,
+                f"the query vector comes from another table in the join ({site.argument}): an "
+                "index scan needs a constant, a parameter or a scalar subquery to order by",
+                "order by a scalar subquery, e.g. ORDER BY col <op> (SELECT v FROM q), or use "
+                "CROSS JOIN LATERAL (... ORDER BY ... LIMIT k) for one query vector per row",
+            )
+        )
+    elif usable and site.bare and not site.descending and site.limited and not site.cast:
+        out.extend(_planner_chose_seqscan(result, site, usable, rows))
+    if not any(f.severity == Severity.ERROR or f.rule == "small-table" for f in out):
+        out.append(
+            Finding(
+                "seq-scan-chosen",
+                Severity.ERROR,
+                node,
+                f"the planner sorted {site.table} itself instead of using a vector index",
+                "see the other findings; ANALYZE the table",
+            )
+        )
+    return out
+
+
+def _expression_cast(expression: str) -> str | None:
+    tokens = [t for t in sqlscan.tokenize(expression) if t.kind != "space"]
+    texts = [t.text for t in tokens]
+    if "::" not in texts:
+        return None
+    at = texts.index("::")
+    cast = "".join(texts[at + 1 :]).rstrip(")")
+    # "(embedding)::halfvec(384)" -> "::halfvec(384)"; keep a balanced type modifier.
+    if cast.count("(") > cast.count(")"):
+        cast += ")"
+    return "::" + cast
+
+
+def _planner_chose_seqscan(
+    result: ExplainResult, site: KnnSite, usable: list[VectorIndex], rows: int | None
+) -> list[Finding]:
+    settings = result.settings
+    changed = {k: v for k, v in result.plan.settings.items() if k.startswith("enable_")}
+    ix = usable[0]
+    if settings.get("enable_indexscan") == "off" or "enable_indexscan" in changed:
+        return [
+            Finding(
+                "planner-setting",
+                Severity.ERROR,
+                site.node_id,
+                f"enable_indexscan is off in this session, so {ident(ix.name)} cannot be used",
+                "RESET enable_indexscan; (or find what sets it: ALTER ROLE/DATABASE ... SET)",
+            )
+        ]
+    if ix.method == "ivfflat":
+        probes = _int(settings.get("ivfflat.probes"))
+        lists = int(ix.params.get("lists", 100))
+        if probes is not None and probes >= lists:
+            return [
+                Finding(
+                    "probes-all-lists",
+                    Severity.ERROR,
+                    site.node_id,
+                    f"ivfflat.probes = {probes} >= lists = {lists}: an index scan would visit "
+                    "every list, so the planner prefers an exact Seq Scan",
+                    f"lower ivfflat.probes (sqrt(lists) = {int(lists**0.5)} is a start)",
+                )
+            ]
+    if rows is not None and rows < PLANNER_SMALL_ROWS:
+        # pgvector 0.8 costs index scans realistically: on a few thousand rows the planner
+        # rightly finds a Seq Scan and a top-N sort cheaper.
+        return [
+            Finding(
+                "small-table",
+                Severity.INFO,
+                site.scan_node_id,
+                f"{ident(ix.name)} could serve this ordering, but on ~{rows:,} rows the planner "
+                "estimated a Seq Scan and a top-N sort cheaper, which is right at this size",
+            )
+        ]
+    return [
+        Finding(
+            "seq-scan-chosen",
+            Severity.ERROR,
+            site.node_id,
+            f"{ident(ix.name)} serves this ordering but the planner estimated the Seq Scan "
+            "cheaper (table statistics, random_page_cost, or a LIMIT too large)",
+            "ANALYZE the table; check random_page_cost and the LIMIT",
+        )
+    ]
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[Finding]:
+    out: list[Finding] = []
+    node = result.plan.node(site.node_id)
+    parents = result.plan.parents()
+    ix = site.index
+    limit = _limit_of(result, site)
+    if not site.limited:
+        out.append(
+            Finding(
+                "no-limit",
+                Severity.ERROR,
+                site.node_id,
+                f"{node.index_name} is scanned without LIMIT: an approximate index returns only "
+                "part of the table (ivfflat: the probed lists; hnsw: about ef_search rows)",
+                "add LIMIT n; for every row in distance order, use a Seq Scan (exact)",
+            )
+        )
+    if node.filter:
+        out.extend(_post_filter(result, inventory, site, node, parents, limit))
+    settings = result.settings
+    if ix is not None and ix.method == "hnsw":
+        ef = _int(settings.get("hnsw.ef_search"))
+        if ef is not None and limit is not None and ef < limit:
+            out.append(
+                Finding(
+                    "ef-search-below-limit",
+                    Severity.WARNING,
+                    site.node_id,
+                    f"hnsw.ef_search = {ef} is below LIMIT {limit}: the scan returns at most "
+                    f"{ef} rows",
+                    f"SET hnsw.ef_search = {max(limit, 40)};",
+                )
+            )
+    if ix is not None and ix.method == "ivfflat":
+        probes = _int(settings.get("ivfflat.probes"))
+        lists = int(ix.params.get("lists", 100))
+        if probes == 1 and lists > 1:
+            out.append(
+                Finding(
+                    "probes-low",
+                    Severity.WARNING,
+                    site.node_id,
+                    f"ivfflat.probes = 1 of lists = {lists}: only the nearest list is searched, "
+                    "recall is often far below 0.9 on real embeddings",
+                    f"SET ivfflat.probes = {max(2, int(lists**0.5))}; (measure recall with "
+                    "vecscope bench)",
+                )
+            )
+        elif probes is not None and probes >= lists:
+            out.append(
+                Finding(
+                    "probes-all-lists",
+                    Severity.INFO,
+                    site.node_id,
+                    f"ivfflat.probes = {probes} >= lists = {lists}: every list is searched (exact, "
+                    "and slower than a Seq Scan)",
+                )
+            )
+    return out
+
+
+def _limit_of(result: ExplainResult, site: KnnSite) -> int | None:
+    for o in _orderings(result.sql):
+        if o.operator == site.operator and o.limit is not None:
+            return o.limit
+    parents = result.plan.parents()
+    current = parents.get(site.node_id)
+    while current is not None:
+        if current.node_type == "Limit":
+            return int(current.plan_rows)
+        current = parents.get(current.id)
+    return None
+
+
+def _post_filter(
+    result: ExplainResult,
+    inventory: Inventory,
+    site: KnnSite,
+    node: PlanNode,
+    parents: dict[int, PlanNode],
+    limit: int | None,
+) -> list[Finding]:
+    version = inventory.server.pgvector
+    method = site.index.method if site.index else "hnsw"
+    fixes = []
+    if has_feature(version, "iterative_scan") and method in ("hnsw", "ivfflat"):
+        fixes.append(
+            f"SET {method}.iterative_scan = relaxed_order; (pgvector 0.8+: keeps "
+            "scanning until LIMIT rows pass the filter)"
+        )
+    elif method in ("hnsw", "ivfflat"):
+        fixes.append(f"upgrade pgvector to 0.8+ for {method}.iterative_scan")
+    knob = "hnsw.ef_search = 200" if method == "hnsw" else "ivfflat.probes = 20"
+    fixes.append(f"SET {knob}; (more candidates before the filter)")
+    fixes.append(
+        "a partial index per frequent filter value: CREATE INDEX CONCURRENTLY ... "
+        f"WHERE {node.filter}"
+    )
+    fixes.append(
+        "for a selective filter, a B-tree index on the filtered column lets the "
+        "planner filter first and sort exactly"
+    )
+    limit_node = parents.get(node.id)
+    got = limit_node.actual_rows if limit_node is not None else None
+    if result.analyzed and got is not None and limit is not None and got < limit:
+        return [
+            Finding(
+                "post-filter",
+                Severity.ERROR,
+                node.id,
+                f"the filter {node.filter} runs after the index scan and removed "
+                f"{node.rows_removed_by_filter or 0:.0f} candidates: the query returned "
+                f"{got:.0f} of LIMIT {limit} rows (post-filter recall loss)",
+                " | ".join(fixes),
+            )
+        ]
+    severity = Severity.WARNING
+    return [
+        Finding(
+            "post-filter",
+            severity,
+            node.id,
+            f"the filter {node.filter} runs after the index scan: when it keeps few rows, fewer "
+            f"than LIMIT {limit if limit is not None else 'n'} rows come back (run with ANALYZE "
+            "to see how many)",
+            " | ".join(fixes),
+        )
+    ]
+
+
+def _general(
+    result: ExplainResult, sites: tuple[KnnSite, ...], already: set[tuple[str, int | None]]
+) -> list[Finding]:
+    out: list[Finding] = []
+    plan = result.plan
+    parents = plan.parents()
+    for name, value in plan.settings.items():
+        if (
+            name.startswith("enable_")
+            and value == "off"
+            and ("planner-setting", None) not in (already)
+        ):
+            out.append(
+                Finding(
+                    "planner-setting",
+                    Severity.WARNING,
+                    None,
+                    f"{name} = off in this session: the planner avoids that node type",
+                    f"RESET {name};",
+                )
+            )
+    for node in plan.nodes():
+        if node.disabled and (node.children == () or not any(c.disabled for c in node.children)):
+            out.append(
+                Finding(
+                    "disabled-node",
+                    Severity.WARNING,
+                    node.id,
+                    f"{node.label()} carries disable_cost: the session disabled this node type "
+                    "and the planner had no other way",
+                    None,
+                )
+            )
+        if node.sort_space_type == "Disk":
+            out.append(
+                Finding(
+                    "sort-spill",
+                    Severity.WARNING,
+                    node.id,
+                    f"sort spilled {node.sort_space_used_kb or 0:.0f} kB to disk",
+                    f"raise work_mem above {int((node.sort_space_used_kb or 0) / 1024) + 1}MB for "
+                    "this query, or serve the ordering from an index",
+                )
+            )
+        removed = node.rows_removed_by_filter
+        if removed and ("post-filter", node.id) not in already:
+            kept = node.total_actual_rows or 0
+            if removed >= 1000 and removed > 10 * max(kept, 1):
+                out.append(
+                    Finding(
+                        "rows-removed",
+                        Severity.WARNING,
+                        node.id,
+                        f"the filter removed {removed:,.0f} rows to keep {kept:,.0f}",
+                        "an index on the filtered columns avoids reading them",
+                    )
+                )
+        if plan.analyzed and node.actual_rows is not None and not _under_limit(node, parents):
+            actual = node.total_actual_rows or 0
+            est = node.plan_rows * (node.actual_loops or 1)
+            hi, lo = max(actual, est), max(min(actual, est), 1)
+            if hi >= 100 and hi / lo >= 10:
+                out.append(
+                    Finding(
+                        "row-misestimate",
+                        Severity.WARNING,
+                        node.id,
+                        f"{node.label()}: estimated {est:,.0f} rows, got {actual:,.0f} "
+                        f"({hi / lo:,.0f}x off)",
+                        "ANALYZE the table; extended statistics for correlated filters",
+                    )
+                )
+    if plan.analyzed:
+        timed = [n for n in plan.nodes() if n.exclusive_ms is not None]
+        if timed:
+            slow = max(timed, key=lambda n: n.exclusive_ms or 0)
+            total = plan.execution_ms or sum(n.exclusive_ms or 0 for n in timed)
+            share = (slow.exclusive_ms or 0) / total * 100 if total else 0
+            out.append(
+                Finding(
+                    "slowest-node",
+                    Severity.INFO,
+                    slow.id,
+                    f"most time in {slow.label()}: {slow.exclusive_ms or 0:.2f} ms "
+                    f"({share:.0f}% of {total:.2f} ms)",
+                )
+            )
+    return out
+
+
+def _under_limit(node: PlanNode, parents: dict[int, PlanNode]) -> bool:
+    current = parents.get(node.id)
+    while current is not None:
+        if current.node_type == "Limit":
+            return True
+        current = parents.get(current.id)
+    return False
+
+
+def _no_ordering(result: ExplainResult) -> list[Finding]:
+    """A distance used without ORDER BY: a range filter no index serves."""
+    for node in result.plan.nodes():
+        text = " ".join(x for x in (node.filter, node.index_cond) if x)
+        expr = parse_distance(text) if text else None
+        if expr is not None:
+            return [
+                Finding(
+                    "no-order-by",
+                    Severity.WARNING,
+                    node.id,
+                    f"{expr.operator} is used in a filter, not in ORDER BY: vector indexes only "
+                    "serve ORDER BY distance LIMIT n, so every row is compared",
+                    "ORDER BY the distance with a LIMIT, and apply the threshold in an outer query",
+                )
+            ]
+    return []
+
+
+def diagnose(result: ExplainResult, inventory: Inventory) -> Diagnosis:
+    """Judge a plan: every nearest-neighbour ordering, then the general warnings."""
+    sites = find_sites(result, inventory)
+    findings: list[Finding] = []
+    for site in sites:
+        findings.extend(
+            _served(result, inventory, site) if site.served else _unserved(result, inventory, site)
+        )
+    if not sites:
+        findings.extend(_no_ordering(result))
+    already = {(f.rule, f.node_id) for f in findings} | {(f.rule, None) for f in findings}
+    findings.extend(_general(result, sites, already))
+    order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+    findings.sort(key=lambda f: order[f.severity])
+    return Diagnosis(result, sites, tuple(findings), _verdict(result, sites, findings))
+
+
+def _verdict(result: ExplainResult, sites: tuple[KnnSite, ...], findings: list[Finding]) -> str:
+    if not sites:
+        first = findings[0].message if findings else ""
+        return "No nearest-neighbour ordering (ORDER BY a distance) in this query." + (
+            f" {first}" if first else ""
+        )
+    parts: list[str] = []
+    for site in sites:
+        if site.served:
+            ix = site.index
+            how = f"{ix.method}, {ix.opclass}" if ix else "vector index"
+            parts.append(f"{site.table}: served by {ix.name if ix else '?'} ({how}).")
+        else:
+            scan = result.plan.node(site.scan_node_id) if site.scan_node_id is not None else None
+            errors = [
+                f
+                for f in findings
+                if f.severity != Severity.INFO and f.node_id in (site.node_id, site.scan_node_id)
+            ]
+            cause = (
+                errors[0].message
+                if errors
+                else next(
+                    (f.message for f in findings if f.node_id in (site.node_id, site.scan_node_id)),
+                    "the planner sorted the rows itself",
+                )
+            )
+            parts.append(
+                f"{scan.node_type if scan else 'Sort'} on {site.table} instead of a "
+                f"vector index scan: {cause}."
+            )
+    worst = next((f for f in findings if f.severity == Severity.ERROR), None)
+    if worst is not None and worst.fix and all(s.served for s in sites):
+        parts.append(f"But: {worst.message}.")
+    return " ".join(parts)
+
+
+def knn_query_for(schema: str, table: str, column: str, operator: str = "<=>") -> str:
+    """A ready-made nearest-neighbour query on a column, its query vector taken from a row.
+
+    The query vector is a scalar subquery (an InitPlan), the form pgvector's README uses
+    for "nearest neighbours of a row": the planner can serve it from an index.
+    """
+    tbl = ident(schema, table)
+    col = ident(column)
+    sample = f"(SELECT {col} FROM {tbl} WHERE {col} IS NOT NULL LIMIT 1)"
+    return (
+        f"SELECT ctid, {col} {operator} {sample} AS distance\nFROM {tbl}\n"
+        f"ORDER BY {col} {operator} {sample}\nLIMIT 10"
+    )
+
+
+def try_fix(
+    conn: psycopg.Connection[TupleRow], diagnosis: Diagnosis, inventory: Inventory
+) -> Diagnosis | None:
+    """Explain the first rewritten query a finding offers, to show the index now serves it."""
+    finding = next((f for f in diagnosis.findings if f.rewritten_sql), None)
+    if finding is None or finding.rewritten_sql is None:
+        return None
+    result = explain(conn, finding.rewritten_sql, inventory, analyze=diagnosis.result.analyzed)
+    return diagnose(result, inventory)

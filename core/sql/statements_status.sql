@@ -1,0 +1,7 @@
+-- Whether pg_stat_statements can be read here: installed in this database, and loaded.
+SELECT (SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'pg_stat_statements') AS schema,
+       (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') IS NOT NULL
+           AS available,
+       current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS preloaded,
+       pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') AS read_all_stats
