@@ -250,12 +250,15 @@ def _read_query(args: argparse.Namespace) -> str:
             text: str = Path(args.file).read_text(encoding="utf-8")
         except OSError as e:
             raise BadInputError(f"cannot read {args.file}: {e.strerror}") from e
-    elif args.sql == "-" or (args.sql is None and not sys.stdin.isatty()):
+    elif args.sql == "-":
         text = sys.stdin.read()
-    elif args.sql:
+    elif args.sql is not None:
         text = str(args.sql)
     else:
-        raise BadInputError("no query: give it as an argument, with -f FILE, or on stdin (-)")
+        # No argument: a pipe may still bring the query.
+        text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        if not text.strip():
+            raise BadInputError("no query: give it as an argument, with -f FILE, or on stdin (-)")
     if not text.strip():
         raise BadInputError("empty query")
     return text

@@ -109,6 +109,12 @@ def demo_db(pg: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[Data
     _drop_database(pg, name)
 
 
+@pytest.fixture(autouse=True)
+def private_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Explain history and other state go to a temporary directory, never the user's."""
+    monkeypatch.setenv("VECSCOPE_STATE_DIR", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def no_pg_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests that set libpq variables start from none, with no ~/.pgpass of the machine's."""

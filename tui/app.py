@@ -15,6 +15,7 @@ from core.errors import ConnectError, ExtensionMissingError, VecscopeError
 from core.session import CatalogSession
 from tui.screens.base import WorkerFailed
 from tui.screens.connection_error import ConnectionErrorScreen
+from tui.screens.explain import ExplainScreen
 from tui.screens.help import HelpScreen
 from tui.screens.indexes import IndexesScreen
 
@@ -26,10 +27,13 @@ class VecscopeApp(App[int]):
     CSS_PATH = "styles/app.tcss"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "indexes": IndexesScreen,
+        "explain": ExplainScreen,
     }
     DEFAULT_MODE = "indexes"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("f2", "switch_mode('indexes')", "Indexes"),
+        Binding("f3", "switch_mode('explain')", "Explain"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -41,6 +45,10 @@ class VecscopeApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "List every key of this screen", self.action_help)
+        yield SystemCommand(
+            "Mode: Indexes", "Vector columns and indexes", lambda: self.switch_mode("indexes")
+        )
+        yield SystemCommand("Mode: Explain", "The plan doctor", lambda: self.switch_mode("explain"))
         if isinstance(screen, IndexesScreen):
             yield SystemCommand(
                 "Refresh inventory", "Read columns and indexes again", screen.action_refresh
@@ -63,6 +71,13 @@ class VecscopeApp(App[int]):
         self.session.close()
         if isinstance(self.screen, IndexesScreen):
             self.screen.action_refresh()
+
+    async def explain_query(self, sql: str) -> None:
+        """Open the Explain mode on ``sql`` and explain it."""
+        await self.switch_mode("explain")
+        screen = self.screen
+        if isinstance(screen, ExplainScreen):
+            screen.load_query(sql)
 
     @on(ConnectionErrorScreen.Recovered)
     def connection_recovered(self, event: ConnectionErrorScreen.Recovered) -> None:

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
+from core.doctor import knn_query_for
 from core.inventory import HEADLINE_SETTINGS
 from core.models import Inventory, Severity, VectorColumn
 from tui.context import session_of
@@ -59,6 +60,7 @@ class IndexesScreen(VecscopeScreen):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("f", "problems_only", "Problems only"),
         Binding("c", "copy", "Copy SQL"),
+        Binding("e", "explain", "Explain a KNN query"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -168,6 +170,23 @@ class IndexesScreen(VecscopeScreen):
         self.flt = flt
         if self.inventory is not None:
             self.query_one(InventoryTable).show(self.inventory, flt)
+
+    async def action_explain(self) -> None:
+        """Open the plan doctor on a ready-made nearest-neighbour query for this column."""
+        item = self.query_one(InventoryTable).selected()
+        if item is None or self.inventory is None:
+            return
+        if isinstance(item, VectorColumn):
+            usable = [ix for ix in self.inventory.indexes_on(item) if ix.usable and ix.operator]
+            operator = usable[0].operator.split()[0] if usable and usable[0].operator else "<=>"
+            schema, table, column = item.schema, item.table, item.column
+        else:
+            operator = (item.operator or "<=>").split()[0]
+            schema, table, column = item.schema, item.table, item.column or ""
+        sql = knn_query_for(schema, table, column, operator)
+        explain_query = getattr(self.app, "explain_query", None)
+        if explain_query is not None:
+            await explain_query(sql)
 
     def action_copy(self) -> None:
         """Copy the fix of the worst problem, or the index definition, to the clipboard."""
