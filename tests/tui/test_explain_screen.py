@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static, TextArea
 
@@ -24,7 +25,7 @@ MISMATCH = (
 )
 
 
-def _verdict(app: VecscopeApp) -> str:
+def _verdict(app: App[Any]) -> str:
     return str(app.screen.query_one("#verdict", Static).render())
 
 
