@@ -19,14 +19,22 @@ from typing import Any
 
 from textual._doc import take_svg_screenshot
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from core import demo_server
 from core.connection import ConnectionTarget
 from tui.app import VecscopeApp
 from tui.screens.connection_error import ConnectionErrorScreen
+from tui.screens.explain import ExplainScreen
 from tui.screens.indexes import IndexesScreen
 
 HERE = Path(__file__).resolve().parent
+#: The demo's operator-class mismatch, as the application sends it.
+MISMATCH = (
+    "SELECT id, body FROM messages\n"
+    "ORDER BY embedding <=> (SELECT embedding FROM messages WHERE id = 42)\n"
+    "LIMIT 10"
+)
 SIZE = (160, 40)
 
 
@@ -79,6 +87,22 @@ def main() -> int:
             await pilot.pause()
 
         _shoot("help", VecscopeApp(target), help_keys)
+
+        async def explain_mismatch(pilot: Pilot[Any]) -> None:
+            await _until(pilot, _loaded(pilot.app))
+            await pilot.press("f3")
+            await _until(pilot, lambda: isinstance(pilot.app.screen, ExplainScreen))
+            screen = pilot.app.screen
+            assert isinstance(screen, ExplainScreen)
+            await pilot.app.workers.wait_for_complete()
+            screen.query_one("#editor", TextArea).load_text(MISMATCH)
+            await pilot.press("f5")
+            await _until(pilot, lambda: screen.diagnosis is not None)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.press("escape")
+            await pilot.pause()
+
+        _shoot("explain", VecscopeApp(target), explain_mismatch)
 
         async def refused(pilot: Pilot[Any]) -> None:
             await _until(pilot, lambda: isinstance(pilot.app.screen, ConnectionErrorScreen))

@@ -20,6 +20,7 @@ from core import embedded
 from core.connection import ConnectionTarget
 from core.demo import seed
 from core.embedded import EmbeddedServer
+from tests.system_pg import SystemServer
 
 #: A role that must authenticate with a password, so bad passwords are tested for real.
 PASSWORD_ROLE = "vs_password_user"
@@ -125,3 +126,13 @@ def no_pg_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
     monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "no-service-file"))
+
+
+@pytest.fixture(scope="session")
+def system_pg() -> Iterator[SystemServer]:
+    """Debian's PostgreSQL with pg_stat_statements (see tests/system_pg.py)."""
+    from tests import system_pg as sp
+
+    server = sp.start()
+    yield server
+    sp.stop(server)

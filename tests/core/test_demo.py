@@ -11,7 +11,7 @@ import pytest
 from core import embedded
 from core.demo import DemoSizes, seed
 from core.embeddings import sample, topic_model
-from tests.conftest import Database, _drop_database, _fresh_database
+from tests.conftest import DEMO_TEST_ROWS, Database, _drop_database, _fresh_database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
 
 
@@ -80,7 +80,7 @@ def test_demo_tables_hold_real_data(demo_db: Database) -> None:
 def test_seeding_is_deterministic(demo_db: Database, pg: embedded.EmbeddedServer) -> None:
     other = _fresh_database(pg, "t_demo_again", extension=False)
     try:
-        seed(other.dsn, 2_000, progress=lambda _: None)
+        seed(other.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
         q = (
             "SELECT md5(string_agg(embedding::text || tenant_id || text, ',' ORDER BY id)) "
             "FROM doc_chunks"

@@ -37,6 +37,36 @@ def help_screen(db: Database, snap_compare: Any) -> bool:
     return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
 
 
+MISMATCH = (
+    "SELECT id, body FROM messages\n"
+    "ORDER BY embedding <=> (SELECT embedding FROM messages WHERE id = 42)\n"
+    "LIMIT 10"
+)
+
+
+def explain_screen(db: Database, snap_compare: Any) -> bool:
+    from textual.widgets import TextArea
+
+    from tests.tui.helpers import wait_until
+    from tui.screens.explain import ExplainScreen
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ExplainScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, ExplainScreen)
+        await pilot.app.workers.wait_for_complete()
+        screen.query_one("#editor", TextArea).load_text(MISMATCH)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: screen.diagnosis is not None)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("escape")  # leave the editor: no blinking cursor in the snapshot
+        await pilot.pause()
+
+    return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
+
+
 def connection_error_screen(snap_compare: Any) -> bool:
     from core.connection import ConnectionTarget
     from tests.tui.helpers import wait_until

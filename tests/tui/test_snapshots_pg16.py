@@ -22,5 +22,9 @@ def test_help_screen(demo_db: Database, snap_compare: Any) -> None:
     assert snapshot_cases.help_screen(demo_db, snap_compare)
 
 
+def test_explain_screen(demo_db: Database, snap_compare: Any) -> None:
+    assert snapshot_cases.explain_screen(demo_db, snap_compare)
+
+
 def test_connection_error_screen(snap_compare: Any) -> None:
     assert snapshot_cases.connection_error_screen(snap_compare)

@@ -77,7 +77,8 @@ class PlanTree(Tree[int]):
 
     def select_plan_node(self, node_id: int | None) -> None:
         node = self._by_id.get(node_id) if node_id is not None else None
-        if node is not None:
+        # Reading last_line lays out the tree's lines, which gives new nodes theirs.
+        if node is not None and self.last_line >= 0:
             self.move_cursor(node)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[int]) -> None:
