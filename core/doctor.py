@@ -398,8 +398,19 @@ def _unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> lis
     sql = result.original_sql
     node = site.node_id
     rows = _table_rows(inventory, site)
-    small = rows is not None and rows < SMALL_TABLE_ROWS
-    # On a small table a Seq Scan is right: what would block an index is only worth a note.
+    small_table = rows is not None and rows < SMALL_TABLE_ROWS
+    # A selective filter served by another index (a B-tree on tenant_id, say) may leave so
+    # few rows that sorting them exactly is the best plan: as right as a small table.
+    sort_input = result.plan.node(site.node_id).plan_rows
+    scan = result.plan.node(site.scan_node_id) if site.scan_node_id is not None else None
+    filtered_first = (
+        not small_table
+        and scan is not None
+        and scan.node_type != "Seq Scan"
+        and sort_input < SMALL_TABLE_ROWS
+    )
+    small = small_table or filtered_first
+    # On a small input a Seq Scan is right: what would block an index is only worth a note.
     blocking = Severity.INFO if small else Severity.ERROR
     op = site.operator
     where = f"{site.table}.{ident(site.column) if site.column else '?'}"
@@ -476,7 +487,7 @@ def _unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> lis
                 index_sql=rebuild,
             )
         )
-    if small:
+    if small_table:
         out.append(
             Finding(
                 "small-table",
@@ -484,6 +495,17 @@ def _unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> lis
                 site.scan_node_id,
                 f"{site.table} has ~{rows:,} rows: a Seq Scan and a sort are the right plan "
                 "here; an index pays off from about a thousand rows",
+            )
+        )
+        return out
+    if filtered_first and scan is not None:
+        out.append(
+            Finding(
+                "small-table",
+                Severity.INFO,
+                scan.id,
+                f"{scan.label()} leaves ~{sort_input:,.0f} rows: sorting them exactly is the "
+                "right plan for a filter this selective (and exact, with no recall loss)",
             )
         )
         return out
