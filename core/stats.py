@@ -1,0 +1,81 @@
+"""Recall, percentiles and the Pareto front: one implementation for pgvector and FAISS.
+
+Recall@k follows the ANN benchmarks: a returned item counts when its true distance is
+within the k-th true neighbour's distance (plus a small tolerance), so ties at the k-th
+distance are never counted as misses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+#: Relative tolerance on the k-th distance (ann-benchmarks uses 1e-3).
+TIE_EPSILON = 1e-3
+
+
+def recall_at_k(
+    returned_distances: Sequence[Sequence[float]],
+    true_distances: npt.NDArray[np.float64],
+    k: int,
+) -> float:
+    """Mean recall@k over queries.
+
+    Args:
+        returned_distances: For each query, the true distances of the items the system
+            returned (in any order; only the first ``k`` are judged).
+        true_distances: ``(queries, >= k)`` exact nearest distances, ascending.
+        k: Neighbours asked for.
+    """
+    if len(returned_distances) == 0:
+        return float("nan")
+    total = 0.0
+    for got, truth in zip(returned_distances, true_distances, strict=True):
+        kth = float(truth[k - 1])
+        limit = kth + TIE_EPSILON * max(abs(kth), 1e-6)
+        total += sum(1 for d in list(got)[:k] if d <= limit) / k
+    return total / len(returned_distances)
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    count: int
+
+
+def percentiles(latencies_ms: Sequence[float] | npt.NDArray[np.float64]) -> Percentiles:
+    """p50/p95/p99 over every sample (never an average of averages)."""
+    arr = np.asarray(latencies_ms, dtype=np.float64)
+    if arr.size == 0:
+        nan = float("nan")
+        return Percentiles(nan, nan, nan, nan, 0)
+    p50, p95, p99 = np.percentile(arr, [50, 95, 99])
+    return Percentiles(float(p50), float(p95), float(p99), float(arr.mean()), int(arr.size))
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indexes of the points no other point beats: lower cost and higher recall.
+
+    Args:
+        points: ``(cost, recall)`` pairs, e.g. (p50 latency, recall@k).
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front: list[int] = []
+    best = -1.0
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return sorted(front)
+
+
+def cheapest_meeting(points: Sequence[tuple[float, float]], target: float) -> int | None:
+    """The index of the lowest-cost point whose recall meets ``target``, if any."""
+    ok = [i for i, (_, r) in enumerate(points) if r >= target]
+    return min(ok, key=lambda i: points[i][0]) if ok else None
