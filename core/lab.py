@@ -433,7 +433,7 @@ def serving_index(
     return None
 
 
-def _run_one(
+def run_one(
     conn: Conn, stmt: sql.Composed, vec: npt.NDArray[np.float32]
 ) -> tuple[float, list[tuple[int, float]]]:
     t0 = time.perf_counter_ns()
@@ -441,7 +441,7 @@ def _run_one(
     return (time.perf_counter_ns() - t0) / 1e6, [(int(r[0]), float(r[1])) for r in rows]
 
 
-def _judge(
+def judge(
     results: Sequence[list[tuple[int, float]]],
     queries: QuerySet,
     gt: GroundTruth,
@@ -480,7 +480,7 @@ def measure(
         index = serving_index(sessions[0], target, queries.vectors[0], k + extra)
         warm = len(queries) if warmup is None else warmup
         for i in range(min(warm, len(queries))):
-            _run_one(sessions[i % concurrency], stmt, queries.vectors[i])
+            run_one(sessions[i % concurrency], stmt, queries.vectors[i])
         latencies = np.zeros(len(queries), dtype=np.float64)
         results: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
         errors: list[BaseException] = []
@@ -490,7 +490,7 @@ def measure(
                 for i in range(w, len(queries), concurrency):
                     if should_stop():
                         return
-                    latencies[i], results[i] = _run_one(sessions[w], stmt, queries.vectors[i])
+                    latencies[i], results[i] = run_one(sessions[w], stmt, queries.vectors[i])
             except BaseException as e:  # noqa: BLE001 - handed to the caller below
                 errors.append(e)
 
@@ -511,7 +511,7 @@ def measure(
         for s in sessions:
             s.close()
     done = [i for i in range(len(queries)) if results[i]]
-    recall = _judge([results[i] for i in done], queries, gt, k, done)
+    recall = judge([results[i] for i in done], queries, gt, k, done)
     return Measurement(
         dict(settings),
         k,
