@@ -24,11 +24,11 @@ from core.lab import (
     GroundTruth,
     LabTarget,
     QuerySet,
-    judge,
-    run_one,
     apply_settings,
+    judge,
     knn_sql,
     open_session,
+    run_one,
     serving_index,
 )
 from core.stats import percentiles
