@@ -98,6 +98,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="also explain the first rewritten query a finding offers",
     )
 
+    b = sub.add_parser(
+        "bench",
+        parents=[conn],
+        add_help=False,
+        help="measure latency and recall of a vector column's nearest-neighbour queries",
+    )
+    b.add_argument("--table", required=True, help="SCHEMA.TABLE (quote names as in SQL)")
+    b.add_argument("--column", required=True, help="the vector column")
+    b.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    b.add_argument("--queries", type=int, default=200, help="sampled query vectors (200)")
+    b.add_argument("--queries-file", type=Path, help="query vectors from a .npy (n, dims)")
+    grid = b.add_mutually_exclusive_group()
+    grid.add_argument("--ef-search", help="hnsw.ef_search values, e.g. 20,40,80,160")
+    grid.add_argument("--probes", help="ivfflat.probes values, e.g. 1,5,10,20")
+    b.add_argument("--concurrency", type=int, default=1, help="sessions (default 1)")
+    b.add_argument("--target-recall", type=float, default=0.95, help="default 0.95")
+    b.add_argument("--operator", help="distance operator (default: the index's)")
+    b.add_argument(
+        "--ground-truth",
+        choices=["auto", "faiss", "postgres"],
+        default="auto",
+        help="exact search method (auto: faiss when the vectors fit --memory-budget)",
+    )
+    b.add_argument("--memory-budget", type=int, default=2048, help="MiB for the faiss path (2048)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+
     d = sub.add_parser(
         "demo",
         parents=[_data_dir_flags()],
@@ -290,7 +316,14 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     return diagnosis.exit_code
 
 
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    from core.labcli import run_bench
+
+    return run_bench(args, target_from(args), out)
+
+
 HEADLESS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "bench": cmd_bench,
     "indexes": cmd_indexes,
     "explain": cmd_explain,
     "demo": cmd_demo,

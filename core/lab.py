@@ -197,10 +197,15 @@ class GroundTruth:
 
 def _table_signature(conn: Conn, target: LabTarget) -> str:
     row = conn.execute(
-        """SELECT c.relfilenode, coalesce(s.n_tup_ins, 0), coalesce(s.n_tup_upd, 0),
-                  coalesce(s.n_tup_del, 0)
+        # Storage identity and size, the live row count, and the write counters: any of
+        # them moving means the table changed and cached ground truth is stale.
+        """SELECT c.relfilenode, pg_relation_size(c.oid),
+                  (SELECT count(*) FROM ONLY TABLE_NAME),
+                  coalesce(s.n_tup_ins, 0), coalesce(s.n_tup_upd, 0), coalesce(s.n_tup_del, 0)
              FROM pg_class c LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
-            WHERE c.oid = %s::regclass""",
+            WHERE c.oid = %s::regclass""".replace(
+            "TABLE_NAME", sql.Identifier(target.schema, target.table).as_string(conn)
+        ),
         (sql.Identifier(target.schema, target.table).as_string(conn),),
     ).fetchone()
     return ":".join(str(x) for x in row) if row else "?"

@@ -1,0 +1,239 @@
+"""The latency and recall lab on a real server: honest figures and every bad input."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from core.connection import connected
+from core.errors import BadInputError, ConnectError
+from core.inventory import fetch_inventory
+from core.lab import (
+    LabTarget,
+    QuerySet,
+    ground_truth,
+    load_queries,
+    measure,
+    resolve_target,
+    sample_queries,
+    sweep,
+)
+from core.live_lab import LiveLab
+from core.stats import cheapest_meeting, pareto_front, percentiles, recall_at_k
+from tests.conftest import Database
+from tests.core.cli_helpers import assert_one_line_error, vecscope
+
+
+def test_recall_counts_ties_at_the_kth_distance() -> None:
+    truth = np.array([[0.1, 0.2, 0.3, 0.3]])
+    # A different item at exactly the k-th distance is not a miss.
+    assert recall_at_k([[0.1, 0.2, 0.3]], truth, 3) == 1.0
+    assert recall_at_k([[0.1, 0.2, 0.31]], truth, 3) == pytest.approx(2 / 3)
+    assert recall_at_k([[0.1]], truth, 3) == pytest.approx(1 / 3)
+
+
+def test_percentiles_pareto_and_recommendation() -> None:
+    p = percentiles(list(range(1, 101)))
+    assert p.p50_ms == 50.5 and p.p95_ms == pytest.approx(95.05)
+    assert p.p99_ms == pytest.approx(99.01) and p.count == 100
+    points = [(1.0, 0.5), (2.0, 0.9), (3.0, 0.8), (4.0, 0.99)]
+    assert pareto_front(points) == [0, 1, 3]
+    assert cheapest_meeting(points, 0.95) == 3
+    assert cheapest_meeting(points, 0.999) is None
+
+
+@pytest.fixture(scope="module")
+def doc_target(demo_db: Database) -> tuple[LabTarget, QuerySet]:
+    with connected(demo_db.target) as conn:
+        target = resolve_target(conn, fetch_inventory(conn), "public", "doc_chunks", "embedding")
+        return target, sample_queries(conn, target, 60)
+
+
+def test_ground_truth_faiss_equals_postgres(
+    demo_db: Database, doc_target: tuple[LabTarget, QuerySet]
+) -> None:
+    target, queries = doc_target
+    with connected(demo_db.target) as conn:
+        fast = ground_truth(conn, target, queries, 10, method="faiss", use_cache=False)
+        exact = ground_truth(conn, target, queries, 10, method="postgres", use_cache=False)
+    assert fast.method == "faiss" and exact.method == "postgres"
+    assert (fast.ids == exact.ids).mean() > 0.99
+    assert np.allclose(fast.distances, exact.distances, atol=1e-4)
+    # The query's own row is never its own neighbour.
+    assert queries.self_ids is not None
+    assert not any(int(s) in row for s, row in zip(queries.self_ids, fast.ids, strict=True))
+
+
+def test_recall_rises_with_probes(
+    demo_db: Database, doc_target: tuple[LabTarget, QuerySet]
+) -> None:
+    target, queries = doc_target
+    with connected(demo_db.target) as conn:
+        gt = ground_truth(conn, target, queries, 10)
+    grid = [{"ivfflat.probes": str(p)} for p in (1, 10, 100)]
+    result = sweep(demo_db.target, target, queries, gt, 10, grid, target_recall=0.95)
+    recalls = [m.recall for m in result.measurements]
+    assert recalls[0] < recalls[1] <= recalls[2]
+    assert recalls[2] > 0.99
+    assert result.measurements[0].index == "idx_doc_chunks_embedding"
+    assert result.recommendation is not None
+    assert result.measurements[result.recommendation].recall >= 0.95
+    m = result.measurements[0]
+    assert m.queries == 60 and m.latency.count == 60 and m.qps > 0
+    assert m.p50_ms <= m.p95_ms <= m.p99_ms
+
+
+def test_ground_truth_cache_is_invalidated_by_writes(
+    demo_db: Database, doc_target: tuple[LabTarget, QuerySet]
+) -> None:
+    target, queries = doc_target
+    with connected(demo_db.target) as conn:
+        first = ground_truth(conn, target, queries, 5)
+        again = ground_truth(conn, target, queries, 5)
+        assert "cached" in again.method
+        conn.execute(
+            "INSERT INTO doc_chunks (id, tenant_id, text, embedding) "
+            "SELECT 10000000, 'tenant-01', 'x', embedding FROM doc_chunks WHERE id = 1"
+        )
+        try:
+            fresh = ground_truth(conn, target, queries, 5)
+            assert "cached" not in fresh.method
+        finally:
+            conn.execute("DELETE FROM doc_chunks WHERE id = 10000000")
+    assert first.ids.shape == (len(queries), 5)
+
+
+def test_concurrency_and_settings_stay_in_their_sessions(
+    demo_db: Database, doc_target: tuple[LabTarget, QuerySet]
+) -> None:
+    target, queries = doc_target
+    with connected(demo_db.target) as conn:
+        gt = ground_truth(conn, target, queries, 10)
+        m = measure(demo_db.target, target, queries, gt, 10, {"ivfflat.probes": "7"}, concurrency=3)
+        assert m.concurrency == 3 and m.queries == len(queries)
+        # Nothing leaked to other sessions or the server.
+        assert conn.execute("SHOW ivfflat.probes").fetchone() == ("1",)
+
+
+def test_live_lab_windows(demo_db: Database, doc_target: tuple[LabTarget, QuerySet]) -> None:
+    target, queries = doc_target
+    with connected(demo_db.target) as conn:
+        gt = ground_truth(conn, target, queries, 20)
+    lab = LiveLab(
+        demo_db.target, target, queries, gt, k=10, window_s=0.3, settings={"ivfflat.probes": "1"}
+    )
+    try:
+        low = lab.run_window()
+        lab.set_setting("ivfflat.probes", "50")
+        lab.set_concurrency(2)
+        high = lab.run_window()
+    finally:
+        lab.close()
+    assert low.queries > 0 and high.queries > 0
+    assert high.recall > low.recall
+    assert high.concurrency == 2 and ("ivfflat.probes", "50") in high.settings
+    assert len(lab.samples) == 2
+
+
+def test_bad_inputs(demo_db: Database, tmp_path: Path) -> None:
+    with connected(demo_db.target) as conn:
+        inv = fetch_inventory(conn)
+        with pytest.raises(BadInputError, match="no vector column"):
+            resolve_target(conn, inv, "public", "doc_chunks", "text")
+        with pytest.raises(BadInputError, match="no usable vector index"):
+            resolve_target(conn, inv, "public", "articles", "embedding")
+        atoms = resolve_target(conn, inv, "public", "atoms", "embedding")
+        queries = sample_queries(conn, atoms, 5)
+        with pytest.raises(BadInputError, match="larger than the 200 vectors"):
+            ground_truth(conn, atoms, queries, 500)
+        bad = tmp_path / "q.npy"
+        np.save(bad, np.zeros((3, 7), dtype=np.float32))
+        with pytest.raises(BadInputError, match=r"needs \(n, 384\)"):
+            load_queries(bad, atoms)
+        conn.execute("CREATE TABLE empty_vecs (id int PRIMARY KEY, e vector(3))")
+        conn.execute("CREATE INDEX ON empty_vecs USING hnsw (e vector_l2_ops)")
+        try:
+            with pytest.raises(BadInputError, match="holds no vectors"):
+                resolve_target(conn, fetch_inventory(conn), "public", "empty_vecs", "e")
+        finally:
+            conn.execute("DROP TABLE empty_vecs")
+
+
+def test_dropped_connection_mid_run(
+    demo_db: Database, doc_target: tuple[LabTarget, QuerySet]
+) -> None:
+    target, queries = doc_target
+    with connected(demo_db.target) as conn:
+        gt = ground_truth(conn, target, queries, 10)
+    assert queries.self_ids is not None
+    many = QuerySet(
+        np.repeat(queries.vectors, 200, axis=0), np.repeat(queries.self_ids, 200), "repeated"
+    )
+
+    def kill() -> None:
+        time.sleep(0.5)
+        with demo_db.connect() as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'vecscope' AND pid <> pg_backend_pid() "
+                "AND datname = current_database()"
+            )
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    with pytest.raises(ConnectError, match="connection lost"):
+        measure(demo_db.target, target, many, gt, 10, {"ivfflat.probes": "20"}, warmup=0)
+    killer.join()
+    # The table is untouched and usable afterwards.
+    with psycopg.connect(demo_db.dsn) as c:
+        assert c.execute("SELECT count(*) > 0 FROM doc_chunks").fetchone() == (True,)
+
+
+def test_cli_json(demo_db: Database) -> None:
+    r = vecscope(
+        "bench",
+        "--dsn",
+        demo_db.dsn,
+        "--table",
+        "public.doc_chunks",
+        "--column",
+        "embedding",
+        "--queries",
+        "40",
+        "--probes",
+        "1,20,100",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    for row in doc["results"]:
+        assert {"p50_ms", "p95_ms", "p99_ms", "qps", "recall", "index"} <= set(row)
+    assert doc["recommendation"]["recall"] >= 0.95
+    assert doc["ground_truth"]["method"].startswith("faiss")
+
+
+def test_cli_bad_input(demo_db: Database) -> None:
+    r = vecscope(
+        "bench", "--dsn", demo_db.dsn, "--table", "public.articles", "--column", "embedding"
+    )
+    assert_one_line_error(r, "no usable vector index")
+    r = vecscope(
+        "bench",
+        "--dsn",
+        demo_db.dsn,
+        "--table",
+        "public.doc_chunks",
+        "--column",
+        "embedding",
+        "--ef-search",
+        "10,20",
+    )
+    assert_one_line_error(r, "use --probes")
+    r = vecscope("bench", "--dsn", demo_db.dsn, "--table", "no.such.thing", "--column", "e")
+    assert_one_line_error(r, "SCHEMA.TABLE")
