@@ -582,3 +582,53 @@ def sweep(
         cheapest_meeting(points, target_recall),
         target_recall,
     )
+
+
+# --- A/B ---------------------------------------------------------------------------
+
+
+def steering_settings(indexes: Sequence[VectorIndex], want: VectorIndex) -> dict[str, str]:
+    """Session settings that make ``want`` the planner's choice over the other indexes.
+
+    pgvector's maintainers suggest making an IVFFlat index unattractive with
+    ``ivfflat.probes`` at its ``lists`` (its scan then costs as much as reading every
+    list); that is the only lever that touches the planner per session. EXPLAIN, run by
+    :func:`measure`, confirms which index actually served.
+    """
+    settings: dict[str, str] = {}
+    for ix in indexes:
+        if ix.name != want.name and ix.method == "ivfflat" and want.method != "ivfflat":
+            settings["ivfflat.probes"] = str(int(ix.params.get("lists", 100)))
+    return settings
+
+
+@dataclass(frozen=True)
+class ABResult:
+    a: Measurement
+    b: Measurement
+    a_label: str
+    b_label: str
+
+    @property
+    def confirmed(self) -> bool:
+        """Each side was served by the index it meant to measure (for index A/B)."""
+        return self.a.index is not None and self.b.index is not None
+
+
+def measure_ab(
+    conn_target: ConnectionTarget,
+    target: LabTarget,
+    queries: QuerySet,
+    gt: GroundTruth,
+    k: int,
+    a: Settings,
+    b: Settings,
+    *,
+    a_label: str,
+    b_label: str,
+    concurrency: int = 1,
+) -> ABResult:
+    """The same queries under two settings (or steered to two indexes), one after another."""
+    first = measure(conn_target, target, queries, gt, k, a, concurrency=concurrency)
+    second = measure(conn_target, target, queries, gt, k, b, concurrency=concurrency)
+    return ABResult(first, second, a_label, b_label)
