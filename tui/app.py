@@ -18,6 +18,7 @@ from tui.screens.connection_error import ConnectionErrorScreen
 from tui.screens.explain import ExplainScreen
 from tui.screens.help import HelpScreen
 from tui.screens.indexes import IndexesScreen
+from tui.screens.latency import LatencyScreen
 
 
 class VecscopeApp(App[int]):
@@ -28,12 +29,14 @@ class VecscopeApp(App[int]):
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "indexes": IndexesScreen,
         "explain": ExplainScreen,
+        "latency": LatencyScreen,
     }
     DEFAULT_MODE = "indexes"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("f2", "switch_mode('indexes')", "Indexes"),
         Binding("f3", "switch_mode('explain')", "Explain"),
+        Binding("f4", "switch_mode('latency')", "Latency"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -49,6 +52,9 @@ class VecscopeApp(App[int]):
             "Mode: Indexes", "Vector columns and indexes", lambda: self.switch_mode("indexes")
         )
         yield SystemCommand("Mode: Explain", "The plan doctor", lambda: self.switch_mode("explain"))
+        yield SystemCommand(
+            "Mode: Latency", "The latency and recall lab", lambda: self.switch_mode("latency")
+        )
         if isinstance(screen, IndexesScreen):
             yield SystemCommand(
                 "Refresh inventory", "Read columns and indexes again", screen.action_refresh
@@ -78,6 +84,13 @@ class VecscopeApp(App[int]):
         screen = self.screen
         if isinstance(screen, ExplainScreen):
             screen.load_query(sql)
+
+    async def lab_column(self, schema: str, table: str, column: str) -> None:
+        """Open the Latency mode on a vector column."""
+        await self.switch_mode("latency")
+        screen = self.screen
+        if isinstance(screen, LatencyScreen):
+            screen.open_target(schema, table, column)
 
     @on(ConnectionErrorScreen.Recovered)
     def connection_recovered(self, event: ConnectionErrorScreen.Recovered) -> None:

@@ -67,6 +67,21 @@ def explain_screen(db: Database, snap_compare: Any) -> bool:
     return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
 
 
+def latency_screen_empty(db: Database, snap_compare: Any) -> bool:
+    """The Latency mode before a column is picked (a live run is timing-dependent: its
+    picture is screenshots/latency.svg, not a snapshot)."""
+    from tests.tui.helpers import wait_until
+    from tui.screens.latency import LatencyScreen
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LatencyScreen))
+        await pilot.pause()
+
+    return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
+
+
 def connection_error_screen(snap_compare: Any) -> bool:
     from core.connection import ConnectionTarget
     from tests.tui.helpers import wait_until

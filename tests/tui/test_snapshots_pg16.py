@@ -26,5 +26,9 @@ def test_explain_screen(demo_db: Database, snap_compare: Any) -> None:
     assert snapshot_cases.explain_screen(demo_db, snap_compare)
 
 
+def test_latency_screen(demo_db: Database, snap_compare: Any) -> None:
+    assert snapshot_cases.latency_screen_empty(demo_db, snap_compare)
+
+
 def test_connection_error_screen(snap_compare: Any) -> None:
     assert snapshot_cases.connection_error_screen(snap_compare)

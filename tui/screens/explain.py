@@ -55,7 +55,7 @@ class ExplainScreen(VecscopeScreen):
         Binding("f7", "try_fix", "Try the fix", priority=True),
         Binding("f8", "toggle_raw", "Text/JSON", priority=True),
         Binding("f9", "refresh_live", "Live queries", priority=True),
-        Binding("f4", "cancel", "Cancel", priority=True),
+        Binding("f12", "cancel", "Cancel", priority=True),
         Binding("escape", "leave_editor", "Leave editor", show=False),
     ]
 

@@ -61,6 +61,7 @@ class IndexesScreen(VecscopeScreen):
         Binding("f", "problems_only", "Problems only"),
         Binding("c", "copy", "Copy SQL"),
         Binding("e", "explain", "Explain a KNN query"),
+        Binding("l", "lab", "Latency lab"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -187,6 +188,15 @@ class IndexesScreen(VecscopeScreen):
         explain_query = getattr(self.app, "explain_query", None)
         if explain_query is not None:
             await explain_query(sql)
+
+    async def action_lab(self) -> None:
+        """Open the latency and recall lab on this column."""
+        item = self.query_one(InventoryTable).selected()
+        if item is None or item.column is None:
+            return
+        lab_column = getattr(self.app, "lab_column", None)
+        if lab_column is not None:
+            await lab_column(item.schema, item.table, item.column)
 
     def action_copy(self) -> None:
         """Copy the fix of the worst problem, or the index definition, to the clipboard."""

@@ -1,0 +1,347 @@
+"""Benchmark: the lab's exact ground truth via faiss against exact scans in PostgreSQL.
+
+What it measures, on its own embedded PostgreSQL + pgvector (started in a fresh temporary
+directory, stopped and removed at the end):
+
+* a table of ``--rows`` (default 100,000) 384-d unit vectors from ``core.embeddings`` (the
+  MiniLM-like topic clusters), loaded with binary COPY, with an HNSW index
+  (``vector_cosine_ops``), then VACUUM (ANALYZE) and CHECKPOINT so that neither an
+  autovacuum of the fresh table nor the writing of the build's dirty pages runs during
+  the measurements; the lab needs the index to accept the column, the ground truth never
+  uses it;
+* ``--queries`` (default 1,000) query vectors sampled by ``core.lab.sample_queries``, and
+  their exact top ``--k`` (default 10) by cosine distance computed twice with
+  ``core.lab.ground_truth(use_cache=False)``:
+
+  - ``method="faiss"``: every vector fetched once with binary COPY, then a flat faiss
+    index searched for all queries at once;
+  - ``method="postgres"``: one exact scan per query (index scans disabled);
+
+  in ``--rounds`` (default 5) rounds whose order alternates (faiss first, then last): each
+  round runs the faiss path over all the queries and the PostgreSQL path over its share
+  of them (1/rounds), so the PostgreSQL path covers every query exactly once;
+
+* the agreement of the two answers (the share of (query, neighbour) entries both report),
+  since a fast ground truth that disagrees with the exact scan is worth nothing;
+* the process's peak RSS (``getrusage``) before and after the faiss path, against the raw
+  vector memory ``rows * dims * 4``. The table is generated and loaded in a child process
+  so that the generator's arrays do not set the peak the faiss path is judged by.
+
+Why ratios: both paths run in the same run, on the same machine, server and queries, so
+``postgres seconds / faiss seconds`` says how much faster the faiss path is independently
+of how fast the machine happens to be. On a shared machine the load still moves within a
+run: the faiss path takes a couple of seconds, and a burst of load from a neighbour can
+triple it, so the two paths are interleaved in rounds and the ratio is the PostgreSQL
+total over the median faiss run (the first, cold run, which also imports faiss, is printed
+beside it). The target: at least 20x.
+
+``ground_truth`` writes its cache file even with ``use_cache=False`` (it only skips the
+read); the bench points ``XDG_CACHE_HOME`` into its temporary directory so nothing is left
+behind in the user's cache.
+
+Run from the project root: ``python bench/groundtruth.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from core import embedded
+from core.connection import ConnectionTarget, connected
+from core.embeddings import sample, topic_model
+from core.errors import VecscopeError
+from core.inventory import fetch_inventory
+from core.lab import GroundTruth, QuerySet, ground_truth, resolve_target, sample_queries
+
+BENCH_DB = "bench_groundtruth"
+SCHEMA = "public"
+TABLE = "items"
+KEY = "id"
+COLUMN = "embedding"
+SEED = 20251027
+TARGET_SPEEDUP = 20.0
+TARGET_AGREEMENT = 0.99
+TICK_S = 15.0
+MIB = 1024 * 1024
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    dims: int
+    generate_s: float
+    copy_s: float
+    index_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    overlap: float  # share of entries whose id is in the other answer's top k for that query
+    same_rank: float  # share of entries with the same id at the same rank
+    queries_differing: int
+    max_distance_diff: float  # at the same rank; both answers are sorted by distance
+
+
+def build_table(admin_conninfo: str, conninfo: str, dbname: str, rows: int) -> Built:
+    """Create ``dbname`` with ``public.items`` holding ``rows`` embeddings (child process)."""
+    started = time.perf_counter()
+    vecs, _topics = sample(topic_model(SEED), rows, SEED + 1)
+    dims = int(vecs.shape[1])
+    generate_s = time.perf_counter() - started
+    with psycopg.connect(admin_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    table = sql.Identifier(SCHEMA, TABLE)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+        register_vector(conn)
+        conn.execute(
+            sql.SQL("CREATE TABLE {} ({} bigint PRIMARY KEY, {} vector({}))").format(
+                table, sql.Identifier(KEY), sql.Identifier(COLUMN), sql.Literal(dims)
+            )
+        )
+        started = time.perf_counter()
+        copy_stmt = sql.SQL("COPY {} ({}, {}) FROM STDIN (FORMAT BINARY)").format(
+            table, sql.Identifier(KEY), sql.Identifier(COLUMN)
+        )
+        with conn.cursor() as cur, cur.copy(copy_stmt) as copy:
+            copy.set_types(["int8", "vector"])
+            for i, vec in enumerate(vecs):
+                copy.write_row((i, vec))
+        copy_s = time.perf_counter() - started
+        started = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 2")
+        conn.execute(
+            sql.SQL("CREATE INDEX ON {} USING hnsw ({} vector_cosine_ops)").format(
+                table, sql.Identifier(COLUMN)
+            )
+        )
+        # VACUUM too: else the insert-triggered autovacuum of the fresh table (a
+        # minute later, several seconds of I/O and CPU) lands inside a measurement. And a
+        # CHECKPOINT, so the build's dirty pages are written now, not during the first round.
+        conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(table))
+        conn.execute("CHECKPOINT")
+        index_s = time.perf_counter() - started
+    return Built(dims, generate_s, copy_s, index_s)
+
+
+def build_in_child(server: embedded.EmbeddedServer, dbname: str, rows: int) -> Built:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(
+            build_table, server.conninfo("postgres"), server.conninfo(dbname), dbname, rows
+        ).result()
+
+
+def peak_rss_bytes() -> int:
+    # Linux reports ru_maxrss in KiB (macOS in bytes).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+@contextmanager
+def ticking(label: str, every: float = TICK_S) -> Iterator[None]:
+    """Print the elapsed time every ``every`` seconds while the block runs."""
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            print(f"  {label}: {time.perf_counter() - started:.0f} s elapsed", flush=True)
+
+    thread = threading.Thread(target=tick, name="bench-ticker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def agreement(a: GroundTruth, b: GroundTruth) -> Agreement:
+    if a.ids.shape != b.ids.shape:
+        raise BenchError(f"answers have shapes {a.ids.shape} and {b.ids.shape}")
+    shared = 0
+    differing = 0
+    for x, y in zip(a.ids.tolist(), b.ids.tolist(), strict=True):
+        common = len(set(x) & set(y))
+        shared += common
+        differing += common != len(x)
+    return Agreement(
+        overlap=shared / a.ids.size,
+        same_rank=float(np.mean(a.ids == b.ids)),
+        queries_differing=differing,
+        max_distance_diff=float(np.max(np.abs(a.distances - b.distances))),
+    )
+
+
+def bench(server: embedded.EmbeddedServer, args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    built = build_in_child(server, BENCH_DB, args.rows)
+    print(
+        f"built {args.rows:,} x {built.dims} vectors in a child process: generated in "
+        f"{built.generate_s:.1f} s, binary COPY {built.copy_s:.1f} s, HNSW index + VACUUM "
+        f"(ANALYZE) + CHECKPOINT {built.index_s:.1f} s "
+        f"(total {time.perf_counter() - started:.1f} s)"
+    )
+    conn_target = ConnectionTarget(dsn=server.uri(BENCH_DB))
+    with connected(conn_target) as conn:
+        server_version = conn.execute("SHOW server_version").fetchone()
+        pgvector = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+        ).fetchone()
+        workers = conn.execute("SHOW max_parallel_workers_per_gather").fetchone()
+        print(
+            f"PostgreSQL {server_version[0] if server_version else '?'}, "
+            f"pgvector {pgvector[0] if pgvector else '?'} ({server.flavor}); "
+            f"Python {sys.version.split()[0]}; "
+            f"max_parallel_workers_per_gather = {workers[0] if workers else '?'}; "
+            f"{os.cpu_count()} CPUs"
+        )
+        inventory = fetch_inventory(conn)
+        target = resolve_target(conn, inventory, SCHEMA, TABLE, COLUMN)
+        queries = sample_queries(conn, target, args.queries)
+        print(
+            f"target {target.label}: {target.rows:,} rows x {target.dims} dims; "
+            f"{queries.source}; k = {args.k}"
+        )
+        print()
+
+        vector_bytes = target.rows * target.dims * 4
+        batches = np.array_split(np.arange(len(queries)), args.rounds)
+        faiss_gt: GroundTruth | None = None
+        faiss_runs: list[float] = []
+        pg_parts: list[GroundTruth] = []
+        rss_before = rss_after = 0
+        for r, batch in enumerate(batches):
+            # Alternate which path goes first, so drift in the machine's load hits both.
+            for method in ("faiss", "postgres") if r % 2 == 0 else ("postgres", "faiss"):
+                if method == "faiss":
+                    before = peak_rss_bytes()
+                    gt = ground_truth(conn, target, queries, args.k, use_cache=False, method=method)
+                    if faiss_gt is None:
+                        faiss_gt, rss_before, rss_after = gt, before, peak_rss_bytes()
+                    elif not np.array_equal(gt.ids, faiss_gt.ids):
+                        raise BenchError(f"faiss run {r + 1} returned other ids than run 1")
+                    faiss_runs.append(gt.seconds)
+                else:
+                    part = QuerySet(
+                        queries.vectors[batch],
+                        queries.self_ids[batch] if queries.self_ids is not None else None,
+                        f"queries {batch[0]}..{batch[-1]}",
+                    )
+                    with ticking(f"round {r + 1} postgres path"):
+                        pg_parts.append(
+                            ground_truth(conn, target, part, args.k, use_cache=False, method=method)
+                        )
+            pg_s = pg_parts[-1].seconds
+            print(
+                f"round {r + 1}/{args.rounds}  faiss {faiss_runs[-1]:6.2f} s "
+                f"({len(queries):,} queries{', cold' if r == 0 else ''})  "
+                f"postgres {pg_s:6.2f} s ({len(batch):,} queries, "
+                f"{pg_s / len(batch) * 1000:.1f} ms each; "
+                f"{sum(g.seconds for g in pg_parts):.0f} s so far)  "
+                f"round ratio {pg_s * len(queries) / len(batch) / faiss_runs[-1]:.1f}x",
+                flush=True,
+            )
+    assert faiss_gt is not None
+    pg_gt = GroundTruth(
+        np.concatenate([g.ids for g in pg_parts]),
+        np.concatenate([g.distances for g in pg_parts]),
+        pg_parts[0].method,
+        sum(g.seconds for g in pg_parts),
+    )
+    print()
+    print(
+        f"faiss path, all {len(queries):,} queries: median {statistics.median(faiss_runs):.2f} s "
+        f"over {len(faiss_runs)} runs (min {min(faiss_runs):.2f} s, max "
+        f"{max(faiss_runs):.2f} s, cold first run {faiss_runs[0]:.2f} s)"
+    )
+    print(
+        f"postgres path, all {len(queries):,} queries: {pg_gt.seconds:.2f} s "
+        f"({pg_gt.seconds / len(queries) * 1000:.1f} ms per query)"
+    )
+    print(
+        f"peak RSS {rss_before / MIB:.0f} MiB before the first faiss run, "
+        f"{rss_after / MIB:.0f} MiB after it (+{(rss_after - rss_before) / MIB:.0f} MiB); "
+        f"vectors rows*dims*4 = {vector_bytes / MIB:.0f} MiB; growth = "
+        f"{(rss_after - rss_before) / vector_bytes:.2f}x the vectors; "
+        f"at the end {peak_rss_bytes() / MIB:.0f} MiB"
+    )
+    agree = agreement(faiss_gt, pg_gt)
+    print(
+        f"agreement: {agree.overlap:.4%} of {faiss_gt.ids.size:,} (query, neighbour) entries "
+        f"in both answers; {agree.same_rank:.4%} at the same rank; "
+        f"{agree.queries_differing} of {len(queries):,} queries differ; "
+        f"max |distance difference| at the same rank {agree.max_distance_diff:.2e}"
+    )
+    speedup = pg_gt.seconds / statistics.median(faiss_runs)
+    print(
+        f"ratio postgres / faiss: {speedup:.1f}x against the faiss median "
+        f"({pg_gt.seconds / faiss_runs[0]:.1f}x against the cold first run)"
+    )
+    agreed = agree.overlap >= TARGET_AGREEMENT
+    print(f"agreement >= {TARGET_AGREEMENT:.0%} -> {'PASS' if agreed else 'FAIL'}")
+    fast = speedup >= TARGET_SPEEDUP
+    print(f"target: >= {TARGET_SPEEDUP:g}x -> {'PASS' if fast else 'FAIL'}")
+    return 0 if fast and agreed else 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--rows", type=int, default=100_000, help="table rows (default 100000)")
+    p.add_argument("--queries", type=int, default=1_000, help="query vectors (default 1000)")
+    p.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    args = p.parse_args(argv)
+    if min(args.k, args.queries, args.rounds) < 1 or args.rows < args.k + 1:
+        p.error("--k, --queries and --rounds must be at least 1, --rows larger than --k")
+    if args.rounds > args.queries:
+        p.error("--rounds cannot exceed --queries (each round scans a share of them)")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    tmpdir = tempfile.mkdtemp(prefix="vecscope-bench-")
+    # ground_truth(use_cache=False) still writes its cache file: keep it in tmpdir.
+    os.environ["XDG_CACHE_HOME"] = str(Path(tmpdir) / "cache")
+    server: embedded.EmbeddedServer | None = None
+    try:
+        server = embedded.start(Path(tmpdir) / "pgdata")
+        return bench(server, args)
+    except (BenchError, VecscopeError) as e:
+        print(f"bench failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        try:
+            if server is not None:
+                server.stop()
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
