@@ -27,6 +27,8 @@ from tui.app import VecscopeApp
 from tui.screens.connection_error import ConnectionErrorScreen
 from tui.screens.explain import ExplainScreen
 from tui.screens.indexes import IndexesScreen
+from tui.screens.latency import LatencyScreen
+from tui.widgets.inventory_table import InventoryTable
 
 HERE = Path(__file__).resolve().parent
 #: The demo's operator-class mismatch, as the application sends it.
@@ -103,6 +105,36 @@ def main() -> int:
             await pilot.pause()
 
         _shoot("explain", VecscopeApp(target), explain_mismatch)
+
+        async def latency_live(pilot: Pilot[Any]) -> None:
+            await _until(pilot, _loaded(pilot.app))
+            table = pilot.app.screen.query_one(InventoryTable)
+            table.focus()
+            table.move_cursor(row=table.get_row_index("col:public.doc_chunks.embedding"))
+            await pilot.press("l")
+            await _until(
+                pilot,
+                lambda: (
+                    isinstance(pilot.app.screen, LatencyScreen) and pilot.app.screen.lab is not None
+                ),
+                timeout=120,
+            )
+            screen = pilot.app.screen
+            assert isinstance(screen, LatencyScreen) and screen.lab is not None
+            lab = screen.lab
+            await pilot.press("space")
+            # probes 1 -> 2 -> 5 -> 10 -> 20, a few windows each: recall climbs, latency too.
+            for step in range(1, 5):
+
+                def windows(needed: int = 4 * step) -> bool:
+                    return len(lab.samples) >= needed
+
+                await _until(pilot, windows, timeout=60)
+                await pilot.press("plus")
+            await _until(pilot, lambda: len(lab.samples) >= 20, timeout=60)
+            await pilot.pause(0.5)
+
+        _shoot("latency", VecscopeApp(target), latency_live)
 
         async def refused(pilot: Pilot[Any]) -> None:
             await _until(pilot, lambda: isinstance(pilot.app.screen, ConnectionErrorScreen))
