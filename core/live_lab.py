@@ -140,7 +140,7 @@ class LiveLab:
         k, concurrency, settings = self.snapshot()
         self._sync_sessions(concurrency, settings)
         extra = 1 if self.queries.self_ids is not None else 0
-        stmt = knn_sql(self.target, k, extra)
+        stmt = knn_sql(self.target, k, extra).as_bytes(self._sessions[0])
         index = serving_index(self._sessions[0], self.target, self.queries.vectors[0], k + extra)
         n = len(self.queries)
         deadline = time.perf_counter() + self.window_s

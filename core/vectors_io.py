@@ -35,6 +35,13 @@ def _row_dtype(dims: int) -> np.dtype[np.void]:
     )
 
 
+def _skip_header(data: bytes) -> bytes:
+    if data[:11] != _SIGNATURE:
+        raise QueryError("unexpected COPY header from the server")
+    ext = int.from_bytes(data[15:19], "big")
+    return data[19 + ext :]
+
+
 def fetch_vectors(
     conn: psycopg.Connection[TupleRow],
     schema: str,
@@ -63,35 +70,49 @@ def fetch_vectors(
         "COPY (SELECT {key}::int8, {col}::vector FROM {tbl} WHERE {col} IS NOT NULL) "
         "TO STDOUT (FORMAT BINARY)"
     ).format(key=sql.Identifier(key), col=col, tbl=tbl)
-    buf = bytearray()
+    pending: list[bytes] = []
+    pending_bytes = 0
+    tail = b""
     filled = 0
     header_done = False
+
+    def parse(data: bytes) -> bytes:
+        """Parse every whole row in ``data``; return the bytes of an unfinished row."""
+        nonlocal filled
+        rows = min(len(data) // dtype.itemsize, n - filled)
+        if rows <= 0:
+            return data
+        block = np.frombuffer(data, dtype=dtype, count=rows)
+        if np.any(block["dim"] != dims):
+            raise QueryError(
+                f"{schema}.{table}.{column} holds vectors that are not {dims}-dimensional"
+            )
+        ids[filled : filled + rows] = block["id"]
+        vecs[filled : filled + rows] = block["v"]
+        filled += rows
+        if progress is not None:
+            progress(filled)
+        return data[rows * dtype.itemsize :]
+
     try:
         with conn.cursor() as cur, cur.copy(stmt) as copy:
+            # The server sends one message per row: gather about a MiB before parsing, so
+            # numpy reads thousands of rows per call.
             for chunk in copy:
-                buf += chunk
+                pending.append(bytes(chunk))
+                pending_bytes += len(chunk)
+                if pending_bytes < (1 << 20):
+                    continue
+                data = tail + b"".join(pending)
+                pending, pending_bytes = [], 0
                 if not header_done:
-                    if len(buf) < 19:
-                        continue
-                    if bytes(buf[:11]) != _SIGNATURE:
-                        raise QueryError("unexpected COPY header from the server")
-                    ext = int.from_bytes(buf[15:19], "big")
-                    del buf[: 19 + ext]
+                    data = _skip_header(data)
                     header_done = True
-                rows = min(len(buf) // dtype.itemsize, n - filled)
-                if rows:
-                    block = np.frombuffer(bytes(buf[: rows * dtype.itemsize]), dtype=dtype)
-                    if np.any(block["dim"] != dims):
-                        raise QueryError(
-                            f"{schema}.{table}.{column} holds vectors that are not "
-                            f"{dims}-dimensional"
-                        )
-                    ids[filled : filled + rows] = block["id"]
-                    vecs[filled : filled + rows] = block["v"]
-                    filled += rows
-                    del buf[: rows * dtype.itemsize]
-                    if progress is not None:
-                        progress(filled)
+                tail = parse(data)
+            data = tail + b"".join(pending)
+            if not header_done and data:
+                data = _skip_header(data)
+            parse(data)
     except psycopg.Error as e:
         raise QueryError(f"reading vectors failed: {str(e).strip().splitlines()[0]}") from e
     # Rows inserted between the count and the COPY are ignored; deleted ones shrink it.
