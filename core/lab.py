@@ -572,11 +572,25 @@ def sweep(
     concurrency: int = 1,
     target_recall: float = 0.95,
     on_result: Callable[[Measurement], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> Sweep:
     """Measure each setting of ``grid``; mark the Pareto front and the recommendation."""
     results: list[Measurement] = []
     for settings in grid:
-        m = measure(conn_target, target, queries, gt, k, settings, concurrency=concurrency)
+        if should_stop():
+            break
+        m = measure(
+            conn_target,
+            target,
+            queries,
+            gt,
+            k,
+            settings,
+            concurrency=concurrency,
+            should_stop=should_stop,
+        )
+        if should_stop():
+            break
         results.append(m)
         if on_result is not None:
             on_result(m)

@@ -461,6 +461,7 @@ class LatencyScreen(VecscopeScreen):
                 concurrency=concurrency,
                 target_recall=TARGET_RECALL,
                 on_result=progressed,
+                should_stop=lambda: worker.is_cancelled,
             )
         except _Stopped:
             return
