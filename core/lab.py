@@ -393,8 +393,9 @@ class Measurement:
 
 def knn_sql(target: LabTarget, k: int, extra: int) -> sql.Composed:
     return sql.SQL(
-        "SELECT {key}::int8, ({col} {op} %s::vector)::float8 FROM {tbl} "
-        "ORDER BY {col} {op} %s::vector LIMIT {limit}"
+        # One parameter used twice: the vector is sent (and converted) once per query.
+        "SELECT {key}::int8, ({col} {op} %(q)s::vector)::float8 FROM {tbl} "
+        "ORDER BY {col} {op} %(q)s::vector LIMIT {limit}"
     ).format(
         key=sql.Identifier(target.key),
         col=sql.Identifier(target.column),
@@ -429,7 +430,7 @@ def serving_index(
 ) -> str | None:
     """The index EXPLAIN says serves the lab's query on this session, or None (Seq Scan)."""
     stmt = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(knn_sql(target, k, 0))
-    rows = conn.execute(stmt, (vector, vector)).fetchone()
+    rows = conn.execute(stmt, {"q": vector}).fetchone()
     plan = rows[0][0]["Plan"] if rows else {}
     stack = [plan]
     while stack:
@@ -445,7 +446,7 @@ def run_one(
 ) -> tuple[float, list[tuple[int, float]]]:
     """One timed query: only the round trip and fetching the rows are inside the timer."""
     t0 = time.perf_counter_ns()
-    rows = conn.execute(stmt, (vec, vec), prepare=True).fetchall()
+    rows = conn.execute(stmt, {"q": vec}, prepare=True).fetchall()
     elapsed = (time.perf_counter_ns() - t0) / 1e6
     return elapsed, [(int(r[0]), float(r[1])) for r in rows]
 
