@@ -230,8 +230,10 @@ def _faiss_truth(
     op = target.operator
     kk = min(want, len(keys))
     if op == "<=>":
-        # In place: memory stays one copy of the vectors.
-        base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), 1e-30)
+        # In place, norms by einsum: no temporary the size of the vectors, so memory
+        # stays one copy of them (np.linalg.norm would square them all first).
+        norms = np.sqrt(np.einsum("ij,ij->i", base, base))
+        base /= np.maximum(norms, 1e-30)[:, None]
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)
     if op in ("<=>", "<#>"):
         dist, pos = faiss.knn(q, base, kk, metric=faiss.METRIC_INNER_PRODUCT)
