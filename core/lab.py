@@ -234,7 +234,7 @@ def _faiss_truth(
         # stays one copy of them (np.linalg.norm would square them all first).
         norms = np.sqrt(np.einsum("ij,ij->i", base, base))
         base /= np.maximum(norms, 1e-30)[:, None]
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)
+        q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(np.float32)
     if op in ("<=>", "<#>"):
         dist, pos = faiss.knn(q, base, kk, metric=faiss.METRIC_INNER_PRODUCT)
     elif op == "<->":
