@@ -48,10 +48,8 @@ import argparse
 import multiprocessing
 import os
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -61,39 +59,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector
-from psycopg import sql
+from common import COLUMN, SCHEMA, TABLE, BenchError, Built, build_table, run_with_server
 
 from core import embedded
 from core.connection import ConnectionTarget, connected
-from core.embeddings import sample, topic_model
-from core.errors import VecscopeError
 from core.inventory import fetch_inventory
 from core.lab import GroundTruth, QuerySet, ground_truth, resolve_target, sample_queries
 
 BENCH_DB = "bench_groundtruth"
-SCHEMA = "public"
-TABLE = "items"
-KEY = "id"
-COLUMN = "embedding"
-SEED = 20251027
 TARGET_SPEEDUP = 20.0
 TARGET_AGREEMENT = 0.99
 TICK_S = 15.0
 MIB = 1024 * 1024
-
-
-class BenchError(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Built:
-    dims: int
-    generate_s: float
-    copy_s: float
-    index_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,49 +79,6 @@ class Agreement:
     same_rank: float  # share of entries with the same id at the same rank
     queries_differing: int
     max_distance_diff: float  # at the same rank; both answers are sorted by distance
-
-
-def build_table(admin_conninfo: str, conninfo: str, dbname: str, rows: int) -> Built:
-    """Create ``dbname`` with ``public.items`` holding ``rows`` embeddings (child process)."""
-    started = time.perf_counter()
-    vecs, _topics = sample(topic_model(SEED), rows, SEED + 1)
-    dims = int(vecs.shape[1])
-    generate_s = time.perf_counter() - started
-    with psycopg.connect(admin_conninfo, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    table = sql.Identifier(SCHEMA, TABLE)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION vector")
-        register_vector(conn)
-        conn.execute(
-            sql.SQL("CREATE TABLE {} ({} bigint PRIMARY KEY, {} vector({}))").format(
-                table, sql.Identifier(KEY), sql.Identifier(COLUMN), sql.Literal(dims)
-            )
-        )
-        started = time.perf_counter()
-        copy_stmt = sql.SQL("COPY {} ({}, {}) FROM STDIN (FORMAT BINARY)").format(
-            table, sql.Identifier(KEY), sql.Identifier(COLUMN)
-        )
-        with conn.cursor() as cur, cur.copy(copy_stmt) as copy:
-            copy.set_types(["int8", "vector"])
-            for i, vec in enumerate(vecs):
-                copy.write_row((i, vec))
-        copy_s = time.perf_counter() - started
-        started = time.perf_counter()
-        conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("SET max_parallel_maintenance_workers = 2")
-        conn.execute(
-            sql.SQL("CREATE INDEX ON {} USING hnsw ({} vector_cosine_ops)").format(
-                table, sql.Identifier(COLUMN)
-            )
-        )
-        # VACUUM too: else the insert-triggered autovacuum of the fresh table (a
-        # minute later, several seconds of I/O and CPU) lands inside a measurement. And a
-        # CHECKPOINT, so the build's dirty pages are written now, not during the first round.
-        conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(table))
-        conn.execute("CHECKPOINT")
-        index_s = time.perf_counter() - started
-    return Built(dims, generate_s, copy_s, index_s)
 
 
 def build_in_child(server: embedded.EmbeddedServer, dbname: str, rows: int) -> Built:
@@ -325,22 +259,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    tmpdir = tempfile.mkdtemp(prefix="vecscope-bench-")
-    # ground_truth(use_cache=False) still writes its cache file: keep it in tmpdir.
-    os.environ["XDG_CACHE_HOME"] = str(Path(tmpdir) / "cache")
-    server: embedded.EmbeddedServer | None = None
-    try:
-        server = embedded.start(Path(tmpdir) / "pgdata")
+
+    def body(server: embedded.EmbeddedServer, tmpdir: Path) -> int:
+        # Keep ground truth's cache in the bench's own directory, never the user's.
+        os.environ["XDG_CACHE_HOME"] = str(tmpdir / "cache")
         return bench(server, args)
-    except (BenchError, VecscopeError) as e:
-        print(f"bench failed: {e}", file=sys.stderr)
-        return 1
-    finally:
-        try:
-            if server is not None:
-                server.stop()
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    return run_with_server(body)
 
 
 if __name__ == "__main__":

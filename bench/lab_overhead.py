@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,14 +49,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from pgvector.psycopg import register_vector
+from common import COLUMN, SCHEMA, TABLE, BenchError, build_table, run_with_server
 from psycopg import sql
 from psycopg.rows import TupleRow
 
 from core import embedded
 from core.connection import ConnectionTarget, connected
-from core.embeddings import sample, topic_model
-from core.errors import VecscopeError
 from core.inventory import fetch_inventory
 from core.lab import (
     LabTarget,
@@ -73,11 +69,6 @@ from core.lab import (
 Conn = psycopg.Connection[TupleRow]
 
 BENCH_DB = "bench_lab_overhead"
-SCHEMA = "public"
-TABLE = "items"
-KEY = "id"
-COLUMN = "embedding"
-SEED = 20251027
 K = 10
 TARGET_WITHIN = 0.15
 WARMUP_S = 1
@@ -86,10 +77,6 @@ PGBENCH = "pgbench"
 LAB = "vecscope (lab: vector parameter)"
 LITERAL = "vecscope (literal SQL)"
 TOOLS: tuple[str, ...] = (PGBENCH, LAB, LITERAL)
-
-
-class BenchError(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,51 +88,13 @@ class Rate:
     mean_ms: float
 
 
-def build_table(server: embedded.EmbeddedServer, dbname: str, rows: int) -> int:
-    """Create ``dbname`` with ``public.items`` holding ``rows`` embeddings; return dims."""
-    started = time.perf_counter()
-    vecs, _topics = sample(topic_model(SEED), rows, SEED + 1)
-    dims = int(vecs.shape[1])
-    print(f"generated {rows:,} x {dims} vectors in {time.perf_counter() - started:.1f} s")
-    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    table = sql.Identifier(SCHEMA, TABLE)
-    with psycopg.connect(server.conninfo(dbname), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION vector")
-        register_vector(conn)
-        conn.execute(
-            sql.SQL("CREATE TABLE {} ({} bigint PRIMARY KEY, {} vector({}))").format(
-                table, sql.Identifier(KEY), sql.Identifier(COLUMN), sql.Literal(dims)
-            )
-        )
-        started = time.perf_counter()
-        copy_stmt = sql.SQL("COPY {} ({}, {}) FROM STDIN (FORMAT BINARY)").format(
-            table, sql.Identifier(KEY), sql.Identifier(COLUMN)
-        )
-        with conn.cursor() as cur, cur.copy(copy_stmt) as copy:
-            copy.set_types(["int8", "vector"])
-            for i, vec in enumerate(vecs):
-                copy.write_row((i, vec))
-        print(f"loaded {rows:,} rows with binary COPY in {time.perf_counter() - started:.1f} s")
-        del vecs
-        started = time.perf_counter()
-        conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("SET max_parallel_maintenance_workers = 2")
-        conn.execute(
-            sql.SQL("CREATE INDEX ON {} USING hnsw ({} vector_cosine_ops)").format(
-                table, sql.Identifier(COLUMN)
-            )
-        )
-        # VACUUM too: else the insert-triggered autovacuum of the fresh table (a
-        # minute later, several seconds of I/O and CPU) lands inside a measurement. And a
-        # CHECKPOINT, so the build's dirty pages are written now, not during the first round.
-        conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(table))
-        conn.execute("CHECKPOINT")
-        print(
-            "built the HNSW index, VACUUM (ANALYZE), CHECKPOINT in "
-            f"{time.perf_counter() - started:.1f} s"
-        )
-    return dims
+def build(server: embedded.EmbeddedServer, dbname: str, rows: int) -> int:
+    """``public.items`` with ``rows`` clustered embeddings and an HNSW index; return dims."""
+    built = build_table(server.conninfo("postgres"), server.conninfo(dbname), dbname, rows)
+    print(f"generated {rows:,} x {built.dims} vectors in {built.generate_s:.1f} s")
+    print(f"loaded {rows:,} rows with binary COPY in {built.copy_s:.1f} s")
+    print(f"built the HNSW index, VACUUM (ANALYZE), CHECKPOINT in {built.index_s:.1f} s")
+    return built.dims
 
 
 def literal_sql(target: LabTarget, literal: str, k: int) -> sql.Composed:
@@ -238,7 +187,7 @@ def run_vecscope(
 
 
 def bench(server: embedded.EmbeddedServer, args: argparse.Namespace, tmpdir: Path) -> int:
-    build_table(server, BENCH_DB, args.rows)
+    build(server, BENCH_DB, args.rows)
     uri = server.uri(BENCH_DB)
     conn_target = ConnectionTarget(dsn=uri)
 
@@ -370,20 +319,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    tmpdir = tempfile.mkdtemp(prefix="vecscope-bench-")
-    server: embedded.EmbeddedServer | None = None
-    try:
-        server = embedded.start(Path(tmpdir) / "pgdata")
-        return bench(server, args, Path(tmpdir))
-    except (BenchError, VecscopeError) as e:
-        print(f"bench failed: {e}", file=sys.stderr)
-        return 1
-    finally:
-        try:
-            if server is not None:
-                server.stop()
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+    return run_with_server(lambda server, tmpdir: bench(server, args, tmpdir))
 
 
 if __name__ == "__main__":
