@@ -85,3 +85,28 @@ async def test_unusable_column_says_why(demo_db: Database) -> None:
             ),
             timeout=30,
         )
+
+
+async def test_ab_of_two_indexes(demo_db: Database) -> None:
+    """During a migration both indexes exist: A/B measures each, EXPLAIN names it."""
+    with demo_db.connect() as c:
+        c.execute(
+            "CREATE INDEX doc_hnsw_tmp ON doc_chunks USING hnsw (embedding vector_cosine_ops)"
+        )
+    try:
+        app = VecscopeApp(demo_db.target)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await _open_lab(pilot, "col:public.doc_chunks.embedding")
+            assert {ix.name for ix in screen.indexes} == {
+                "doc_hnsw_tmp",
+                "idx_doc_chunks_embedding",
+            }
+            await pilot.press("a")
+            await wait_until(pilot, lambda: screen.ab_result is not None, timeout=120)
+            assert screen.ab_result is not None
+            a, b = screen.ab_result
+            assert a.index == "doc_hnsw_tmp"
+            assert b.index is not None
+    finally:
+        with demo_db.connect() as c:
+            c.execute("DROP INDEX doc_hnsw_tmp")

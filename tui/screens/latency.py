@@ -37,9 +37,11 @@ from core.lab import (
     measure,
     resolve_target,
     sample_queries,
+    steering_settings,
     sweep,
 )
 from core.live_lab import LatencySample, LiveLab
+from core.models import VectorIndex
 from core.pgvector import QUERY_SETTINGS_DEFAULTS, has_feature
 from tui.context import session_of
 from tui.screens.base import VecscopeScreen
@@ -109,10 +111,13 @@ class LatencyScreen(VecscopeScreen):
     class Prepared(Message):
         """The column's queries and ground truth are ready; ``lab`` runs them."""
 
-        def __init__(self, lab: LiveLab, pgvector: str | None) -> None:
+        def __init__(
+            self, lab: LiveLab, pgvector: str | None, indexes: tuple[VectorIndex, ...]
+        ) -> None:
             super().__init__()
             self.lab = lab
             self.pgvector = pgvector
+            self.indexes = indexes
 
     class LabFailed(Message):
         """A lab job failed with an error worth one status line."""
@@ -159,6 +164,8 @@ class LatencyScreen(VecscopeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.sweep_result: Sweep | None = None
+        self.indexes: tuple[VectorIndex, ...] = ()
+        self.ab_result: tuple[Measurement, Measurement] | None = None
         self.lab: LiveLab | None = None
         self.knobs: KnobState | None = None
         self._runner: Worker[None] | None = None
@@ -257,15 +264,25 @@ class LatencyScreen(VecscopeScreen):
 
         def job(
             conn: psycopg.Connection[TupleRow],
-        ) -> tuple[str | None, LabTarget, QuerySet, GroundTruth]:
+        ) -> tuple[str | None, LabTarget, QuerySet, GroundTruth, tuple[VectorIndex, ...]]:
             inv = fetch_inventory(conn)
             target = resolve_target(conn, inv, schema, table, column)
             queries = sample_queries(conn, target, QUERIES)
             gt = ground_truth(conn, target, queries, k=max(10, min(50, target.rows - 1)))
-            return inv.server.pgvector, target, queries, gt
+            # Every usable index serving the operator: with two (as during a migration),
+            # A/B compares the indexes themselves.
+            serving = tuple(
+                ix
+                for ix in inv.indexes
+                if (ix.schema, ix.table, ix.column) == (schema, table, column)
+                and ix.usable
+                and ix.expression is None
+                and target.operator in (ix.operator or "").split()
+            )
+            return inv.server.pgvector, target, queries, gt, serving
 
         try:
-            pgvector, target, queries, gt = session.run(job)
+            pgvector, target, queries, gt, serving = session.run(job)
         except (VecscopeError, psycopg.Error) as e:
             self.post_message(self.LabFailed(failure_message(e)))
             return
@@ -274,7 +291,7 @@ class LatencyScreen(VecscopeScreen):
         knob = knob_for(target)
         settings = {knob: QUERY_SETTINGS_DEFAULTS[knob]}
         lab = LiveLab(session.target, target, queries, gt, k=10, settings=settings)
-        self.post_message(self.Prepared(lab, pgvector))
+        self.post_message(self.Prepared(lab, pgvector, serving))
 
     @on(Prepared)
     def prepared(self, event: Prepared) -> None:
@@ -282,6 +299,7 @@ class LatencyScreen(VecscopeScreen):
         if (lab.target.schema, lab.target.table, lab.target.column) != self._wanted:
             return
         self.lab = lab
+        self.indexes = event.indexes
         iterative = has_feature(event.pgvector, "iterative_scan")
         self.knobs = KnobState.for_target(lab.target, lab.max_k, iterative=iterative)
         self._apply_knobs()
@@ -486,6 +504,21 @@ class LatencyScreen(VecscopeScreen):
         if self.lab is None or self.knobs is None:
             return
         knobs = self.knobs
+        if len(self.indexes) >= 2:
+            # Two indexes on the column: compare them, each session steered to one.
+            first, second = self.indexes[0], self.indexes[1]
+            a = {**knobs.settings(), **steering_settings(self.indexes, first)}
+            b = {**knobs.settings(), **steering_settings(self.indexes, second)}
+            self._stop_run()
+            self._status(
+                Content.styled(
+                    f"A/B: index {first.name} then {second.name} at k={knobs.k}… Escape cancels "
+                    "(EXPLAIN shows which index served each side)",
+                    "$text-muted",
+                )
+            )
+            self.run_ab(self.lab, a, b, knobs.k, knobs.concurrency)
+            return
         other = knobs.stepped_value(1).value
         if other == knobs.value:
             other = knobs.stepped_value(-1).value
@@ -534,6 +567,7 @@ class LatencyScreen(VecscopeScreen):
 
     @on(Compared)
     def compared(self, event: Compared) -> None:
+        self.ab_result = (event.a, event.b)
         if self.knobs is not None:
             self._show_panels(results=True)
             self._status(self.query_one(LabBench).show_ab(event.a, event.b, self.knobs.knob))
