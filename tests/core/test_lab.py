@@ -268,3 +268,25 @@ def test_ab_two_indexes_on_one_column(db: Database) -> None:
     assert result.b.index == "ab_hnsw"
     assert result.a.index in ("ab_ivf", "ab_hnsw")
     assert result.b.recall >= 0.9
+
+
+def test_iterative_scan_setting_where_pgvector_has_it(demo_db: Database) -> None:
+    from core.pgvector import has_feature
+
+    with connected(demo_db.target) as conn:
+        inv = fetch_inventory(conn)
+        if not has_feature(inv.server.pgvector, "iterative_scan"):
+            pytest.skip("pgvector < 0.8 has no iterative scans")
+        target = resolve_target(conn, inv, "public", "messages", "embedding")
+        queries = sample_queries(conn, target, 20)
+        gt = ground_truth(conn, target, queries, 10)
+    m = measure(
+        demo_db.target,
+        target,
+        queries,
+        gt,
+        10,
+        {"hnsw.iterative_scan": "relaxed_order", "hnsw.ef_search": "20"},
+    )
+    assert m.settings["hnsw.iterative_scan"] == "relaxed_order"
+    assert m.index == "idx_messages_embedding_hnsw" and m.recall > 0.5
