@@ -453,6 +453,31 @@ def run_one(
     return elapsed, [(int(r[0]), float(r[1])) for r in rows]
 
 
+def run_parallel(work: Callable[[int], None], n: int) -> float:
+    """Run ``work(0..n-1)`` on ``n`` threads (one per session); return the wall seconds.
+
+    The first exception any thread raised is raised here, after all have stopped.
+    """
+    errors: list[BaseException] = []
+
+    def guarded(w: int) -> None:
+        try:
+            work(w)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            errors.append(e)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=guarded, args=(w,)) for w in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return wall
+
+
 def judge(
     results: Sequence[list[tuple[int, float]]],
     queries: QuerySet,
@@ -496,26 +521,14 @@ def measure(
             run_one(sessions[i % concurrency], stmt, queries.vectors[i])
         latencies = np.zeros(len(queries), dtype=np.float64)
         results: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
-        errors: list[BaseException] = []
 
         def worker(w: int) -> None:
-            try:
-                for i in range(w, len(queries), concurrency):
-                    if should_stop():
-                        return
-                    latencies[i], results[i] = run_one(sessions[w], stmt, queries.vectors[i])
-            except BaseException as e:  # noqa: BLE001 - handed to the caller below
-                errors.append(e)
+            for i in range(w, len(queries), concurrency):
+                if should_stop():
+                    return
+                latencies[i], results[i] = run_one(sessions[w], stmt, queries.vectors[i])
 
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(w,)) for w in range(concurrency)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
-        if errors:
-            raise errors[0]
+        wall = run_parallel(worker, concurrency)
     except psycopg.OperationalError as e:
         raise ConnectError(f"connection lost during the measurement: {_first_line(e)}") from e
     except psycopg.Error as e:

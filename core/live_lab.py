@@ -29,6 +29,7 @@ from core.lab import (
     knn_sql,
     open_session,
     run_one,
+    run_parallel,
     serving_index,
 )
 from core.stats import percentiles
@@ -146,31 +147,22 @@ class LiveLab:
         deadline = time.perf_counter() + self.window_s
         lat: list[list[float]] = [[] for _ in range(concurrency)]
         res: list[list[tuple[int, list[tuple[int, float]]]]] = [[] for _ in range(concurrency)]
-        errors: list[BaseException] = []
         start_at = self._cursor
 
         def worker(w: int) -> None:
             i = start_at + w
-            try:
-                while time.perf_counter() < deadline:
-                    qi = i % n
-                    ms, rows = run_one(self._sessions[w], stmt, self.queries.vectors[qi])
-                    lat[w].append(ms)
-                    res[w].append((qi, rows))
-                    i += concurrency
-            except BaseException as e:  # noqa: BLE001 - handed to the caller
-                errors.append(e)
+            while time.perf_counter() < deadline:
+                qi = i % n
+                ms, rows = run_one(self._sessions[w], stmt, self.queries.vectors[qi])
+                lat[w].append(ms)
+                res[w].append((qi, rows))
+                i += concurrency
 
-        began = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(w,)) for w in range(concurrency)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - began
-        if errors:
+        try:
+            wall = run_parallel(worker, concurrency)
+        except BaseException:
             self.close()
-            raise errors[0]
+            raise
         done = [item for per in res for item in per]
         self._cursor = (start_at + len(done)) % n
         order = [qi for qi, _ in done]
