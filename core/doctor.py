@@ -20,11 +20,23 @@ from psycopg.rows import TupleRow
 
 from core import sqlscan
 from core.explain import ExplainResult, explain
-from core.models import Inventory, Severity, VectorIndex
+from core.knn_sites import KnnSite, find_sites, parse_distance
+from core.models import Finding, Inventory, Severity, VectorIndex
 from core.pgvector import has_feature
 from core.plan import PlanNode
+from core.plan_warnings import general_warnings
 from core.problems import SMALL_TABLE_ROWS
 from core.sqltext import create_index_sql, ident
+
+__all__ = [
+    "Diagnosis",
+    "Finding",
+    "KnnSite",
+    "diagnose",
+    "knn_query_for",
+    "parse_distance",
+    "try_fix",
+]
 
 #: Operator -> operator-class suffix (pgvector's README, "Querying").
 OPCLASS_SUFFIX = {
@@ -47,62 +59,6 @@ _APPROXIMATE = ("hnsw", "ivfflat", "diskann")
 #: Below this many rows, a Seq Scan chosen over a usable vector index is the planner being
 #: right, not a problem (measured: pgvector 0.8 on PostgreSQL 17 switches near 2,000 rows).
 PLANNER_SMALL_ROWS = 5_000
-_SORTS = ("Sort", "Incremental Sort")
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing the doctor found, pointing at a plan node."""
-
-    rule: str
-    severity: Severity
-    node_id: int | None
-    message: str
-    fix: str | None = None
-    #: A rewritten query that avoids the problem: "try the fix" explains it.
-    rewritten_sql: str | None = None
-    #: A statement that creates the missing index (never run by the doctor).
-    index_sql: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DistanceExpr:
-    operator: str
-    alias: str | None
-    column: str | None
-    cast: str | None
-    descending: bool
-    bare: bool
-    #: The right operand as written in the plan (shortened for display by callers).
-    argument: str = ""
-    #: The right operand is a column of some relation (a join), not a constant/parameter.
-    argument_is_column: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class KnnSite:
-    """A nearest-neighbour ordering found in the plan."""
-
-    node_id: int
-    served: bool
-    schema: str | None
-    relation: str | None
-    column: str | None
-    operator: str
-    descending: bool
-    bare: bool
-    cast: str | None
-    index: VectorIndex | None
-    scan_node_id: int | None
-    limited: bool
-    argument: str = ""
-    argument_is_column: bool = False
-
-    @property
-    def table(self) -> str:
-        if self.relation is None:
-            return "?"
-        return ident(self.schema, self.relation) if self.schema else ident(self.relation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,211 +89,6 @@ class Diagnosis:
         error finding, so 0 means: served (or no ordering, or a small table).
         """
         return 3 if self.has_error else 0
-
-
-def parse_distance(text: str) -> DistanceExpr | None:
-    """Read a sort key or Order By such as ``((t.e <=> '[..]'::vector)) DESC``."""
-    tokens = [t for t in sqlscan.tokenize(text) if t.kind not in ("space", "comment")]
-    descending = False
-    while (
-        tokens
-        and tokens[-1].kind == "word"
-        and tokens[-1].text.upper() in ("DESC", "ASC", "NULLS", "FIRST", "LAST")
-    ):
-        descending = descending or tokens[-1].text.upper() == "DESC"
-        tokens.pop()
-    # Strip parentheses that wrap the whole expression.
-    while len(tokens) >= 2 and tokens[0].text == "(" and _closing(tokens, 0) == len(tokens) - 1:
-        tokens = tokens[1:-1]
-    depths = _depths(tokens)
-    op_index = next(
-        (i for i, t in enumerate(tokens) if t.kind == "op" and t.text in sqlscan.VECTOR_OPERATORS),
-        None,
-    )
-    if op_index is None:
-        return None
-    left = _left_operand(tokens, op_index)
-    cast = None
-    names_from = left
-    texts = [t.text for t in left]
-    if "::" in texts:
-        at = texts.index("::")
-        cast = "::" + "".join(texts[at + 1 :])
-        names_from = left[:at]
-    names = [
-        t.text.strip('"') if t.kind == "ident" else t.text
-        for t in names_from
-        if t.kind in ("word", "ident")
-    ]
-    column = names[-1] if names else None
-    alias = names[-2] if len(names) >= 2 else None
-    # Bare: "left op right" alone, the operator at the top level and no other operator
-    # (but casts) at the top level after it.
-    bare = (
-        depths[op_index] == 0
-        and len(left) == op_index
-        and not any(
-            t.kind == "op" and t.text != "::"
-            for i, t in enumerate(tokens)
-            if i > op_index and depths[i] == 0
-        )
-    )
-    right = _right_operand(tokens, op_index)
-    argument = "".join(t.text for t in right)
-    words = [t for t in right if t.kind in ("word", "ident")]
-    is_column = (
-        bool(words)
-        and all(t.kind in ("word", "ident") or t.text == "." for t in right)
-        and any(t.text == "." for t in right)
-    )
-    return DistanceExpr(
-        tokens[op_index].text, alias, column, cast, descending, bare, argument, is_column
-    )
-
-
-def _closing(tokens: list[sqlscan.Token], start: int) -> int:
-    depth = 0
-    for i in range(start, len(tokens)):
-        if tokens[i].text == "(":
-            depth += 1
-        elif tokens[i].text == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
-
-
-def _depths(tokens: list[sqlscan.Token]) -> list[int]:
-    """Parenthesis depth before each token."""
-    out: list[int] = []
-    depth = 0
-    for t in tokens:
-        if t.text in (")", "]"):
-            depth -= 1
-        out.append(depth)
-        if t.text in ("(", "["):
-            depth += 1
-    return out
-
-
-def _right_operand(tokens: list[sqlscan.Token], op_index: int) -> list[sqlscan.Token]:
-    """Tokens of the operand right of the operator, up to the end of its expression."""
-    depth = 0
-    out: list[sqlscan.Token] = []
-    for t in tokens[op_index + 1 :]:
-        if t.text == "(":
-            depth += 1
-        elif t.text == ")":
-            if depth == 0:
-                break
-            depth -= 1
-        elif depth == 0 and t.kind == "op" and t.text != "::":
-            break
-        if t.kind not in ("space", "comment"):
-            out.append(t)
-    return out
-
-
-def _left_operand(tokens: list[sqlscan.Token], op_index: int) -> list[sqlscan.Token]:
-    """Tokens of the operand left of the operator: a name path, maybe parenthesised, cast."""
-    i = op_index - 1
-    depth = 0
-    start = op_index
-    while i >= 0:
-        t = tokens[i]
-        if t.text == ")":
-            depth += 1
-        elif t.text == "(":
-            if depth == 0:
-                break
-            depth -= 1
-        elif depth == 0 and not (t.kind in ("word", "ident", "number") or t.text in (".", "::")):
-            break
-        start = i
-        i -= 1
-    return tokens[start:op_index]
-
-
-# --- finding the nearest-neighbour orderings -------------------------------------------
-
-
-def _scans_below(node: PlanNode) -> list[PlanNode]:
-    """The relation scans feeding ``node`` (through Append for partitioned tables)."""
-    found: list[PlanNode] = []
-    for child in node.children:
-        if child.subplan_name or child.parent_relationship in ("InitPlan", "SubPlan"):
-            continue
-        if child.is_scan:
-            found.append(child)
-        else:
-            found.extend(_scans_below(child))
-    return found
-
-
-def _limited(node: PlanNode, parents: dict[int, PlanNode]) -> bool:
-    current = parents.get(node.id)
-    while current is not None:
-        if current.node_type == "Limit":
-            return True
-        if current.node_type in _SORTS or current.node_type in ("Aggregate", "Hash"):
-            return False
-        current = parents.get(current.id)
-    return False
-
-
-def find_sites(result: ExplainResult, inventory: Inventory) -> tuple[KnnSite, ...]:
-    plan = result.plan
-    parents = plan.parents()
-    by_name = {(ix.schema, ix.name): ix for ix in inventory.indexes}
-    sites: list[KnnSite] = []
-    for node in plan.nodes():
-        if node.order_by and node.index_name:
-            expr = parse_distance(node.order_by)
-            if expr is None:
-                continue
-            ix = by_name.get((node.schema or "public", node.index_name))
-            sites.append(
-                KnnSite(
-                    node_id=node.id,
-                    served=True,
-                    schema=node.schema,
-                    relation=node.relation,
-                    column=expr.column,
-                    operator=expr.operator,
-                    descending=expr.descending,
-                    bare=expr.bare,
-                    cast=expr.cast,
-                    index=ix,
-                    scan_node_id=node.id,
-                    limited=_limited(node, parents),
-                )
-            )
-        elif node.node_type in _SORTS and node.sort_key:
-            expr = parse_distance(node.sort_key[0])
-            if expr is None:
-                continue
-            scans = _scans_below(node)
-            scan = next((s for s in scans if expr.alias in (s.alias, s.relation)), None)
-            scan = scan or (scans[0] if scans else None)
-            sites.append(
-                KnnSite(
-                    node_id=node.id,
-                    served=False,
-                    schema=scan.schema if scan else None,
-                    relation=scan.relation if scan else None,
-                    column=expr.column,
-                    operator=expr.operator,
-                    descending=expr.descending,
-                    bare=expr.bare,
-                    cast=expr.cast,
-                    index=None,
-                    scan_node_id=scan.id if scan else None,
-                    limited=_limited(node, parents),
-                    argument=expr.argument,
-                    argument_is_column=expr.argument_is_column,
-                )
-            )
-    return tuple(sites)
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -808,105 +559,6 @@ def _post_filter(
     ]
 
 
-def _general(
-    result: ExplainResult, sites: tuple[KnnSite, ...], already: set[tuple[str, int | None]]
-) -> list[Finding]:
-    out: list[Finding] = []
-    plan = result.plan
-    parents = plan.parents()
-    for name, value in plan.settings.items():
-        if (
-            name.startswith("enable_")
-            and value == "off"
-            and ("planner-setting", None) not in (already)
-        ):
-            out.append(
-                Finding(
-                    "planner-setting",
-                    Severity.WARNING,
-                    None,
-                    f"{name} = off in this session: the planner avoids that node type",
-                    f"RESET {name};",
-                )
-            )
-    for node in plan.nodes():
-        if node.disabled and (node.children == () or not any(c.disabled for c in node.children)):
-            out.append(
-                Finding(
-                    "disabled-node",
-                    Severity.WARNING,
-                    node.id,
-                    f"{node.label()} carries disable_cost: the session disabled this node type "
-                    "and the planner had no other way",
-                    None,
-                )
-            )
-        if node.sort_space_type == "Disk":
-            out.append(
-                Finding(
-                    "sort-spill",
-                    Severity.WARNING,
-                    node.id,
-                    f"sort spilled {node.sort_space_used_kb or 0:.0f} kB to disk",
-                    f"raise work_mem above {int((node.sort_space_used_kb or 0) / 1024) + 1}MB for "
-                    "this query, or serve the ordering from an index",
-                )
-            )
-        removed = node.rows_removed_by_filter
-        if removed and ("post-filter", node.id) not in already:
-            kept = node.total_actual_rows or 0
-            if removed >= 1000 and removed > 10 * max(kept, 1):
-                out.append(
-                    Finding(
-                        "rows-removed",
-                        Severity.WARNING,
-                        node.id,
-                        f"the filter removed {removed:,.0f} rows to keep {kept:,.0f}",
-                        "an index on the filtered columns avoids reading them",
-                    )
-                )
-        if plan.analyzed and node.actual_rows is not None and not _under_limit(node, parents):
-            actual = node.total_actual_rows or 0
-            est = node.plan_rows * (node.actual_loops or 1)
-            hi, lo = max(actual, est), max(min(actual, est), 1)
-            if hi >= 100 and hi / lo >= 10:
-                out.append(
-                    Finding(
-                        "row-misestimate",
-                        Severity.WARNING,
-                        node.id,
-                        f"{node.label()}: estimated {est:,.0f} rows, got {actual:,.0f} "
-                        f"({hi / lo:,.0f}x off)",
-                        "ANALYZE the table; extended statistics for correlated filters",
-                    )
-                )
-    if plan.analyzed:
-        timed = [n for n in plan.nodes() if n.exclusive_ms is not None]
-        if timed:
-            slow = max(timed, key=lambda n: n.exclusive_ms or 0)
-            total = plan.execution_ms or sum(n.exclusive_ms or 0 for n in timed)
-            share = (slow.exclusive_ms or 0) / total * 100 if total else 0
-            out.append(
-                Finding(
-                    "slowest-node",
-                    Severity.INFO,
-                    slow.id,
-                    f"most time in {slow.label()}: {slow.exclusive_ms or 0:.2f} ms "
-                    f"({share:.0f}% of {total:.2f} ms)",
-                )
-            )
-    return out
-
-
-def _under_limit(node: PlanNode, parents: dict[int, PlanNode]) -> bool:
-    current = parents.get(node.id)
-    while current is not None:
-        if current.node_type == "Limit":
-            return True
-        current = parents.get(current.id)
-    return False
-
-
 def _no_ordering(result: ExplainResult) -> list[Finding]:
     """A distance used without ORDER BY: a range filter no index serves."""
     for node in result.plan.nodes():
@@ -937,7 +589,7 @@ def diagnose(result: ExplainResult, inventory: Inventory) -> Diagnosis:
     if not sites:
         findings.extend(_no_ordering(result))
     already = {(f.rule, f.node_id) for f in findings} | {(f.rule, None) for f in findings}
-    findings.extend(_general(result, sites, already))
+    findings.extend(general_warnings(result, already))
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     findings.sort(key=lambda f: order[f.severity])
     return Diagnosis(result, sites, tuple(findings), _verdict(result, sites, findings))

@@ -119,6 +119,21 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the doctor found, pointing at a plan node."""
+
+    rule: str
+    severity: Severity
+    node_id: int | None
+    message: str
+    fix: str | None = None
+    #: A rewritten query that avoids the problem: "try the fix" explains it.
+    rewritten_sql: str | None = None
+    #: A statement that creates the missing index (never run by the doctor).
+    index_sql: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     server: ServerInfo
     columns: tuple[VectorColumn, ...]
