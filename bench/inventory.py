@@ -25,11 +25,9 @@ Run from the project root: ``python bench/inventory.py``.
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +37,7 @@ from typing import Any
 from unittest import mock
 
 import psycopg
+from common import BenchError, run_with_server
 from psycopg import sql
 from psycopg.rows import TupleRow
 
@@ -199,10 +198,6 @@ def launcher() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tui.launch"]
 
 
-class BenchError(Exception):
-    pass
-
-
 def run_cli(args: list[str]) -> str:
     proc = subprocess.run([*launcher(), *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -324,20 +319,7 @@ def bench(server: embedded.EmbeddedServer) -> int:
 
 
 def main() -> int:
-    tmpdir = tempfile.mkdtemp(prefix="vecscope-bench-")
-    server: embedded.EmbeddedServer | None = None
-    try:
-        server = embedded.start(Path(tmpdir) / "pgdata")
-        return bench(server)
-    except BenchError as e:
-        print(f"bench failed: {e}", file=sys.stderr)
-        return 1
-    finally:
-        try:
-            if server is not None:
-                server.stop()
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+    return run_with_server(lambda server, _tmpdir: bench(server))
 
 
 if __name__ == "__main__":
