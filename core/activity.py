@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow, dict_row
 
 from core import queries
-from core.errors import QueryError
+from core.errors import QueryError, first_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,5 @@ def fetch_live_queries(conn: psycopg.Connection[TupleRow]) -> LiveQueries:
                 text = queries.load("statements").replace("STATEMENTS", view)
                 top = tuple(StatementStat(**r) for r in cur.execute(text.encode()))
     except psycopg.Error as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise QueryError(f"reading live queries failed: {first}") from e
+        raise QueryError(f"reading live queries failed: {first_line(e)}") from e
     return LiveQueries(running, top, missing, sees_all)

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg.rows import TupleRow
 
-from core.errors import BadInputError, ConnectError
+from core.errors import BadInputError, ConnectError, first_line
 
 APPLICATION_NAME = "vecscope"
 #: Catalog probes must never hang on a sick server.
@@ -42,7 +42,7 @@ class ConnectionTarget:
         try:
             given = pg_conninfo.conninfo_to_dict(self.dsn)
         except psycopg.ProgrammingError as e:
-            raise BadInputError(f"invalid DSN: {_first_line(str(e))}") from e
+            raise BadInputError(f"invalid DSN: {first_line(e)}") from e
         extra: dict[str, str] = {}
         if "application_name" not in given:
             extra["fallback_application_name"] = APPLICATION_NAME
@@ -59,7 +59,7 @@ class ConnectionTarget:
         try:
             return pg_conninfo.make_conninfo(self.dsn, **extra)
         except psycopg.ProgrammingError as e:
-            raise BadInputError(f"invalid DSN: {_first_line(str(e))}") from e
+            raise BadInputError(f"invalid DSN: {first_line(e)}") from e
 
     def password(self) -> str | None:
         """The password given in the DSN or ``PGPASSWORD``, only so we can scrub it."""
@@ -109,10 +109,6 @@ def _host_label(host: str) -> str:
     # A Unix socket directory is noise on screen (and differs per machine); psql's
     # \conninfo calls it "via socket", so do we.
     return "local socket" if host.startswith("/") or host.startswith("@") else host
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def redact(text: str, password: str | None) -> str:

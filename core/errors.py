@@ -7,6 +7,12 @@ Errors carry a title and a one-line message; the caller decides how to show them
 from __future__ import annotations
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's text (libpq and faiss add detail lines)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class VecscopeError(Exception):
     """Base of every error vecscope raises on purpose.
 

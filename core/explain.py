@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from core import sqlscan
-from core.errors import BadInputError, ConnectError, QueryError
+from core.errors import BadInputError, ConnectError, QueryError, first_line
 from core.models import Inventory, VectorColumn
 from core.plan import Plan, parse_plan
 
@@ -54,11 +54,6 @@ class ExplainResult:
     #: Things the user must know about how the plan was obtained.
     notes: tuple[str, ...]
     server_version_num: int
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _resolve_vector_column(
@@ -120,7 +115,7 @@ def substitute_parameters(
         try:
             row = conn.execute(stmt).fetchone()
         except psycopg.Error as e:
-            raise QueryError(f"could not sample a vector for {param}: {_first_line(e)}") from e
+            raise QueryError(f"could not sample a vector for {param}: {first_line(e)}") from e
         if row is None:
             raise BadInputError(f"{col.schema}.{col.table} has no vectors to stand in for {param}")
         values[param] = f"'{row[0]}'::{col.type}"
@@ -206,15 +201,15 @@ def explain(
         ) from e
     except psycopg.errors.ReadOnlySqlTransaction as e:
         raise BadInputError(
-            f"refused: the query tried to write inside EXPLAIN ANALYZE ({_first_line(e)})"
+            f"refused: the query tried to write inside EXPLAIN ANALYZE ({first_line(e)})"
         ) from e
     except psycopg.OperationalError as e:
         if conn.broken:
-            raise ConnectError(f"connection lost: {_first_line(e)}") from e
-        raise QueryError(_first_line(e)) from e
+            raise ConnectError(f"connection lost: {first_line(e)}") from e
+        raise QueryError(first_line(e)) from e
     except psycopg.Error as e:
         # Syntax errors, unknown tables and columns: the server's own words, one line.
-        raise BadInputError(_first_line(e)) from e
+        raise BadInputError(first_line(e)) from e
     if row is None:
         raise QueryError("EXPLAIN returned nothing")
     plan = parse_plan(row[0])

@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow, dict_row
 
 from core import queries
-from core.errors import ConnectError, ExtensionMissingError, QueryError
+from core.errors import ConnectError, ExtensionMissingError, QueryError, first_line
 from core.models import Inventory, ServerInfo, Setting, VectorColumn, VectorIndex
 from core.pgvector import DEFAULT_PARAMS, parse_reloptions
 from core.problems import find_problems
@@ -58,7 +58,7 @@ def _rows(
             cur.execute(query.encode() if isinstance(query, str) else query, params)
             return cur.fetchall()
     except psycopg.Error as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         if conn.broken:
             raise ConnectError(f"connection lost: {first}") from e
         if isinstance(e, psycopg.errors.QueryCanceled):

@@ -27,7 +27,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from core.connection import ConnectionTarget, connect
-from core.errors import BadInputError, ConnectError, QueryError
+from core.errors import BadInputError, ConnectError, QueryError, first_line
 from core.models import Inventory, VectorIndex
 from core.stats import Percentiles, cheapest_meeting, pareto_front, percentiles, recall_at_k
 from core.vectors_io import fetch_vectors
@@ -53,11 +53,6 @@ class LabTarget:
     @property
     def label(self) -> str:
         return f"{self.schema}.{self.table}.{self.column} {self.operator}"
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def resolve_target(
@@ -329,7 +324,7 @@ def ground_truth(
         else:
             ids, dist = _postgres_truth(conn, target, queries, want)
     except psycopg.Error as e:
-        raise QueryError(f"ground truth failed: {_first_line(e)}") from e
+        raise QueryError(f"ground truth failed: {first_line(e)}") from e
     if queries.self_ids is not None:
         ids, dist = _drop_self(ids, dist, queries.self_ids, k)
     else:
@@ -424,7 +419,7 @@ def apply_settings(conn: Conn, settings: Settings) -> None:
                 )
             )
         except psycopg.Error as e:
-            raise BadInputError(f"cannot set {name} = {value}: {_first_line(e)}") from e
+            raise BadInputError(f"cannot set {name} = {value}: {first_line(e)}") from e
 
 
 def serving_index(
@@ -530,9 +525,9 @@ def measure(
 
         wall = run_parallel(worker, concurrency)
     except psycopg.OperationalError as e:
-        raise ConnectError(f"connection lost during the measurement: {_first_line(e)}") from e
+        raise ConnectError(f"connection lost during the measurement: {first_line(e)}") from e
     except psycopg.Error as e:
-        raise QueryError(f"measurement failed: {_first_line(e)}") from e
+        raise QueryError(f"measurement failed: {first_line(e)}") from e
     finally:
         for s in sessions:
             s.close()

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from core.errors import QueryError
+from core.errors import QueryError, first_line
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
@@ -114,6 +114,6 @@ def fetch_vectors(
                 data = _skip_header(data)
             parse(data)
     except psycopg.Error as e:
-        raise QueryError(f"reading vectors failed: {str(e).strip().splitlines()[0]}") from e
+        raise QueryError(f"reading vectors failed: {first_line(e)}") from e
     # Rows inserted between the count and the COPY are ignored; deleted ones shrink it.
     return ids[:filled], vecs[:filled]
