@@ -22,7 +22,7 @@ from core import sqlscan
 from core.explain import ExplainResult, explain
 from core.knn_sites import KnnSite, find_sites, parse_distance
 from core.models import Finding, Inventory, Severity, VectorIndex
-from core.pgvector import has_feature
+from core.pgvector import OPERATOR_NAME, has_feature, opclass_for
 from core.plan import PlanNode
 from core.plan_warnings import general_warnings
 from core.problems import SMALL_TABLE_ROWS
@@ -38,24 +38,6 @@ __all__ = [
     "try_fix",
 ]
 
-#: Operator -> operator-class suffix (pgvector's README, "Querying").
-OPCLASS_SUFFIX = {
-    "<->": "l2_ops",
-    "<=>": "cosine_ops",
-    "<#>": "ip_ops",
-    "<+>": "l1_ops",
-    "<~>": "hamming_ops",
-    "<%>": "jaccard_ops",
-}
-OPERATOR_NAME = {
-    "<->": "L2 distance",
-    "<=>": "cosine distance",
-    "<#>": "negative inner product",
-    "<+>": "L1 distance",
-    "<~>": "Hamming distance",
-    "<%>": "Jaccard distance",
-}
-_APPROXIMATE = ("hnsw", "ivfflat", "diskann")
 #: Below this many rows, a Seq Scan chosen over a usable vector index is the planner being
 #: right, not a problem (measured: pgvector 0.8 on PostgreSQL 17 switches near 2,000 rows).
 PLANNER_SMALL_ROWS = 5_000
@@ -92,11 +74,6 @@ class Diagnosis:
 
 
 # --- rules -------------------------------------------------------------------------------
-
-
-def opclass_for(column_type: str, operator: str) -> str | None:
-    suffix = OPCLASS_SUFFIX.get(operator)
-    return f"{column_type}_{suffix}" if suffix else None
 
 
 def _column_type(inventory: Inventory, site: KnnSite) -> str:

@@ -35,6 +35,33 @@ FEATURE_VERSIONS: dict[str, tuple[int, int, int]] = {
 QUERY_SETTINGS_DEFAULTS: dict[str, str] = {"hnsw.ef_search": "40", "ivfflat.probes": "1"}
 
 
+#: Operator -> operator-class suffix (pgvector's README, "Querying").
+OPCLASS_SUFFIX = {
+    "<->": "l2_ops",
+    "<=>": "cosine_ops",
+    "<#>": "ip_ops",
+    "<+>": "l1_ops",
+    "<~>": "hamming_ops",
+    "<%>": "jaccard_ops",
+}
+OPERATOR_NAME = {
+    "<->": "L2 distance",
+    "<=>": "cosine distance",
+    "<#>": "negative inner product",
+    "<+>": "L1 distance",
+    "<~>": "Hamming distance",
+    "<%>": "Jaccard distance",
+}
+#: The operator an index is first built for when nothing says otherwise, by column type.
+DEFAULT_OPERATOR = {"vector": "<=>", "halfvec": "<=>", "sparsevec": "<=>", "bit": "<~>"}
+
+
+def opclass_for(column_type: str, operator: str) -> str | None:
+    """``("halfvec", "<=>")`` -> ``"halfvec_cosine_ops"``."""
+    suffix = OPCLASS_SUFFIX.get(operator)
+    return f"{column_type}_{suffix}" if suffix else None
+
+
 def parse_version(text: str | None) -> tuple[int, int, int] | None:
     """``"0.8.2"`` -> ``(0, 8, 2)``; ``None`` for anything unparseable."""
     if not text:

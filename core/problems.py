@@ -7,19 +7,12 @@ belong to the plan doctor; here we judge columns and indexes as they stand.
 from __future__ import annotations
 
 from core.models import Inventory, Problem, Severity, VectorColumn, VectorIndex
-from core.pgvector import MAX_INDEX_DIMS, suggested_lists
+from core.pgvector import DEFAULT_OPERATOR, MAX_INDEX_DIMS, opclass_for, suggested_lists
 from core.sqltext import create_index_sql, ident
 
 #: Below this many rows a Seq Scan is as fast as any ANN index: the index is optional.
 #: From here up, a column without one makes every KNN query read the whole table.
 SMALL_TABLE_ROWS = 1_000
-
-_DEFAULT_OPCLASS = {
-    "vector": "vector_cosine_ops",
-    "halfvec": "halfvec_cosine_ops",
-    "sparsevec": "sparsevec_cosine_ops",
-    "bit": "bit_hamming_ops",
-}
 
 
 def _column_problems(col: VectorColumn, indexes: tuple[VectorIndex, ...]) -> list[Problem]:
@@ -81,7 +74,7 @@ def _column_problems(col: VectorColumn, indexes: tuple[VectorIndex, ...]) -> lis
                 col.table,
                 col.column,
                 "hnsw",
-                _DEFAULT_OPCLASS.get(col.type, "vector_cosine_ops"),
+                opclass_for(col.type, DEFAULT_OPERATOR.get(col.type, "<=>")) or "vector_cosine_ops",
             )
             + "  -- pick the opclass of the operator your queries use",
         )
