@@ -19,13 +19,21 @@ from core import embedded
 from core.embedded import EmbeddedServer
 from core.errors import BadInputError, EmbeddedServerError
 
-__all__ = ["DEFAULT_ROWS", "DEMO_DB", "default_data_dir", "down", "status", "up"]
+__all__ = ["DEFAULT_ROWS", "DEMO_DB", "MISMATCH_QUERY", "default_data_dir", "down", "status", "up"]
 
 STATE_FILE = "demo.json"
 DEMO_DB = "vecscope_demo"
 DEFAULT_ROWS = 50_000
 
 Progress = Callable[[str], None]
+
+#: The demo application's query on messages: cosine distance against an l2 index, the
+#: operator-class mismatch the plan doctor explains (screenshots and snapshots show it).
+MISMATCH_QUERY = (
+    "SELECT id, body FROM messages\n"
+    "ORDER BY embedding <=> (SELECT embedding FROM messages WHERE id = 42)\n"
+    "LIMIT 10"
+)
 
 
 def default_data_dir() -> Path:

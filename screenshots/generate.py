@@ -23,6 +23,7 @@ from textual.widgets import TextArea
 
 from core import demo_server
 from core.connection import ConnectionTarget
+from core.demo_server import MISMATCH_QUERY
 from tui.app import VecscopeApp
 from tui.screens.connection_error import ConnectionErrorScreen
 from tui.screens.explain import ExplainScreen
@@ -31,12 +32,7 @@ from tui.screens.latency import LatencyScreen
 from tui.widgets.inventory_table import InventoryTable
 
 HERE = Path(__file__).resolve().parent
-#: The demo's operator-class mismatch, as the application sends it.
-MISMATCH = (
-    "SELECT id, body FROM messages\n"
-    "ORDER BY embedding <=> (SELECT embedding FROM messages WHERE id = 42)\n"
-    "LIMIT 10"
-)
+
 SIZE = (160, 40)
 
 
@@ -97,7 +93,7 @@ def main() -> int:
             screen = pilot.app.screen
             assert isinstance(screen, ExplainScreen)
             await pilot.app.workers.wait_for_complete()
-            screen.query_one("#editor", TextArea).load_text(MISMATCH)
+            screen.query_one("#editor", TextArea).load_text(MISMATCH_QUERY)
             await pilot.press("f5")
             await _until(pilot, lambda: screen.diagnosis is not None)
             await pilot.app.workers.wait_for_complete()

@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from core.demo_server import MISMATCH_QUERY
 from tests.conftest import Database
 from tests.tui.helpers import wait_loaded
 from tui.app import VecscopeApp
@@ -37,13 +38,6 @@ def help_screen(db: Database, snap_compare: Any) -> bool:
     return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
 
 
-MISMATCH = (
-    "SELECT id, body FROM messages\n"
-    "ORDER BY embedding <=> (SELECT embedding FROM messages WHERE id = 42)\n"
-    "LIMIT 10"
-)
-
-
 def explain_screen(db: Database, snap_compare: Any) -> bool:
     from textual.widgets import TextArea
 
@@ -57,7 +51,7 @@ def explain_screen(db: Database, snap_compare: Any) -> bool:
         screen = pilot.app.screen
         assert isinstance(screen, ExplainScreen)
         await pilot.app.workers.wait_for_complete()
-        screen.query_one("#editor", TextArea).load_text(MISMATCH)
+        screen.query_one("#editor", TextArea).load_text(MISMATCH_QUERY)
         await pilot.press("f5")
         await wait_until(pilot, lambda: screen.diagnosis is not None)
         await pilot.app.workers.wait_for_complete()
