@@ -142,6 +142,8 @@ class LiveLab:
         self._sync_sessions(concurrency, settings)
         extra = 1 if self.queries.self_ids is not None else 0
         stmt = knn_sql(self.target, k, extra).as_bytes(self._sessions[0])
+        # Asked every window, not cached: an index built or dropped mid-run (a migration)
+        # changes the plan without any knob moving. One EXPLAIN costs about a millisecond.
         index = serving_index(self._sessions[0], self.target, self.queries.vectors[0], k + extra)
         n = len(self.queries)
         deadline = time.perf_counter() + self.window_s
