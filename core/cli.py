@@ -20,6 +20,7 @@ from core.connection import ConnectionTarget, connected
 from core.errors import BadInputError, VecscopeError
 from core.fmt import human_bytes, human_count, params_text, table
 from core.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
+from core.migrate.args import add_parser as add_migrate_parser
 from core.models import Inventory
 
 #: Commands that open the TUI; everything else runs headless.
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--memory-budget", type=int, default=2048, help="MiB for the faiss path (2048)")
     b.add_argument("--json", action="store_true", help="print JSON")
+
+    add_migrate_parser(sub, conn, _Parser)
 
     d = sub.add_parser(
         "demo",
@@ -322,7 +325,14 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     return run_bench(args, target_from(args), out)
 
 
+def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
+    from core.migrate.cli import run as run_migrate
+
+    return run_migrate(args, target_from(args), out)
+
+
 HEADLESS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "migrate": cmd_migrate,
     "bench": cmd_bench,
     "indexes": cmd_indexes,
     "explain": cmd_explain,

@@ -66,3 +66,9 @@ class EmbeddedServerError(VecscopeError):
     """The embedded demo server could not be started, seeded or stopped."""
 
     title = "Embedded server"
+
+
+class BackupError(VecscopeError):
+    """A backup could not be made or verified, so the migration must not go on."""
+
+    title = "Backup failed"

@@ -96,6 +96,26 @@ def resolve_target(
     index = next((ix for ix in usable if operator in (ix.operator or "").split()), None)
     if index is None:
         raise BadInputError(f"no index on {schema}.{table}.{column} serves {operator}")
+    return make_target(conn, schema, table, column, col.type, col.dims, operator, index)
+
+
+def make_target(
+    conn: Conn,
+    schema: str,
+    table: str,
+    column: str,
+    column_type: str,
+    dims: int,
+    operator: str,
+    index: VectorIndex | None,
+) -> LabTarget:
+    """A target for a column whose checks were made elsewhere: finds its key and rows.
+
+    ``index`` may be ``None`` (no index yet: every query is an exact scan).
+
+    Raises:
+        BadInputError: no integer primary key, or an empty column.
+    """
     key_row = conn.execute(
         """SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
              FROM pg_index i JOIN pg_attribute a
@@ -115,7 +135,7 @@ def resolve_target(
     rows = int(count[0]) if count else 0
     if rows == 0:
         raise BadInputError(f"{schema}.{table}.{column} holds no vectors")
-    return LabTarget(schema, table, column, col.type, col.dims, key_row[0], operator, rows, index)
+    return LabTarget(schema, table, column, column_type, dims, key_row[0], operator, rows, index)
 
 
 # --- query vectors -------------------------------------------------------------------
