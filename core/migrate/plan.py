@@ -379,10 +379,15 @@ def recreate_old_sql(spec: MigrationSpec) -> str | None:
         spec.old_definition,
         count=1,
     )
-    if spec.old_tablespace and " TABLESPACE " not in sql.upper():
-        # pg_get_indexdef leaves the tablespace out; put it before any WHERE.
-        head, sep, tail = sql.partition(" WHERE ")
-        sql = f"{head} TABLESPACE {ident(spec.old_tablespace)}{sep}{tail}"
+    if spec.old_tablespace:
+        # pg_get_indexdef leaves the tablespace out; it goes before the predicate, which
+        # pg_get_indexdef prints last.
+        tail = ""
+        for form in (f" WHERE ({spec.predicate})", f" WHERE {spec.predicate}"):
+            if spec.predicate and sql.endswith(form):
+                sql, tail = sql[: -len(form)], form
+                break
+        sql = f"{sql} TABLESPACE {ident(spec.old_tablespace)}{tail}"
     return sql.rstrip(";") + ";"
 
 

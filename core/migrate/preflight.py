@@ -125,6 +125,8 @@ def blockers(conn: Conn, older_than_s: float = 0.0) -> list[Blocker]:
             WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
               AND backend_type = 'client backend'
               AND datname = current_database()
+              -- Only a snapshot or a transaction id makes a concurrent build wait.
+              AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)
               AND clock_timestamp() - xact_start > make_interval(secs => %s)
             ORDER BY xact_start""",
         (older_than_s,),
