@@ -48,6 +48,12 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
     r.add_argument("--no-cutover", action="store_true", help="stop after verify")
     r.add_argument("--force-cutover", action="store_true", help="cut over though verify failed")
     r.add_argument("--max-memory", type=int, metavar="MB", help="cap for maintenance_work_mem")
+    r.add_argument(
+        "--maintenance-work-mem",
+        type=int,
+        metavar="MB",
+        help="the build's maintenance_work_mem (default: chosen from the predicted graph)",
+    )
     r.add_argument("--server-cores", type=int, help="the server's CPU cores (remote servers)")
     for name, helptext in (("resume", "continue after an interruption"), ("rollback", "undo")):
         p = msub.add_parser(name, parents=[conn], add_help=False, help=helptext)

@@ -151,6 +151,18 @@ def _printer(out: TextIO, quiet: bool) -> Any:
     return show
 
 
+def avoid_spill(mig: Migration) -> str:
+    """The setting that would have kept the graph in memory, for the spill NOTICE."""
+    graph = mig.state.data("preflight").get("predicted_graph_bytes")
+    if not graph:
+        return "a larger maintenance_work_mem would avoid it (--max-memory)"
+    need_mb = int(graph * 1.25 / 1024 / 1024) + 1
+    return (
+        f"SET maintenance_work_mem = '{need_mb}MB' would avoid it "
+        f"(--max-memory {need_mb}, if the server has the RAM)"
+    )
+
+
 def _preflight_text(result: Preflight) -> str:
     marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "info": "    "}
     lines = []
@@ -209,6 +221,8 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                 result = mig.preflight(
                     cores=options.get("server_cores"),
                     memory_cap_kb=(options.get("max_memory_mb") or 4096) * 1024,
+                    maintenance_work_mem_kb=(options.get("maintenance_work_mem_mb") or 0) * 1024
+                    or None,
                 )
                 say(_preflight_text(result).strip())
                 if result.leftovers and options.get("drop_leftovers"):
@@ -258,7 +272,8 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                 )
                 for n in outcome.notices:
                     if "fits" in n:
-                        say(f"NOTICE {n}: raise maintenance_work_mem (--max-memory) next time")
+                        say(f"NOTICE {n}")
+                        say(avoid_spill(mig))
             elif step == "verify":
                 v = mig.verify()
                 if not quiet:
@@ -323,6 +338,10 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
             )
         return 0
     if action == "run":
+        for flag in ("max_memory", "maintenance_work_mem", "server_cores"):
+            value = getattr(args, flag)
+            if value is not None and value < 1:
+                raise BadInputError(f"--{flag.replace('_', '-')} must be at least 1")
         if args.backup.partition(":")[0] not in ("table", "database", "confirmed"):
             raise BadInputError("--backup must be table, database or confirmed:ID")
         if args.backup.startswith("confirmed") and not args.backup.partition(":")[2].strip():
@@ -338,6 +357,7 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
             "no_cutover": args.no_cutover,
             "force_cutover": args.force_cutover,
             "max_memory_mb": args.max_memory,
+            "maintenance_work_mem_mb": args.maintenance_work_mem,
             "server_cores": args.server_cores,
         }
         mig = Migration.start(target, spec, journal_path=args.journal, options=options)

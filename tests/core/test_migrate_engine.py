@@ -607,3 +607,52 @@ def test_first_index_on_a_column_with_none(demo_db: Database, tmp_path: Path) ->
     assert v.passed and v.required_recall == plan.DEFAULT_MIN_RECALL
     assert mig.next_step() is None
     assert indexes(demo_db, "articles") == {spec.new_name: (True, "hnsw")}
+
+
+def test_connection_lost_mid_build_then_resumed(db: Database, tmp_path: Path) -> None:
+    """The server ends the build's session (as a restart or a network cut would)."""
+    make_table(db, "severed", rows=20_000)
+    spec = spec_for(db, index="public.severed_ivf")
+    journal = tmp_path / "j.jsonl"
+    mig = Migration.start(db.target, spec, journal_path=journal)
+    mig.preflight(calibrate=False)
+    mig.backup("table", tmp_path / "b")
+    mig.baseline()
+    killed: list[int] = []
+
+    def sever(_: object) -> None:
+        if killed:
+            return
+        with db.connect() as conn:
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_progress_create_index WHERE relid = 'severed'::regclass"
+            ).fetchone()
+            if row:
+                conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+                killed.append(int(row[0]))
+
+    with pytest.raises(MigrationError, match="connection lost during the build"):
+        mig.build(on_progress=sever)
+    assert killed
+    assert indexes(db, "severed") == {"severed_ivf": (True, "ivfflat")}
+    code, out = run_cli(["migrate", "resume", "--journal", str(journal), "--yes"])
+    assert code == 0, out
+    assert indexes(db, "severed") == {spec.new_name: (True, "hnsw")}
+
+
+def test_spill_notice_is_shown_with_the_setting_that_avoids_it(
+    db: Database, tmp_path: Path
+) -> None:
+    make_table(db, "spilled")
+    code, out = run_cli(
+        [
+            "migrate", "run", "--dsn", db.dsn, "--index", "public.spilled_ivf",
+            "--backup", "table", "--yes", "--journal", str(tmp_path / "j.jsonl"),
+            "--maintenance-work-mem", "1",
+        ]
+    )  # fmt: skip
+    assert code == 0, out
+    assert "no longer fits into maintenance_work_mem" in out
+    assert "would avoid it" in out
+    assert "WARN" in out  # preflight said so before the build
+    assert jn.read(tmp_path / "j.jsonl").data("build")["spilled_after"] > 0
