@@ -214,97 +214,84 @@ def choose(
         raise BadInputError("--min-recall must be between 0 and 1")
     if k < 1 or queries < 1:
         raise BadInputError("-k and --queries must be at least 1")
-    common = dict(lock_timeout_ms=lock_timeout_ms, retries=retries, min_recall=min_recall, k=k)
-    if column is not None:
-        col = _find_column(inventory, column)
-        method = to or "hnsw"
-        if method not in METHODS:
-            raise BadInputError(f"--to must be one of {', '.join(METHODS)}")
-        op = DEFAULT_OPERATOR.get(col.type, "<->")
-        opc = opclass or opclass_for(col.type, op) or "vector_l2_ops"
-        params = _params(method, None, col.rows or 0, m, ef_construction, lists)
+
+    def spec_for(col: VectorColumn, **chosen: Any) -> MigrationSpec:
         return MigrationSpec(
-            kind=KIND_CREATE,
             schema=col.schema,
             table=col.table,
             column=col.column,
             column_type=col.type,
             dims=col.dims,
             rows=col.rows or 0,
+            lock_timeout_ms=lock_timeout_ms,
+            retries=retries,
+            min_recall=min_recall,
+            k=k,
+            queries=queries,
+            **chosen,
+        )
+
+    if column is not None:
+        col = _find_column(inventory, column)
+        method = to or "hnsw"
+        if method not in METHODS:
+            raise BadInputError(f"--to must be one of {', '.join(METHODS)}")
+        op = DEFAULT_OPERATOR.get(col.type, "<->")
+        return spec_for(
+            col,
+            kind=KIND_CREATE,
             method=method,
-            opclass=opc,
-            params=params,
+            opclass=opclass or opclass_for(col.type, op) or "vector_l2_ops",
+            params=_params(method, None, col.rows or 0, m, ef_construction, lists),
             new_name=name
             or _free_name(inventory, col.schema, index_name_for(col.table, col.column, method)),
-            queries=queries,
-            **common,  # type: ignore[arg-type]
         )
     assert index is not None
     ix = _find_index(inventory, index)
     col = _column_of(inventory, ix)
+    old = {
+        "old_name": ix.name,
+        "old_method": ix.method,
+        "old_definition": ix.definition,
+        "old_tablespace": ix.tablespace,
+        "expression": ix.expression,
+        "predicate": ix.predicate,
+    }
+    current = {k_: int(v) for k_, v in ix.params.items() if isinstance(v, int)}
     if reindex:
         if to or m or ef_construction or lists or opclass or name or rename:
             raise BadInputError("--reindex rebuilds the same definition: give no other option")
-        return MigrationSpec(
+        return spec_for(
+            col,
             kind=KIND_REINDEX,
-            schema=ix.schema,
-            table=ix.table,
-            column=col.column,
-            column_type=col.type,
-            dims=col.dims,
-            rows=col.rows or 0,
             method=ix.method,
             opclass=ix.opclass,
-            params={k_: int(v) for k_, v in ix.params.items() if isinstance(v, int)},
+            params=current,
             new_name=ix.name,
-            old_name=ix.name,
-            old_method=ix.method,
-            old_definition=ix.definition,
-            old_tablespace=ix.tablespace,
-            expression=ix.expression,
-            predicate=ix.predicate,
-            queries=queries,
-            **common,  # type: ignore[arg-type]
+            **old,
         )
-    method = to or ("hnsw" if ix.method != "hnsw" else "hnsw")
+    method = to or "hnsw"
     if method not in METHODS:
         raise BadInputError(f"--to must be one of {', '.join(METHODS)}")
     params = _params(method, ix, col.rows or 0, m, ef_construction, lists)
     opc = opclass or ix.opclass
-    if (
-        opc == ix.opclass
-        and method == ix.method
-        and params == {k_: v for k_, v in ix.params.items() if isinstance(v, int)}
-    ):
+    if opc == ix.opclass and method == ix.method and params == current:
         raise BadInputError(
             f"{ix.name} is already {method} with these parameters and {opc}: "
             "to rebuild it as it is, use --reindex"
         )
-    wanted = name or index_name_for(ix.table, col.column, method)
-    new_name = name or _free_name(inventory, ix.schema, wanted)
     if name and any(i.schema == ix.schema and i.name == name for i in inventory.indexes):
         raise BadInputError(f"an index named {name} already exists in {ix.schema}")
-    return MigrationSpec(
+    return spec_for(
+        col,
         kind=KIND_REBUILD,
-        schema=ix.schema,
-        table=ix.table,
-        column=col.column,
-        column_type=col.type,
-        dims=col.dims,
-        rows=col.rows or 0,
         method=method,
         opclass=opc,
         params=params,
-        new_name=new_name,
-        old_name=ix.name,
-        old_method=ix.method,
-        old_definition=ix.definition,
-        old_tablespace=ix.tablespace,
-        expression=ix.expression,
-        predicate=ix.predicate,
+        new_name=name
+        or _free_name(inventory, ix.schema, index_name_for(ix.table, col.column, method)),
         rename=rename,
-        queries=queries,
-        **common,  # type: ignore[arg-type]
+        **old,
     )
 
 

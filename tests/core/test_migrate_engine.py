@@ -112,6 +112,17 @@ def spec_for(db: Database, **kwargs: object) -> plan.MigrationSpec:
     return plan.choose(inventory, **kwargs)  # type: ignore[arg-type]
 
 
+def ready_to_build(
+    db: Database, spec: plan.MigrationSpec, journal: Path, *, calibrate: bool = False
+) -> Migration:
+    """A migration with preflight, backup and baseline done: the build may start."""
+    mig = Migration.start(db.target, spec, journal_path=journal)
+    mig.preflight(calibrate=calibrate)
+    mig.backup("table", journal.parent / "b")
+    mig.baseline()
+    return mig
+
+
 @pytest.fixture
 def journal_path(tmp_path: Path) -> Path:
     return tmp_path / "migration.jsonl"
@@ -280,10 +291,7 @@ def test_inserts_during_the_build_are_all_found_through_the_new_index(
 ) -> None:
     make_table(db, "busy", rows=6000)
     spec = spec_for(db, index="public.busy_ivf")
-    mig = Migration.start(db.target, spec, journal_path=tmp_path / "j.jsonl")
-    mig.preflight()
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, tmp_path / "j.jsonl", calibrate=True)
     stop = threading.Event()
     inserted: list[tuple[int, np.ndarray]] = []
     rng = np.random.default_rng(5)
@@ -351,10 +359,7 @@ def test_cutover_waits_out_a_held_lock_with_retries(
 ) -> None:
     make_table(db, "locked")
     spec = spec_for(db, index="public.locked_ivf", lock_timeout_ms=300, retries=6)
-    mig = Migration.start(db.target, spec, journal_path=tmp_path / "j.jsonl")
-    mig.preflight()
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, tmp_path / "j.jsonl", calibrate=True)
     mig.build()
     assert mig.verify().passed
     # Another session holds a lock DROP INDEX CONCURRENTLY must wait for, for ~2 s.
@@ -377,10 +382,7 @@ def test_cutover_gives_up_after_the_retries_and_resume_finishes(
     make_table(db, "stuck")
     spec = spec_for(db, index="public.stuck_ivf", lock_timeout_ms=200, retries=2)
     journal = tmp_path / "j.jsonl"
-    mig = Migration.start(db.target, spec, journal_path=journal)
-    mig.preflight()
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, journal, calibrate=True)
     mig.build()
     assert mig.verify().passed
     blocker.execute("LOCK TABLE stuck IN SHARE UPDATE EXCLUSIVE MODE")
@@ -397,10 +399,7 @@ def test_cutover_gives_up_after_the_retries_and_resume_finishes(
 def test_cancelled_build_leaves_no_invalid_index(db: Database, tmp_path: Path) -> None:
     make_table(db, "cancelled", rows=20_000)
     spec = spec_for(db, index="public.cancelled_ivf")
-    mig = Migration.start(db.target, spec, journal_path=tmp_path / "j.jsonl")
-    mig.preflight(calibrate=False)
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, tmp_path / "j.jsonl")
     seen: list[str] = []
     outcome = mig.build(
         on_progress=lambda p: seen.append(p.phase), should_cancel=lambda: bool(seen)
@@ -532,10 +531,7 @@ def test_rollback_after_cutover_recreates_the_old_index(db: Database, tmp_path: 
         row = conn.execute("SELECT pg_get_indexdef('undo_ivf'::regclass)").fetchone()
     old_def = row[0] if row else ""
     spec = spec_for(db, index="public.undo_ivf", rename=True)
-    mig = Migration.start(db.target, spec, journal_path=tmp_path / "j.jsonl")
-    mig.preflight(calibrate=False)
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, tmp_path / "j.jsonl")
     mig.build()
     assert mig.verify().passed
     mig.cutover()
@@ -552,10 +548,7 @@ def test_rollback_after_cutover_recreates_the_old_index(db: Database, tmp_path: 
 def test_rollback_before_cutover_drops_only_the_new_index(db: Database, tmp_path: Path) -> None:
     make_table(db, "undo_early")
     spec = spec_for(db, index="public.undo_early_ivf")
-    mig = Migration.start(db.target, spec, journal_path=tmp_path / "j.jsonl")
-    mig.preflight(calibrate=False)
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, tmp_path / "j.jsonl")
     mig.build()
     mig.rollback()
     assert indexes(db, "undo_early") == {"undo_early_ivf": (True, "ivfflat")}
@@ -581,10 +574,7 @@ def test_other_rebuilds(
     spec = spec_for(db, index=f"public.{name}_ivf", **kwargs)
     if name == "to_ivf":
         assert spec.params == {"lists": 3}  # rows / 1000, pgvector's advice
-    mig = Migration.start(db.target, spec, journal_path=tmp_path / "j.jsonl")
-    mig.preflight(calibrate=False)
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, tmp_path / "j.jsonl")
     mig.build()
     v = mig.verify()
     assert v.valid and v.new is not None
@@ -614,10 +604,7 @@ def test_connection_lost_mid_build_then_resumed(db: Database, tmp_path: Path) ->
     make_table(db, "severed", rows=20_000)
     spec = spec_for(db, index="public.severed_ivf")
     journal = tmp_path / "j.jsonl"
-    mig = Migration.start(db.target, spec, journal_path=journal)
-    mig.preflight(calibrate=False)
-    mig.backup("table", tmp_path / "b")
-    mig.baseline()
+    mig = ready_to_build(db, spec, journal)
     killed: list[int] = []
 
     def sever(_: object) -> None:
