@@ -2,6 +2,7 @@
 
     python screenshots/generate.py            # own embedded server, full-size demo
     python screenshots/generate.py --rows 5000  # quicker, smaller figures
+    python screenshots/generate.py --only migrate latency  # just these shots
 
 Each SVG is what a 160x40 terminal shows; nothing is drawn by hand.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -25,10 +27,13 @@ from core import demo_server
 from core.connection import ConnectionTarget
 from core.demo_server import MISMATCH_QUERY
 from tui.app import VecscopeApp
+from tui.screens.backup_choice import BackupChoiceScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.connection_error import ConnectionErrorScreen
 from tui.screens.explain import ExplainScreen
 from tui.screens.indexes import IndexesScreen
 from tui.screens.latency import LatencyScreen
+from tui.screens.migrate import MigrateScreen
 from tui.widgets.inventory_table import InventoryTable
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +54,13 @@ def _loaded(app: Any) -> Callable[[], bool]:
     return lambda: isinstance(app.screen, IndexesScreen) and app.screen.inventory is not None
 
 
+SHOTS = ("indexes", "indexes-problems", "help", "explain", "latency", "connection-error", "migrate")
+_only: set[str] = set(SHOTS)
+
+
 def _shoot(name: str, app: VecscopeApp, before: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
+    if name not in _only:
+        return
     svg = take_svg_screenshot(app, terminal_size=SIZE, run_before=before, title="vecscope")
     (HERE / f"{name}.svg").write_text(svg)
     print(f"wrote screenshots/{name}.svg")
@@ -58,8 +69,15 @@ def _shoot(name: str, app: VecscopeApp, before: Callable[[Pilot[Any]], Awaitable
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=demo_server.DEFAULT_ROWS)
+    parser.add_argument("--only", nargs="+", choices=SHOTS, help="just these shots")
     args = parser.parse_args()
+    _only.intersection_update(args.only or SHOTS)
     tmp = Path(tempfile.mkdtemp(prefix="vecscope-shots-"))
+    # The migration's journal and dump go to a throwaway directory, never the user's state
+    # (a fixed name, so the screenshot shows a path a reader can make sense of).
+    state = Path(tempfile.gettempdir()) / "vecscope-shots-state"
+    shutil.rmtree(state, ignore_errors=True)
+    os.environ["VECSCOPE_STATE_DIR"] = str(state)
     server = demo_server.up(tmp, rows=args.rows, progress=lambda m: print(m, file=sys.stderr))
     try:
         target = ConnectionTarget(dsn=server.conninfo(demo_server.DEMO_DB))
@@ -138,9 +156,42 @@ def main() -> int:
 
         bad = ConnectionTarget(dsn="postgresql://app:secret@127.0.0.1:1/search")
         _shoot("connection-error", VecscopeApp(bad), refused)
+
+        async def migrate_building(pilot: Pilot[Any]) -> None:
+            app = pilot.app
+            await _until(pilot, _loaded(app))
+            table = app.screen.query_one(InventoryTable)
+            table.focus()
+            table.move_cursor(row=table.get_row_index("ix:public.idx_doc_chunks_embedding"))
+            await pilot.press("m")
+            await _until(
+                pilot,
+                lambda: isinstance(app.screen, MigrateScreen) and app.screen.board.spec is not None,
+                timeout=60,
+            )
+            screen = app.screen
+            assert isinstance(screen, MigrateScreen)
+            await pilot.press("a")  # run all remaining: asks for the backup, then the cutover
+            await _until(pilot, lambda: isinstance(app.screen, BackupChoiceScreen))
+            await pilot.pause()
+            await pilot.click("#backup-go")  # a verified pg_dump of the table
+            await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.pause()
+            await pilot.press(*"idx_doc_chunks_embedding", "enter")
+
+            def partway() -> bool:
+                p = screen.board.progress
+                return screen.running == "build" and p is not None and (p.percent or 0) >= 40
+
+            await _until(pilot, partway, timeout=900)
+            await pilot.pause(0.3)
+
+        # Quitting mid-build cancels it: the server stops it and drops the invalid index.
+        _shoot("migrate", VecscopeApp(target), migrate_building)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
     return 0
 
 

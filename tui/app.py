@@ -8,17 +8,20 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.screen import Screen
 
 from core.connection import ConnectionTarget
 from core.errors import ConnectError, ExtensionMissingError, VecscopeError
 from core.session import CatalogSession
 from tui.screens.base import WorkerFailed
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.connection_error import ConnectionErrorScreen
 from tui.screens.explain import ExplainScreen
 from tui.screens.help import HelpScreen
 from tui.screens.indexes import IndexesScreen
 from tui.screens.latency import LatencyScreen
+from tui.screens.migrate import MigrateScreen
 
 
 class VecscopeApp(App[int]):
@@ -30,6 +33,7 @@ class VecscopeApp(App[int]):
         "indexes": IndexesScreen,
         "explain": ExplainScreen,
         "latency": LatencyScreen,
+        "migrate": MigrateScreen,
     }
     DEFAULT_MODE = "indexes"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -37,6 +41,7 @@ class VecscopeApp(App[int]):
         Binding("f2", "switch_mode('indexes')", "Indexes"),
         Binding("f3", "switch_mode('explain')", "Explain"),
         Binding("f4", "switch_mode('latency')", "Latency"),
+        Binding("f5", "switch_mode('migrate')", "Migrate"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -55,6 +60,11 @@ class VecscopeApp(App[int]):
         yield SystemCommand(
             "Mode: Latency", "The latency and recall lab", lambda: self.switch_mode("latency")
         )
+        yield SystemCommand(
+            "Mode: Migrate",
+            "Rebuild an index safely: plan, backup, build, verify, cutover",
+            lambda: self.switch_mode("migrate"),
+        )
         if isinstance(screen, IndexesScreen):
             yield SystemCommand(
                 "Refresh inventory", "Read columns and indexes again", screen.action_refresh
@@ -63,6 +73,22 @@ class VecscopeApp(App[int]):
                 "Problems only",
                 "Toggle: only columns with errors or warnings",
                 screen.action_problems_only,
+            )
+        if isinstance(screen, MigrateScreen):
+            yield SystemCommand(
+                "Migrate: open a journal",
+                "Resume an interrupted migration of this database",
+                screen.action_open_journal,
+            )
+            yield SystemCommand(
+                "Migrate: run all remaining steps",
+                "In order, as the CLI does",
+                screen.action_run_all,
+            )
+            yield SystemCommand(
+                "Migrate: roll back",
+                "Undo the migration from wherever it is",
+                screen.action_rollback,
             )
         yield SystemCommand(
             "Reconnect", "Close the connection and open it again", self.action_reconnect
@@ -91,6 +117,50 @@ class VecscopeApp(App[int]):
         screen = self.screen
         if isinstance(screen, LatencyScreen):
             screen.open_target(schema, table, column)
+
+    async def migrate_index(self, schema: str, name: str) -> None:
+        """Open the Migrate mode on a vector index and plan its migration."""
+        await self.switch_mode("migrate")
+        screen = self.screen
+        if isinstance(screen, MigrateScreen):
+            screen.open_source(f"index:{schema}.{name}")
+
+    async def migrate_column(self, schema: str, table: str, column: str) -> None:
+        """Open the Migrate mode on a vector column without an index (a first index)."""
+        await self.switch_mode("migrate")
+        screen = self.screen
+        if isinstance(screen, MigrateScreen):
+            screen.open_source(f"column:{schema}.{table}.{column}")
+
+    def _migration_running(self) -> MigrateScreen | None:
+        try:
+            stack = self.get_screen_stack("migrate")
+        except KeyError:
+            return None
+        screen = stack[0] if stack else None
+        if isinstance(screen, MigrateScreen) and screen.running is not None:
+            return screen
+        return None
+
+    async def action_quit(self) -> None:
+        """Quit; during a migration step, ask first (a build is cancelled cleanly)."""
+        screen = self._migration_running()
+        if screen is None:
+            self.exit()
+            return
+        body = Content(
+            f"A migration step is running ({screen.running}). Quitting cancels a build "
+            "(the server stops it and its invalid index is dropped; the old index keeps "
+            "serving) or waits for any other step to end. The journal lets you resume."
+        )
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                screen.stop_and_quit()
+
+        self.push_screen(
+            ConfirmScreen("Quit during a migration?", body, action="Stop it and quit"), answered
+        )
 
     @on(ConnectionErrorScreen.Recovered)
     def connection_recovered(self, event: ConnectionErrorScreen.Recovered) -> None:

@@ -386,6 +386,10 @@ def _duration(ms: int) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
+def _memory(kb: int) -> str:
+    return f"{kb // 1024}MB" if kb % 1024 == 0 else f"{kb}kB"
+
+
 def session_settings(spec: MigrationSpec, *, build: bool) -> list[Statement]:
     out = [
         Statement(
@@ -398,7 +402,7 @@ def session_settings(spec: MigrationSpec, *, build: bool) -> list[Statement]:
         if spec.maintenance_work_mem_kb:
             out.append(
                 Statement(
-                    f"SET maintenance_work_mem = {literal(f'{spec.maintenance_work_mem_kb}kB')};",
+                    f"SET maintenance_work_mem = {literal(_memory(spec.maintenance_work_mem_kb))};",
                     "room for the whole graph, this session only",
                 )
             )

@@ -89,3 +89,43 @@ def connection_error_screen(snap_compare: Any) -> bool:
         await pilot.pause()
 
     return bool(snap_compare(app, terminal_size=SIZE, run_before=ready))
+
+
+def _migrate_doc_chunks(step: str) -> Any:
+    """``m`` on the demo's IVFFlat, planned to HNSW; ``step`` highlighted (nothing runs)."""
+    from tests.tui.helpers import wait_until
+    from tui.screens.migrate import MigrateScreen
+    from tui.widgets.checklist import Checklist
+    from tui.widgets.inventory_table import InventoryTable
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await wait_loaded(pilot)
+        table = app.screen.query_one(InventoryTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("ix:public.idx_doc_chunks_embedding"))
+        await pilot.press("m")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, MigrateScreen) and app.screen.board.spec is not None,
+            timeout=60,
+        )
+        await app.workers.wait_for_complete()
+        checklist = app.screen.query_one(Checklist)
+        checklist.focus()
+        checklist.select_key(step)
+        await pilot.pause()
+
+    return ready
+
+
+def migrate_screen_planned(db: Database, snap_compare: Any) -> bool:
+    """The Migrate mode on the demo's doc_chunks: the plan form, its summary, the rollback."""
+    ready = _migrate_doc_chunks("plan")
+    return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
+
+
+def migrate_screen_build_step(db: Database, snap_compare: Any) -> bool:
+    """The Build step before it runs: the statements it will send, with their notes."""
+    ready = _migrate_doc_chunks("build")
+    return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))

@@ -32,3 +32,11 @@ def test_latency_screen(demo_db: Database, snap_compare: Any) -> None:
 
 def test_connection_error_screen(snap_compare: Any) -> None:
     assert snapshot_cases.connection_error_screen(snap_compare)
+
+
+def test_migrate_screen_planned(demo_db: Database, snap_compare: Any) -> None:
+    assert snapshot_cases.migrate_screen_planned(demo_db, snap_compare)
+
+
+def test_migrate_screen_build_step(demo_db: Database, snap_compare: Any) -> None:
+    assert snapshot_cases.migrate_screen_build_step(demo_db, snap_compare)

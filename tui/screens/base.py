@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -21,10 +22,15 @@ class WorkerFailed(Message):
         self.description = description
 
 
+def forward_worker_error(node: MessagePump, event: Worker.StateChanged) -> None:
+    """Send a failed worker of ``node`` to the app (widgets with workers call this too)."""
+    if event.state == WorkerState.ERROR:
+        node.app.post_message(WorkerFailed(event.worker.error, event.worker.description))
+
+
 class VecscopeScreen(Screen[None]):
     """A screen whose worker errors reach ``VecscopeApp``'s single handler."""
 
     @on(Worker.StateChanged)
     def _forward_worker_error(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.app.post_message(WorkerFailed(event.worker.error, event.worker.description))
+        forward_worker_error(self, event)

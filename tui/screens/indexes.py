@@ -62,6 +62,7 @@ class IndexesScreen(VecscopeScreen):
         Binding("c", "copy", "Copy SQL"),
         Binding("e", "explain", "Explain a KNN query"),
         Binding("l", "lab", "Latency lab"),
+        Binding("m", "migrate", "Migrate"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -197,6 +198,24 @@ class IndexesScreen(VecscopeScreen):
         lab_column = getattr(self.app, "lab_column", None)
         if lab_column is not None:
             await lab_column(item.schema, item.table, item.column)
+
+    async def action_migrate(self) -> None:
+        """Open the Migrate mode on this index (a column: its first index, or a new one)."""
+        item = self.query_one(InventoryTable).selected()
+        if item is None or self.inventory is None:
+            return
+        if isinstance(item, VectorColumn):
+            indexes = self.inventory.indexes_on(item)
+            usable = [ix for ix in indexes if ix.usable] or list(indexes)
+            if not usable:
+                migrate_column = getattr(self.app, "migrate_column", None)
+                if migrate_column is not None:
+                    await migrate_column(item.schema, item.table, item.column)
+                return
+            item = usable[0]
+        migrate_index = getattr(self.app, "migrate_index", None)
+        if migrate_index is not None:
+            await migrate_index(item.schema, item.name)
 
     def action_copy(self) -> None:
         """Copy the fix of the worst problem, or the index definition, to the clipboard."""
