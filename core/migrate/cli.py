@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -21,7 +22,7 @@ from core.connection import ConnectionTarget, connected
 from core.errors import BadInputError
 from core.fmt import human_bytes
 from core.inventory import fetch_inventory
-from core.migrate import export, lint
+from core.migrate import export, lint, predict
 from core.migrate import journal as jn
 from core.migrate.build import BuildProgress
 from core.migrate.engine import Migration, usable_index
@@ -151,15 +152,15 @@ def _printer(out: TextIO, quiet: bool) -> Any:
     return show
 
 
-def avoid_spill(mig: Migration) -> str:
+def avoid_spill(mig: Migration, notices: Sequence[str]) -> str:
     """The setting that would have kept the graph in memory, for the spill NOTICE."""
     graph = mig.state.data("preflight").get("predicted_graph_bytes")
-    if not graph:
-        return "a larger maintenance_work_mem would avoid it (--max-memory)"
-    need_mb = int(graph * 1.25 / 1024 / 1024) + 1
+    need_mb = predict.memory_to_fit_kb(mig.spec, notices, graph) // 1024
+    if not need_mb:
+        return "a larger maintenance_work_mem would avoid it (--maintenance-work-mem)"
     return (
         f"SET maintenance_work_mem = '{need_mb}MB' would avoid it "
-        f"(--max-memory {need_mb}, if the server has the RAM)"
+        f"(--maintenance-work-mem {need_mb}, if the server has the RAM)"
     )
 
 
@@ -273,7 +274,7 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                 for n in outcome.notices:
                     if "fits" in n:
                         say(f"NOTICE {n}")
-                        say(avoid_spill(mig))
+                        say(avoid_spill(mig, outcome.notices))
             elif step == "verify":
                 v = mig.verify()
                 if not quiet:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -246,6 +247,21 @@ def choose_memory_kb(graph_bytes: int | None, current_kb: int, cap_kb: int) -> i
         return current_kb
     wanted = int(math.ceil(graph_bytes * MWM_HEADROOM / 1024 / 1024)) * 1024
     return max(current_kb, min(wanted, cap_kb))
+
+
+def memory_to_fit_kb(spec: MigrationSpec, notices: Sequence[str], graph_bytes: int | None) -> int:
+    """maintenance_work_mem that would have held the whole graph (0: cannot say).
+
+    The prediction, or, when the graph spilled after N tuples, what pgvector's own
+    accounting says: the session's maintenance_work_mem times rows / N (whichever is more).
+    """
+    wanted = graph_bytes or 0
+    spilled = graph_fit_rows(list(notices))
+    if spilled and spec.maintenance_work_mem_kb:
+        wanted = max(wanted, spec.maintenance_work_mem_kb * 1024 * spec.rows // spilled)
+    if not wanted:
+        return 0
+    return int(math.ceil(wanted * MWM_HEADROOM / 1024 / 1024)) * 1024
 
 
 def ivfflat_memory_bytes(spec: MigrationSpec) -> int:

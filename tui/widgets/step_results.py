@@ -29,7 +29,6 @@ CHECK_MARK = {
     "info": ("info", "$text-muted"),
 }
 #: No ceiling when saying how much memory would have kept the graph in memory.
-_NO_CAP_KB = 1 << 40
 _INDENT = "      "
 
 
@@ -207,17 +206,6 @@ def verify_lines(v: Verification, k: int) -> list[Content]:
 # --- build -------------------------------------------------------------------------------
 
 
-def memory_to_fit_kb(spec: MigrationSpec, notices: Sequence[str], graph_bytes: int | None) -> int:
-    """maintenance_work_mem that would have held the whole graph (0: cannot say)."""
-    wanted = graph_bytes or 0
-    spilled = predict.graph_fit_rows(list(notices))
-    if spilled and spec.maintenance_work_mem_kb:
-        wanted = max(wanted, spec.maintenance_work_mem_kb * 1024 * spec.rows // spilled)
-    if not wanted:
-        return 0
-    return predict.choose_memory_kb(wanted, 0, _NO_CAP_KB)
-
-
 def notice_lines(
     notices: Sequence[str], spec: MigrationSpec, graph_bytes: int | None
 ) -> list[Content]:
@@ -228,7 +216,7 @@ def notice_lines(
             continue
         if "no longer fits" in text:
             lines.append(warn(text))
-            need = memory_to_fit_kb(spec, notices, graph_bytes)
+            need = predict.memory_to_fit_kb(spec, notices, graph_bytes)
             if need:
                 lines.append(
                     Content.assemble(
