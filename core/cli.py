@@ -18,6 +18,7 @@ from typing import NoReturn, TextIO
 from core import demo_server
 from core.connection import ConnectionTarget, connected
 from core.errors import BadInputError, VecscopeError
+from core.faissidx.args import add_parser as add_faiss_parser
 from core.fmt import human_bytes, human_count, params_text, table
 from core.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
 from core.migrate.args import add_parser as add_migrate_parser
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print JSON")
 
     add_migrate_parser(sub, conn, _Parser)
+    add_faiss_parser(sub, conn, _Parser)
 
     d = sub.add_parser(
         "demo",
@@ -331,7 +333,14 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
     return run_migrate(args, target_from(args), out)
 
 
+def cmd_faiss(args: argparse.Namespace, out: TextIO) -> int:
+    from core.faissidx.cli import run as run_faiss
+
+    return run_faiss(args, target_from(args), out)
+
+
 HEADLESS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "faiss": cmd_faiss,
     "migrate": cmd_migrate,
     "bench": cmd_bench,
     "indexes": cmd_indexes,

@@ -1,0 +1,39 @@
+"""The ``vecscope faiss`` command line, kept apart so ``vecscope --help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> None:
+    f = sub.add_parser("faiss", help="inspect, convert and tune FAISS index files")
+    fsub = f.add_subparsers(dest="faiss_command", metavar="ACTION", required=True)
+    i = fsub.add_parser("inspect", help="what a FAISS file holds")
+    i.add_argument("file", type=Path)
+    i.add_argument("--json", action="store_true")
+    c = fsub.add_parser("convert", help="build another index type from a FAISS file")
+    c.add_argument("src", type=Path)
+    c.add_argument("dst", type=Path, help="the new file (never the source)")
+    c.add_argument("--to", required=True, metavar="FACTORY", help="e.g. HNSW32, OPQ64,HNSW32_PQ64")
+    c.add_argument("--vectors", type=Path, help="the original vectors (.npy) for a lossy source")
+    c.add_argument("-k", "--k", dest="k", type=int, default=10, help="recall@k (default 10)")
+    c.add_argument("--check-queries", type=int, default=1000, help="sampled queries (1000)")
+    c.add_argument("--json", action="store_true")
+    t = fsub.add_parser("tune", help="sweep query-time parameters against a recall target")
+    t.add_argument("file", type=Path)
+    t.add_argument("--queries", type=Path, required=True, help="query vectors (.npy, (n, d))")
+    t.add_argument("--ground-truth", type=Path, help="neighbour ids (.npy, (n, >= k))")
+    t.add_argument("--vectors", type=Path, help="the original vectors (.npy) for a lossy index")
+    t.add_argument("--target-recall", type=float, default=0.95)
+    t.add_argument("--memory-budget", type=int, metavar="MB", help="also compare index types")
+    t.add_argument("-k", "--k", dest="k", type=int, default=10)
+    t.add_argument("--json", action="store_true")
+    e = fsub.add_parser(
+        "export", parents=[conn], add_help=False, help="a pgvector column to a FAISS file"
+    )
+    e.add_argument("--table", required=True, help="SCHEMA.TABLE")
+    e.add_argument("--column", required=True)
+    e.add_argument("out", type=Path)
+    e.add_argument("--json", action="store_true")
