@@ -108,7 +108,10 @@ def vectors_of(index: Any) -> Vectors | str:
     if isinstance(idx, faiss.IndexPreTransform):
         chain: Any = idx.chain
         if chain.size():
-            return "a pre-transform (OPQ, PCA...) changed the vectors before they were stored"
+            return (
+                "a pre-transform (OPQ, PCA...) changed the vectors before they were stored: "
+                "give the originals with --vectors"
+            )
         return vectors_of(idx.index)
     if isinstance(idx, faiss.IndexRefine):
         return vectors_of(idx.refine_index)

@@ -1,0 +1,380 @@
+"""The FAISS workbench with real faiss: files made by FAISS itself, corrupted ones, and
+a pgvector column exported for real."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+from pgvector.psycopg import register_vector
+
+from core import cli
+from core.errors import BadInputError
+from core.faissidx import files
+from core.faissidx.convert import convert
+from core.faissidx.deploy import deployment
+from core.faissidx.search import Corpus, exact, sample_queries
+from core.faissidx.tune import compare, frontier, pick, tune
+from tests.conftest import Database
+
+ROOT = Path(__file__).resolve().parents[2]
+D = 32
+N = 4000
+
+
+def clustered(n: int = N, d: int = D, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(40, d))
+    x = centers[rng.integers(0, 40, n)] + 1.0 * rng.normal(size=(n, d))
+    return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Index files made by FAISS itself, the vectors, and queries."""
+    root = tmp_path_factory.mktemp("faiss")
+    x = clustered()
+    out: dict[str, Path] = {}
+    ivf = faiss.index_factory(D, "IVF32,Flat")
+    ivf.train(x)
+    ivf.add_with_ids(x, np.arange(N, dtype=np.int64) * 7 + 3)  # ids that are not positions
+    ivf.nprobe = 1
+    out["ivf"] = root / "ivf.index"
+    faiss.write_index(ivf, str(out["ivf"]))
+    hnsw = faiss.index_factory(D, "HNSW16")
+    hnsw.add(x)
+    out["hnsw"] = root / "hnsw.index"
+    faiss.write_index(hnsw, str(out["hnsw"]))
+    pq = faiss.index_factory(D, "PCAR32,IVF32,PQ8")
+    pq.train(x)
+    pq.add(x)
+    out["ivfpq"] = root / "ivfpq.index"
+    faiss.write_index(pq, str(out["ivfpq"]))
+    out["vectors"] = root / "vectors.npy"
+    np.save(out["vectors"], x)
+    rng = np.random.default_rng(9)
+    q = x[rng.choice(N, 100, replace=False)] + 0.05 * rng.normal(size=(100, D))
+    out["queries"] = root / "queries.npy"
+    np.save(out["queries"], q.astype(np.float32))
+    truth = exact(Corpus(np.arange(N), x, faiss.METRIC_L2), q.astype(np.float32), 10, None)
+    out["gt"] = root / "gt.npy"
+    np.save(out["gt"], truth.ids)
+    return out
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = cli.run(cli.parse(argv), out)
+    return code, out.getvalue()
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- inspect -------------------------------------------------------------------------------
+
+
+def test_inspect_ivf_json_has_what_the_issue_asks(data: dict[str, Path]) -> None:
+    code, out = run_cli(["faiss", "inspect", str(data["ivf"]), "--json"])
+    assert code == 0
+    doc = json.loads(out)
+    for key in ("type", "chain", "d", "ntotal", "metric", "params", "bytes"):
+        assert key in doc
+    assert doc["type"] == "IndexIVFFlat" and doc["d"] == D and doc["ntotal"] == N
+    assert doc["metric"] == "L2" and doc["params"]["nlist"] == 32 and doc["params"]["nprobe"] == 1
+    assert [p["role"] for p in doc["chain"]] == ["index", "quantizer"]
+    assert doc["bytes"] == data["ivf"].stat().st_size and doc["vectors"] == "exact"
+
+
+def test_inspect_hnsw_and_opq_chains(data: dict[str, Path]) -> None:
+    h = files.inspect(data["hnsw"])
+    assert h.params["M"] == 16 and h.params["efSearch"] == 16 and h.params["efConstruction"] == 40
+    assert str(h.params["levels"]).startswith("0:")
+    assert [p.role for p in h.chain] == ["index", "storage"]
+    o = files.inspect(data["ivfpq"])
+    assert [p.role for p in o.chain] == ["transform", "index", "quantizer"]
+    assert o.params["pq_M"] == 8 and o.params["pq_nbits"] == 8 and o.vectors == "lossy"
+    assert o.bytes_per_vector < h.bytes_per_vector
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "directory", "text", "truncated"])
+def test_bad_files_are_one_line_and_exit_2(
+    data: dict[str, Path], tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / f"{kind}.index"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "text":
+        path.write_text("these are not the vectors you are looking for\n" * 20)
+    elif kind == "truncated":
+        raw = data["hnsw"].read_bytes()
+        path.write_bytes(raw[: len(raw) // 3])
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.launch", "faiss", "inspect", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.startswith("vecscope: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_corrupted_bytes_never_crash_vecscope(data: dict[str, Path], tmp_path: Path) -> None:
+    """Flip bytes all over a real file: each is either read or refused, in one line."""
+    raw = bytearray(data["ivf"].read_bytes())
+    rng = np.random.default_rng(4)
+    refused = 0
+    for n in range(8):
+        mutated = bytearray(raw)
+        for pos in rng.integers(0, len(raw), 8):
+            mutated[int(pos)] ^= 0xFF
+        if n % 3 == 0:  # the header and sizes, where readers trust what they read
+            for pos in range(0, 64, 7):
+                mutated[pos] ^= 0x5A
+        path = tmp_path / f"m{n}.index"
+        path.write_bytes(bytes(mutated))
+        try:
+            files.inspect(path)
+        except files.FaissFileError as e:
+            refused += 1
+            assert "\n" not in e.message
+    assert refused >= 3
+
+
+# --- convert -------------------------------------------------------------------------------
+
+
+def test_ivf_to_hnsw_keeps_ids_verifies_and_never_touches_the_source(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    before = sha(data["ivf"])
+    dst = tmp_path / "ivf.hnsw.index"
+    result = convert(data["ivf"], dst, "HNSW32", queries=300)
+    assert sha(data["ivf"]) == before
+    assert result.vectors_from == "the source index (exact)"
+    assert result.info.ntotal == N and "HNSW" in " ".join(p.kind for p in result.info.chain)
+    assert result.verification.recall >= 0.9
+    assert result.verification.source_recall is not None
+    assert result.verification.source_recall < result.verification.recall
+    new = files.load(dst)
+    x = clustered()
+    _, ids = new.search(x[:5], 1)
+    assert ids[:, 0].tolist() == [i * 7 + 3 for i in range(5)]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_ivf_to_opq_hnsw_reports_what_the_codes_cost(tmp_path: Path) -> None:
+    x = clustered(1500)  # OPQ trains for long: a small file keeps the test quick
+    ivf = faiss.index_factory(D, "IVF16,Flat")
+    ivf.train(x)
+    ivf.add(x)
+    src = tmp_path / "small_ivf.index"
+    faiss.write_index(ivf, str(src))
+    result = convert(src, tmp_path / "opq.index", "OPQ8_32,HNSW16_PQ8", queries=200)
+    roles = [p.role for p in result.info.chain]
+    kinds = [p.kind for p in result.info.chain]
+    assert roles[0] == "transform" and any("HNSW" in k for k in kinds)
+    assert result.info.params["pq_M"] == 8  # 8 bytes of codes a vector instead of 128
+    assert 0.2 < result.verification.recall < result.verification.source_recall + 0.5  # type: ignore[operator]
+
+
+def test_lossy_source_needs_the_original_vectors(data: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="--vectors"):
+        convert(data["ivfpq"], tmp_path / "x.index", "HNSW16")
+    result = convert(data["ivfpq"], tmp_path / "x.index", "HNSW16", vectors=data["vectors"])
+    assert result.vectors_from == str(data["vectors"]) and result.verification.recall > 0.9
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((10, D + 1), dtype=np.float32))
+    with pytest.raises(BadInputError, match="dimensions"):
+        convert(data["ivfpq"], tmp_path / "y.index", "HNSW16", vectors=wrong)
+
+
+def test_convert_refuses_overwrites_and_bad_factories(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(BadInputError, match="never overwrites"):
+        convert(data["ivf"], data["ivf"], "HNSW32")
+    taken = tmp_path / "taken.index"
+    taken.write_bytes(b"x")
+    with pytest.raises(BadInputError, match="exists"):
+        convert(data["ivf"], taken, "HNSW32")
+    code, _ = run_cli(
+        ["faiss", "convert", str(data["ivf"]), str(tmp_path / "n.index"), "--to", "HNSWxx"]
+    )
+    assert code == 2
+    assert not (tmp_path / "n.index").exists()
+
+
+# --- tune ----------------------------------------------------------------------------------
+
+
+def test_tune_ivf_sweeps_nprobe_and_recommends(data: dict[str, Path]) -> None:
+    code, out = run_cli(
+        [
+            "faiss",
+            "tune",
+            str(data["ivf"]),
+            "--queries",
+            str(data["queries"]),
+            "--target-recall",
+            "0.9",
+            "--json",
+        ]  # fmt: skip
+    )
+    assert code == 0
+    doc = json.loads(out)
+    points = doc["tuning"]["points"]
+    assert [p["values"]["nprobe"] for p in points] == [1, 2, 4, 8, 16, 32]
+    recalls = [p["recall"] for p in points]
+    assert recalls[-1] == 1.0 and recalls[0] < recalls[-1]
+    rec = doc["tuning"]["recommended"]
+    assert rec["recall"] >= 0.9
+    assert all(p["recall"] < 0.9 for p in points if p["p50_ms"] < rec["p50_ms"])
+    assert f"FAISS_NPROBE={rec['values']['nprobe']}" in doc["deploy"]
+
+
+def test_tune_hnsw_gives_the_seed_guides_keys_and_pgvector(data: dict[str, Path]) -> None:
+    code, out = run_cli(
+        [
+            "faiss",
+            "tune",
+            str(data["hnsw"]),
+            "--queries",
+            str(data["queries"]),
+            "--target-recall",
+            "0.95",
+        ]  # fmt: skip
+    )
+    assert code == 0
+    assert "FAISS_INDEX_TYPE=HNSW" in out and "FAISS_CONFIG_EF_SEARCH=" in out
+    assert "index_type: HNSW" in out and "SET hnsw.ef_search" in out
+    assert "WITH (m = 16, ef_construction = 40)" in out
+
+
+def test_tune_lossy_index_with_a_ground_truth_file_and_an_unreachable_target(
+    data: dict[str, Path],
+) -> None:
+    code, out = run_cli(
+        [
+            "faiss",
+            "tune",
+            str(data["ivfpq"]),
+            "--queries",
+            str(data["queries"]),
+            "--ground-truth",
+            str(data["gt"]),
+            "--target-recall",
+            "1.0",
+            "--json",
+        ]  # fmt: skip
+    )
+    assert code == 3
+    doc = json.loads(out)
+    assert doc["tuning"]["recall_by"] == "ids of the ground truth"
+    assert doc["tuning"]["recommended"] is None and doc["deploy"] is None
+    code, _ = run_cli(["faiss", "tune", str(data["ivfpq"]), "--queries", str(data["queries"])])
+    assert code == 2  # lossy and no ground truth: said in one line
+
+
+def test_memory_budget_compares_types(data: dict[str, Path]) -> None:
+    x = clustered()
+    corpus = Corpus(np.arange(N, dtype=np.int64), x, faiss.METRIC_L2)
+    q, self_ids = sample_queries(corpus, 100)
+    truth = exact(corpus, q, 10, self_ids)
+    results = compare(
+        corpus, q, self_ids, truth, 10, target_recall=0.9,
+        choices=[("HNSW-Flat", "HNSW16"), ("HNSW-SQ8", "HNSW16_SQ8"), ("IVF-PQ", "IVF32,PQ8")],
+    )  # fmt: skip
+    memory = {t.label: t.memory_bytes for t in results}
+    assert memory["HNSW-SQ8"] < memory["HNSW-Flat"]
+    assert frontier(results)
+    chosen = pick(results, memory["HNSW-SQ8"])
+    assert chosen is not None and results[chosen].memory_bytes <= memory["HNSW-SQ8"]
+
+
+def test_deployment_for_opq_hnsw_uses_the_seed_guides_words() -> None:
+    d = deployment(
+        "OPQ16_64,HNSW32_PQ16", {"M": 32, "efConstruction": 40, "pq_M": 16}, {"efSearch": 64}
+    )
+    assert "FAISS_INDEX_TYPE=OPQ+HNSW" in d.env and "n_subquantizers: 16" in d.yaml
+    assert "m_hnsw: 32" in d.yaml and "efSearch: 64" in d.helm
+    assert 'set_index_parameters(index, "efSearch=64")' in d.python
+
+
+def test_tune_a_direct_call_stops_when_asked(data: dict[str, Path]) -> None:
+    index = files.load(data["ivf"])
+    info = files.inspect(data["ivf"])
+    got = files.vectors_of(index)
+    assert not isinstance(got, str)
+    corpus = Corpus(got[0], got[1], faiss.METRIC_L2)
+    q = files.load_npy(data["queries"], info.d)
+    calls: list[str] = []
+    result = tune(
+        index, q, exact(corpus, q, 10, None), 10, corpus=corpus,
+        progress=lambda s, f: calls.append(s), should_stop=lambda: len(calls) >= 2,
+    )  # fmt: skip
+    assert len(result.points) == 2
+
+
+# --- pgvector bridge -----------------------------------------------------------------------
+
+
+def test_export_a_pgvector_column(db: Database, tmp_path: Path) -> None:
+    x = clustered(500, 16)
+    with db.connect() as conn:
+        register_vector(conn)
+        conn.execute("CREATE TABLE items (id bigint PRIMARY KEY, embedding vector(16))")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO items VALUES (%s, %s)", [(1000 + i, v) for i, v in enumerate(x)]
+            )
+        conn.execute("CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops)")
+    out = tmp_path / "items.index"
+    code, text = run_cli(
+        [
+            "faiss",
+            "export",
+            "--dsn",
+            db.dsn,
+            "--table",
+            "public.items",
+            "--column",
+            "embedding",
+            str(out),
+        ]  # fmt: skip
+    )
+    assert code == 0, text
+    info = files.inspect(out)
+    assert info.ntotal == 500 and info.d == 16 and info.metric == "IP"
+    index = files.load(out)
+    normed = x / np.linalg.norm(x, axis=1, keepdims=True)
+    _, ids = index.search(normed[:3].astype(np.float32), 1)
+    assert ids[:, 0].tolist() == [1000, 1001, 1002]
+    code, _ = run_cli(
+        [
+            "faiss",
+            "export",
+            "--dsn",
+            db.dsn,
+            "--table",
+            "public.items",
+            "--column",
+            "embedding",
+            str(out),
+        ]  # fmt: skip
+    )
+    assert code == 2  # never overwrites
