@@ -12,17 +12,14 @@ import json
 import sys
 from typing import Any, TextIO
 
-import numpy as np
-
 from core.connection import ConnectionTarget, connected
 from core.errors import BadInputError
 from core.faissidx import files
 from core.faissidx.bridge import export_column
-from core.faissidx.convert import Converted, convert, corpus_of
+from core.faissidx.convert import Converted, convert
 from core.faissidx.deploy import deployment
-from core.faissidx.search import Truth, exact
 from core.faissidx.structure import IndexInfo
-from core.faissidx.tune import Tuning, best_recall, compare, frontier, pick, truth_from_file, tune
+from core.faissidx.tune import Tuning, best_recall, compare, frontier, pick, tune, workload
 from core.fmt import human_bytes, human_count, table
 
 
@@ -128,29 +125,22 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
     info = files.inspect(args.file)
     index = files.load(args.file)
-    queries = files.load_npy(args.queries, info.d)
-    corpus = None
-    if args.vectors is not None or info.vectors == "exact":
-        corpus, _ = corpus_of(index, info, args.vectors)
-    if args.ground_truth is not None:
-        truth = truth_from_file(np.load(args.ground_truth, allow_pickle=False), args.k)
-        if len(truth.ids) != len(queries):
-            raise BadInputError("the ground truth has another number of rows than the queries")
-        if corpus is not None:
-            # Distances of the given neighbours make recall tie-aware, as in the lab.
-            truth = Truth(truth.ids, np.sort(corpus.distances(queries, truth.ids), axis=1))
-    elif corpus is not None:
-        truth = exact(corpus, queries, args.k, None)
-    else:
-        raise BadInputError(
-            "the index's vectors are lossy: give --ground-truth GT.npy or the originals (--vectors)"
-        )
+    work = workload(
+        index,
+        info,
+        k=args.k,
+        queries=args.queries,
+        ground_truth=args.ground_truth,
+        vectors=args.vectors,
+    )
+    queries, truth, corpus = work.queries, work.truth, work.corpus
     result = tune(
         index,
         queries,
         truth,
         args.k,
         corpus=corpus if truth.distances is not None else None,
+        self_ids=work.self_ids,
         target_recall=args.target_recall,
         label=info.type,
         factory=_factory_of(info),
