@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -43,7 +44,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("faiss")
     x = clustered()
     out: dict[str, Path] = {}
-    ivf = faiss.index_factory(D, "IVF32,Flat")
+    ivf: Any = faiss.index_factory(D, "IVF32,Flat")
     ivf.train(x)
     ivf.add_with_ids(x, np.arange(N, dtype=np.int64) * 7 + 3)  # ids that are not positions
     ivf.nprobe = 1
