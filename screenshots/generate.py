@@ -3,6 +3,7 @@
     python screenshots/generate.py            # own embedded server, full-size demo
     python screenshots/generate.py --rows 5000  # quicker, smaller figures
     python screenshots/generate.py --only migrate latency  # just these shots
+    python screenshots/generate.py --only faiss --rows 5000  # the FAISS mode's shot
 
 Each SVG is what a 160x40 terminal shows; nothing is drawn by hand.
 """
@@ -31,9 +32,11 @@ from tui.screens.backup_choice import BackupChoiceScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.connection_error import ConnectionErrorScreen
 from tui.screens.explain import ExplainScreen
+from tui.screens.faiss import FaissScreen
 from tui.screens.indexes import IndexesScreen
 from tui.screens.latency import LatencyScreen
 from tui.screens.migrate import MigrateScreen
+from tui.widgets.faiss_browser import FaissBrowser
 from tui.widgets.inventory_table import InventoryTable
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +57,16 @@ def _loaded(app: Any) -> Callable[[], bool]:
     return lambda: isinstance(app.screen, IndexesScreen) and app.screen.inventory is not None
 
 
-SHOTS = ("indexes", "indexes-problems", "help", "explain", "latency", "connection-error", "migrate")
+SHOTS = (
+    "indexes",
+    "indexes-problems",
+    "help",
+    "explain",
+    "latency",
+    "connection-error",
+    "migrate",
+    "faiss",
+)
 _only: set[str] = set(SHOTS)
 
 
@@ -64,6 +76,32 @@ def _shoot(name: str, app: VecscopeApp, before: Callable[[Pilot[Any]], Awaitable
     svg = take_svg_screenshot(app, terminal_size=SIZE, run_before=before, title="vecscope")
     (HERE / f"{name}.svg").write_text(svg)
     print(f"wrote screenshots/{name}.svg")
+
+
+def faiss_files(folder: Path) -> Path:
+    """An IVF file FAISS itself wrote from 20,000 clustered 384-d vectors, and a broken one.
+
+    Deterministic: fixed seeds, k-means on one thread.
+    """
+    import faiss
+
+    from core.embeddings import sample, topic_model
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    x, _ = sample(topic_model(21), 20_000, seed=22)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        ivf = faiss.index_factory(x.shape[1], "IVF256,Flat")
+        ivf.train(x)
+        ivf.add(x)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    path = folder / "docs.ivf.index"
+    faiss.write_index(ivf, str(path))
+    (folder / "docs.broken.index").write_bytes(path.read_bytes()[:100_000])
+    return path
 
 
 def main() -> int:
@@ -188,6 +226,30 @@ def main() -> int:
 
         # Quitting mid-build cancels it: the server stops it and drops the invalid index.
         _shoot("migrate", VecscopeApp(target), migrate_building)
+
+        if "faiss" in _only:
+            ivf = faiss_files(Path(tempfile.gettempdir()) / "vecscope-faiss")
+
+            async def faiss_tuned(pilot: Pilot[Any]) -> None:
+                app = pilot.app
+                await _until(pilot, _loaded(app))
+                await pilot.press("f6")
+                await _until(pilot, lambda: isinstance(app.screen, FaissScreen))
+                screen = app.screen
+                assert isinstance(screen, FaissScreen)
+                browser = screen.query_one(FaissBrowser)
+                await _until(pilot, lambda: browser.node_of(ivf) is not None)
+                node = browser.node_of(ivf)
+                assert node is not None
+                browser.move_cursor(node, animate=False)
+                await pilot.press("enter")
+                await _until(pilot, lambda: screen.info is not None, timeout=120)
+                await pilot.press("t")  # 500 of its own vectors as queries, target 0.95
+                await _until(pilot, lambda: ivf in screen.tunings, timeout=900)
+                await pilot.pause(0.5)
+
+            _shoot("faiss", VecscopeApp(target, faiss_dir=ivf.parent), faiss_tuned)
+            shutil.rmtree(ivf.parent, ignore_errors=True)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on
@@ -18,10 +19,12 @@ from tui.screens.base import WorkerFailed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.connection_error import ConnectionErrorScreen
 from tui.screens.explain import ExplainScreen
+from tui.screens.faiss import FaissScreen
 from tui.screens.help import HelpScreen
 from tui.screens.indexes import IndexesScreen
 from tui.screens.latency import LatencyScreen
 from tui.screens.migrate import MigrateScreen
+from tui.terminal import driver_class
 
 
 class VecscopeApp(App[int]):
@@ -34,6 +37,7 @@ class VecscopeApp(App[int]):
         "explain": ExplainScreen,
         "latency": LatencyScreen,
         "migrate": MigrateScreen,
+        "faiss": FaissScreen,
     }
     DEFAULT_MODE = "indexes"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -42,13 +46,17 @@ class VecscopeApp(App[int]):
         Binding("f3", "switch_mode('explain')", "Explain"),
         Binding("f4", "switch_mode('latency')", "Latency"),
         Binding("f5", "switch_mode('migrate')", "Migrate"),
+        Binding("f6", "switch_mode('faiss')", "FAISS"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, target: ConnectionTarget) -> None:
-        super().__init__()
+    def __init__(self, target: ConnectionTarget, *, faiss_dir: Path | None = None) -> None:
+        # FAISS trains with descriptor 2 redirected: the screen is drawn through a copy.
+        super().__init__(driver_class=driver_class())
         self.session = CatalogSession(target)
         self.sub_title = target.describe()
+        #: Where the FAISS mode's browser starts (``None``: the working directory).
+        self.faiss_dir = faiss_dir
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -64,6 +72,11 @@ class VecscopeApp(App[int]):
             "Mode: Migrate",
             "Rebuild an index safely: plan, backup, build, verify, cutover",
             lambda: self.switch_mode("migrate"),
+        )
+        yield SystemCommand(
+            "Mode: FAISS",
+            "FAISS index files: inspect, convert with verified recall, tune, deploy",
+            lambda: self.switch_mode("faiss"),
         )
         if isinstance(screen, IndexesScreen):
             yield SystemCommand(
@@ -89,6 +102,17 @@ class VecscopeApp(App[int]):
                 "Migrate: roll back",
                 "Undo the migration from wherever it is",
                 screen.action_rollback,
+            )
+        if isinstance(screen, FaissScreen):
+            yield SystemCommand(
+                "FAISS: every file",
+                "Toggle: every file in the browser, or FAISS-looking ones",
+                screen.action_all_files,
+            )
+            yield SystemCommand(
+                "FAISS: copy the deployment",
+                "The tuned file's recommended setting as env, YAML, Helm, Python",
+                screen.action_copy_deployment,
             )
         yield SystemCommand(
             "Reconnect", "Close the connection and open it again", self.action_reconnect

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import App
 
 from core.session import CatalogSession
@@ -13,3 +15,9 @@ def session_of(app: App[object]) -> CatalogSession:
     if not isinstance(session, CatalogSession):
         raise TypeError("this app has no vecscope catalog session")
     return session
+
+
+def faiss_dir_of(app: App[object]) -> Path:
+    """The folder the FAISS mode browses first: the app's ``faiss_dir``, else the cwd."""
+    folder = getattr(app, "faiss_dir", None)
+    return folder if isinstance(folder, Path) else Path.cwd()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
@@ -41,3 +42,45 @@ async def wait_loaded(pilot: Pilot[Any]) -> None:
 def screen_text(app: Any) -> str:
     """Everything on screen, as an SVG export carries it (for 'never shown' checks)."""
     return str(app.export_screenshot())
+
+
+def write_faiss_files(folder: Path, n: int = 1000, d: int = 32) -> dict[str, Path]:
+    """Index files made by FAISS itself, and files that are not usable indexes.
+
+    Deterministic (one thread, fixed seeds), so a snapshot of the inspector is stable.
+    Small on purpose: conversions and tunings of it take a second or two.
+    """
+    import faiss
+    import numpy as np
+
+    from core.embeddings import sample, topic_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        x, _ = sample(topic_model(11, dims=d, clusters=20), n, seed=12)
+        out = {"vectors": folder / "vectors.npy"}
+        np.save(out["vectors"], x)
+        ivf = faiss.index_factory(d, "IVF32,Flat")
+        ivf.train(x)
+        ivf.add(x)
+        out["ivf"] = folder / "ivf.index"
+        faiss.write_index(ivf, str(out["ivf"]))
+        sq = faiss.index_factory(d, "HNSW16_SQ8")
+        sq.train(x)
+        sq.add(x)
+        out["lossy"] = folder / "lossy.faiss"
+        faiss.write_index(sq, str(out["lossy"]))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    whole = out["ivf"].read_bytes()
+    out["truncated"] = folder / "truncated.index"
+    out["truncated"].write_bytes(whole[: len(whole) // 3])
+    out["random"] = folder / "random.bin"
+    out["random"].write_bytes(np.random.default_rng(3).bytes(4096))
+    out["empty"] = folder / "empty.ivf"
+    out["empty"].write_bytes(b"")
+    out["text"] = folder / "notes.txt"
+    out["text"].write_text("not an index\n")
+    return out

@@ -7,6 +7,7 @@ module of its own: updating one server's snapshots must never delete the other's
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
@@ -129,3 +130,37 @@ def migrate_screen_build_step(db: Database, snap_compare: Any) -> bool:
     """The Build step before it runs: the statements it will send, with their notes."""
     ready = _migrate_doc_chunks("build")
     return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))
+
+
+def faiss_screen(db: Database, snap_compare: Any, home: Path, file: str) -> bool:
+    """The FAISS mode on FAISS files in ``~/indexes`` (HOME is ``home``), ``file`` read."""
+    from tests.tui.helpers import wait_until, write_faiss_files
+    from tui.screens.faiss import FaissScreen
+    from tui.widgets.faiss_browser import FaissBrowser
+
+    made = write_faiss_files(home / "indexes")
+    path = made[file]
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, FaissScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, FaissScreen)
+        browser = screen.query_one(FaissBrowser)
+        await wait_until(pilot, lambda: browser.node_of(path) is not None)
+        node = browser.node_of(path)
+        assert node is not None
+        browser.move_cursor(node, animate=False)
+        await pilot.press("enter")
+        inspector = screen.query_one("#faiss-inspector")
+
+        def shown() -> bool:  # what the file is, or why it is not an index
+            return screen.info is not None or "✗" in str(inspector.render())
+
+        # Not workers.wait_for_complete(): the browser's directory loader never completes.
+        await wait_until(pilot, shown)
+        await pilot.pause()
+
+    app = VecscopeApp(db.target, faiss_dir=path.parent)
+    return bool(snap_compare(app, terminal_size=SIZE, run_before=ready))

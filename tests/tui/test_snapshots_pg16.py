@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,3 +41,17 @@ def test_migrate_screen_planned(demo_db: Database, snap_compare: Any) -> None:
 
 def test_migrate_screen_build_step(demo_db: Database, snap_compare: Any) -> None:
     assert snapshot_cases.migrate_screen_build_step(demo_db, snap_compare)
+
+
+def test_faiss_screen(
+    demo_db: Database, snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the browser shows ~/indexes on every machine
+    assert snapshot_cases.faiss_screen(demo_db, snap_compare, tmp_path, "ivf")
+
+
+def test_faiss_screen_corrupt_file(
+    demo_db: Database, snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert snapshot_cases.faiss_screen(demo_db, snap_compare, tmp_path, "truncated")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
 from textual.color import Color
 from textual.content import Content
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from core.lab import Measurement
 from core.live_lab import LatencySample
 
 RGB = tuple[int, int, int]
@@ -137,12 +137,22 @@ class ThroughputPlot(LabPlot):
         plt.ylim(0, 1.0, yside="right")  # type: ignore[arg-type]
 
 
+class RecallPoint(Protocol):
+    """What the scatter needs of a measured setting: the lab's and FAISS tuning's both."""
+
+    @property
+    def p50_ms(self) -> float: ...
+
+    @property
+    def recall(self) -> float: ...
+
+
 class SweepPlot(LabPlot):
     """Recall against p50 latency, one point per measured setting."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.measurements: Sequence[Measurement] = ()
+        self.measurements: Sequence[RecallPoint] = ()
         self.labels: Sequence[str] = ()
         self.pareto: frozenset[int] = frozenset()
         self.recommended: int | None = None
@@ -150,7 +160,7 @@ class SweepPlot(LabPlot):
 
     def show(
         self,
-        measurements: Sequence[Measurement],
+        measurements: Sequence[RecallPoint],
         labels: Sequence[str],
         *,
         pareto: frozenset[int] = frozenset(),
