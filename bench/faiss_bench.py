@@ -424,7 +424,7 @@ def seed_table(rows: list[Measured], n: int) -> str:
     add("p99 latency", lambda m, c: (f"{c.p99_ms:g} ms", ms(rec(m), "p99")))
     add("p50 latency", lambda m, _c: ("-", ms(rec(m), "p50")))
     add("recall@10", lambda m, c: (f"{c.recall:.2f}", recall_text(rec(m))))
-    add("  at setting", lambda m, _c: ("", setting_of(rec(m))))
+    add("  at setting", lambda m, _c: ("", setting_of(m.tuning)))
     add("best recall@10", lambda m, _c: ("", f"{best_recall(m.tuning):.4f}"))
     add(
         "guide's setting",
@@ -446,8 +446,11 @@ def ms(p: Point | None, which: str) -> str:
     return f"{p.p99_ms if which == 'p99' else p.p50_ms:.3f} ms"
 
 
-def setting_of(p: Point | None) -> str:
-    return "-" if p is None else p.setting
+def setting_of(t: Tuning) -> str:
+    p, flag = chosen(t)
+    if p is None:
+        return "-"
+    return p.setting if not flag else f"{p.setting} (best; none >= {t.target_recall:g})"
 
 
 def recall_text(p: Point | None) -> str:
