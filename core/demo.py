@@ -370,8 +370,10 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
                 CREATE INDEX "Product Embeddings_half_idx" ON search."Product Embeddings"
                 USING hnsw (("Embedding"::halfvec(384)) halfvec_cosine_ops)""")
 
-        step("ANALYZE")
-        conn.execute("ANALYZE")
+        # VACUUM as well: it writes each table's free-space and visibility maps now, so
+        # sizes do not change later when autovacuum gets to the freshly loaded tables.
+        step("VACUUM (ANALYZE)")
+        conn.execute("VACUUM (ANALYZE)")
         step('search."Product Embeddings": a concurrent build that fails for real')
         _fail_concurrent_build(dsn, step)
     step("demo database ready")
