@@ -21,11 +21,21 @@ from core.errors import BadInputError, VecscopeError
 from core.faissidx.args import add_parser as add_faiss_parser
 from core.fmt import human_bytes, human_count, params_text, table
 from core.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
+from core.live.args import add_parsers as add_live_parsers
 from core.migrate.args import add_parser as add_migrate_parser
 from core.models import Inventory
 
 #: Commands that open the TUI; everything else runs headless.
-TUI_COMMANDS = frozenset({"tui", "demo"})
+TUI_COMMANDS = frozenset({"tui", "demo", "live", "replay"})
+
+
+def wants_tui(args: argparse.Namespace) -> bool:
+    """Whether this command opens the TUI (``live --json``, ``demo up`` do not)."""
+    if args.command not in TUI_COMMANDS:
+        return False
+    if args.command == "demo":
+        return bool(args.action == "open")
+    return not getattr(args, "json", False)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_migrate_parser(sub, conn, _Parser)
     add_faiss_parser(sub, conn, _Parser)
+    add_live_parsers(sub, conn)
 
     d = sub.add_parser(
         "demo",
@@ -137,11 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "action",
         nargs="?",
-        choices=["open", "up", "down", "status"],
+        choices=["open", "up", "down", "status", "workload"],
         default="open",
         help="open (default): start, seed and open the TUI, stop on quit; "
         "up: start and seed, print the DSN, leave it running; "
-        "down: stop it; status: say whether it runs",
+        "down: stop it; status: say whether it runs; "
+        "workload: run the demo application's searches (for the Live mode)",
+    )
+    d.add_argument("--duration", help="workload: stop after this long, e.g. 5m (default: until ^C)")
+    d.add_argument("--clients", type=int, default=3, help="workload: sessions (default 3)")
+    d.add_argument(
+        "--deploy-after",
+        default="60s",
+        help="workload: when the application's deploy changes product search (default 60s)",
     )
     d.add_argument("--reset", action="store_true", help="drop the demo data and seed it again")
     d.add_argument(
@@ -252,6 +271,8 @@ def cmd_indexes(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     data_dir = args.data_dir or demo_server.default_data_dir()
+    if args.action == "workload":
+        _workload_options(args)  # bad input is refused before anything starts
     if args.action == "down":
         stopped = demo_server.down(data_dir)
         print("stopped" if stopped else f"no demo server running in {data_dir}", file=sys.stderr)
@@ -270,6 +291,36 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         progress=lambda m: print(m, file=sys.stderr, flush=True),
     )
     out.write(server.uri(demo_server.DEMO_DB) + "\n")
+    if args.action == "workload":
+        return _demo_workload(args, server.conninfo(demo_server.DEMO_DB))
+    return 0
+
+
+def _workload_options(args: argparse.Namespace) -> tuple[float | None, float]:
+    from core.live.args import parse_duration
+
+    if not 1 <= args.clients <= 32:
+        raise BadInputError("--clients must be between 1 and 32")
+    duration = parse_duration(args.duration) if args.duration else None
+    return duration, parse_duration(args.deploy_after)
+
+
+def _demo_workload(args: argparse.Namespace, conninfo: str) -> int:
+    from core.demo_workload import DemoWorkload
+
+    duration, deploy_after = _workload_options(args)
+    workload = DemoWorkload(
+        conninfo,
+        clients=args.clients,
+        switch_after_s=deploy_after,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    try:
+        stats = workload.run(duration)
+    except KeyboardInterrupt:
+        workload.stop()
+        stats = workload.stats
+    print(f"{stats.queries:,} queries, {stats.errors:,} errors", file=sys.stderr)
     return 0
 
 
@@ -339,7 +390,21 @@ def cmd_faiss(args: argparse.Namespace, out: TextIO) -> int:
     return run_faiss(args, target_from(args), out)
 
 
+def cmd_live(args: argparse.Namespace, out: TextIO) -> int:
+    from core.live.cli import run_live
+
+    return run_live(args, target_from(args), out)
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from core.live.cli import run_replay
+
+    return run_replay(args, out)
+
+
 HEADLESS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "live": cmd_live,
+    "replay": cmd_replay,
     "faiss": cmd_faiss,
     "migrate": cmd_migrate,
     "bench": cmd_bench,
@@ -359,6 +424,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     except KeyboardInterrupt:
         print("vecscope: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `vecscope live --json | head`: the reader left; that is no error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 def fail(message: str) -> int:

@@ -15,9 +15,7 @@ from core.errors import VecscopeError
 def main(argv: list[str] | None = None) -> int:
     try:
         args = cli.parse(argv)
-        if args.command not in cli.TUI_COMMANDS or (
-            args.command == "demo" and args.action != "open"
-        ):
+        if not cli.wants_tui(args):
             return cli.run(args)
         from tui.run import run_tui
 

@@ -1,0 +1,17 @@
+-- Vector query shapes from pg_stat_statements: cumulative counters, summed over the
+-- roles that ran the same shape. STATEMENTS is the quoted view, SINCE the oldest
+-- per-entry start (pg_stat_statements 1.11+, else NULL); both are set in core.live.poll.
+SELECT queryid,
+       sum(calls)::bigint AS calls,
+       sum(total_exec_time)::float8 AS total_ms,
+       sum(rows)::bigint AS rows,
+       min(query) AS query,
+       SINCE AS since
+  FROM STATEMENTS
+ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND queryid IS NOT NULL
+   AND query ~ '(<->|<=>|<#>|<\+>|<~>|<%>)'
+   -- DDL that mentions the operators (CREATE EXTENSION vector's own script, say) is no
+   -- query shape: leading comments skipped, the statement must not be a definition.
+   AND query !~* '^\s*(--[^\n]*\s*)*(CREATE|ALTER|DROP|COMMENT|GRANT|REVOKE)\M'
+ GROUP BY queryid
