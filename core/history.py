@@ -7,18 +7,15 @@ as the tests do). Only query texts are kept: never a connection string or a pass
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import platformdirs
+from core.paths import state_dir
 
 MAX_ENTRIES = 200
 
 
 def history_path() -> Path:
-    base = os.environ.get("VECSCOPE_STATE_DIR")
-    root = Path(base) if base else platformdirs.user_state_path("vecscope")
-    return root / "explain_history.jsonl"
+    return state_dir() / "explain_history.jsonl"
 
 
 def load_history() -> list[str]:

@@ -136,3 +136,31 @@ def system_pg() -> Iterator[SystemServer]:
     server = sp.start()
     yield server
     sp.stop(server)
+
+
+@dataclass(frozen=True)
+class SystemDatabase:
+    name: str
+    dsn: str
+
+    def connect(self) -> psycopg.Connection[TupleRow]:
+        return psycopg.connect(self.dsn, autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def system_demo_db(
+    system_pg: SystemServer, request: pytest.FixtureRequest
+) -> Iterator[SystemDatabase]:
+    """A fresh database on Debian's server with pg_stat_statements and the (small) demo,
+    for this test module only."""
+    name = _module_db_name(request, "_sysdemo")
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(system_pg.conninfo(), autocommit=True) as admin:
+        admin.execute(drop)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(system_pg.conninfo(name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+    seed(system_pg.conninfo(name), DEMO_TEST_ROWS, progress=lambda _: None)
+    yield SystemDatabase(name, system_pg.conninfo(name))
+    with psycopg.connect(system_pg.conninfo(), autocommit=True) as admin:
+        admin.execute(drop)

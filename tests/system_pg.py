@@ -88,6 +88,21 @@ def start() -> SystemServer:
             time.sleep(0.2)
 
 
+def restart(server: SystemServer) -> None:
+    """Restart the server (same options, kept in postmaster.opts): every counter resets."""
+    _as_postgres(
+        str(server.bin_dir / "pg_ctl"),
+        "-D",
+        str(server.root / "data"),
+        "-w",
+        "-m",
+        "fast",
+        "-l",
+        str(server.root / "log"),
+        "restart",
+    )
+
+
 def stop(server: SystemServer) -> None:
     try:
         _as_postgres(

@@ -23,6 +23,7 @@ from tui.screens.faiss import FaissScreen
 from tui.screens.help import HelpScreen
 from tui.screens.indexes import IndexesScreen
 from tui.screens.latency import LatencyScreen
+from tui.screens.live import LiveOptions, LiveScreen
 from tui.screens.migrate import MigrateScreen
 from tui.terminal import driver_class
 
@@ -38,6 +39,7 @@ class VecscopeApp(App[int]):
         "latency": LatencyScreen,
         "migrate": MigrateScreen,
         "faiss": FaissScreen,
+        "live": LiveScreen,
     }
     DEFAULT_MODE = "indexes"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -47,16 +49,31 @@ class VecscopeApp(App[int]):
         Binding("f4", "switch_mode('latency')", "Latency"),
         Binding("f5", "switch_mode('migrate')", "Migrate"),
         Binding("f6", "switch_mode('faiss')", "FAISS"),
+        Binding("f7", "switch_mode('live')", "Live"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, target: ConnectionTarget, *, faiss_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        target: ConnectionTarget,
+        *,
+        faiss_dir: Path | None = None,
+        live_options: LiveOptions | None = None,
+        start_mode: str = "indexes",
+    ) -> None:
         # FAISS trains with descriptor 2 redirected: the screen is drawn through a copy.
         super().__init__(driver_class=driver_class())
         self.session = CatalogSession(target)
         self.sub_title = target.describe()
         #: Where the FAISS mode's browser starts (``None``: the working directory).
         self.faiss_dir = faiss_dir
+        #: How the Live mode polls and records (``vecscope live`` sets them).
+        self.live_options = live_options or LiveOptions()
+        self.start_mode = start_mode
+
+    def on_mount(self) -> None:
+        if self.start_mode != self.DEFAULT_MODE:
+            self.switch_mode(self.start_mode)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -78,6 +95,15 @@ class VecscopeApp(App[int]):
             "FAISS index files: inspect, convert with verified recall, tune, deploy",
             lambda: self.switch_mode("faiss"),
         )
+        yield SystemCommand(
+            "Mode: Live",
+            "The application's own vector queries, live, without adding load; record",
+            lambda: self.switch_mode("live"),
+        )
+        if isinstance(screen, LiveScreen):
+            yield SystemCommand(
+                "Live: record or stop recording", "Keep every poll in a file", screen.action_record
+            )
         if isinstance(screen, IndexesScreen):
             yield SystemCommand(
                 "Refresh inventory", "Read columns and indexes again", screen.action_refresh

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from core import cli, demo_server
 from core.connection import ConnectionTarget
@@ -25,15 +27,44 @@ def run_tui(args: argparse.Namespace) -> int:
             progress=lambda m: print(m, file=sys.stderr, flush=True),
         )
         target = ConnectionTarget(dsn=server.conninfo(demo_server.DEMO_DB))
+    elif args.command == "replay":
+        return _replay(args.file)
     else:
         target = cli.target_from(args)
     try:
         from tui.app import VecscopeApp
 
-        app = VecscopeApp(target)
+        if args.command == "live":
+            app = VecscopeApp(target, live_options=_live_options(args), start_mode="live")
+        else:
+            app = VecscopeApp(target)
         app.run()
         return app.return_code or 0
     finally:
         if server is not None and server.started_here:
             print("stopping the embedded PostgreSQL vecscope started", file=sys.stderr)
             server.stop()
+
+
+def _live_options(args: argparse.Namespace) -> Any:
+    """``vecscope live`` flags, checked before the screen opens (bad input: one line)."""
+    from core.errors import BadInputError
+    from core.live.session import check_interval
+    from tui.screens.live import LiveOptions
+
+    if args.duration:
+        raise BadInputError("--duration is for --json runs; the TUI runs until you quit")
+    record = args.record
+    if record is not None and record.exists():
+        raise BadInputError(f"{record} exists: a recording never overwrites a file")
+    return LiveOptions(check_interval(args.interval), record, not args.no_query_text)
+
+
+def _replay(path: Path) -> int:
+    from core.live.recording import Recording
+    from tui.replay import ReplayApp
+
+    Recording(path).close()  # a bad file is one line here, not a screen
+    app = ReplayApp(path)
+    app.run()
+    return app.return_code or 0

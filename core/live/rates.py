@@ -2,7 +2,8 @@
 
 ``pg_stat_statements`` and the statistics views count from the last reset. Two snapshots
 give a rate over the interval between them, unless a counter went back: a server restart
-(``pg_postmaster_start_time`` moved), a full ``pg_stat_statements_reset()`` (its
+after a crash (``pg_postmaster_start_time`` moved; a clean shutdown saves the counters,
+which then go on), a full ``pg_stat_statements_reset()`` (its
 ``stats_reset`` moved), one entry evicted and re-added or reset on its own (its ``calls``
 went down, or its ``stats_since`` moved), or ``pg_stat_reset()`` for the index counters.
 After a reset the counter's value is what happened since the reset, over the time since
@@ -67,6 +68,9 @@ class LiveTracker:
         # table since then.
         self._last_used: dict[int, datetime] = {}
         self._seq_since_used: dict[int, int] = {}
+        # When each index was first seen: one used before the run (idx_scan > 0) but
+        # idle since counts as idle from then (the on-call opens the view mid-incident).
+        self._first_seen: dict[int, datetime] = {}
 
     def feed(self, snap: Snapshot) -> LivePoint:
         """The point for ``snap`` (rates against the previously fed snapshot)."""
@@ -78,8 +82,8 @@ class LiveTracker:
         restart = prev is not None and snap.server_started != prev.server_started
         if restart:
             resets.append(
-                f"the server restarted at {snap.server_started:%H:%M:%S}: "
-                "every counter starts again from zero"
+                f"the server restarted at {snap.server_started:%H:%M:%S}: counters a clean "
+                "shutdown saved go on, the others start again from zero"
             )
         shapes, gone = self._shapes(prev, snap, interval, restart, resets)
         indexes = self._indexes(prev, snap, interval, restart, resets)
@@ -120,11 +124,12 @@ class LiveTracker:
             shapes = [_unknown_rate(s) for s in snap.statements]
             return tuple(sorted(shapes, key=lambda r: -r.total_calls)), ()
         old = {s.queryid: s for s in before}
-        # Since when the whole view counts, if it restarted within the interval.
+        # Since when the whole view counts, if it restarted within the interval. A server
+        # restart alone is no reset: a clean shutdown saves pg_stat_statements (and
+        # stats_reset with it); after a crash its stats_reset moves, or entries go back.
         view_since: datetime | None = None
-        if restart:
-            view_since = _after(snap.server_started, prev.at) or prev.at
-        elif snap.statements_reset is not None and snap.statements_reset != prev.statements_reset:
+        restarted_at = _after(snap.server_started, prev.at) if restart else None
+        if snap.statements_reset is not None and snap.statements_reset != prev.statements_reset:
             view_since = _after(snap.statements_reset, prev.at) or prev.at
             resets.append(
                 f"pg_stat_statements was reset at {snap.statements_reset:%H:%M:%S}: "
@@ -139,7 +144,7 @@ class LiveTracker:
             moved = s.since is not None and p is not None and p.since not in (None, s.since)
             if p is not None and (s.calls < p.calls or moved):
                 entry_restarted, p = True, None
-                since = _after(s.since, prev.at)
+                since = _after(s.since, prev.at) or restarted_at
                 restarted_entries += 1
             elif p is None and view_since is None:
                 since = _after(s.since, prev.at)  # a new shape: it counts from its start
@@ -159,7 +164,7 @@ class LiveTracker:
                     restarted=entry_restarted or view_since is not None,
                 )
             )
-        if restarted_entries:
+        if restarted_entries and not restart:
             resets.append(
                 f"{restarted_entries} query shape(s) counted again from zero "
                 "(pg_stat_statements_reset for them, or evicted and added back)"
@@ -182,42 +187,51 @@ class LiveTracker:
         for ix in snap.indexes:
             p = old.get(ix.indexrelid)
             if prev is None:
+                self._first_seen.setdefault(ix.indexrelid, snap.at)
                 invalid = None if ix.valid else self._flag(ix, 0, 0, snap.at)
                 out.append(_index_rate(ix, 0, 0, NAN, NAN, invalid))
                 continue
             went_back = p is not None and (ix.idx_scan < p.idx_scan or ix.seq_scan < p.seq_scan)
             counters_reset = counters_reset or (went_back and not restart)
-            scans = _delta(ix.idx_scan, None if p is None or restart else p.idx_scan)
-            seq = _delta(ix.seq_scan, None if p is None or restart else p.seq_scan)
+            # A clean shutdown saves these counters too: only those that went back reset.
+            scans = _delta(ix.idx_scan, None if p is None else p.idx_scan)
+            seq = _delta(ix.seq_scan, None if p is None else p.seq_scan)
             flag = self._flag(ix, scans, seq, snap.at)
             out.append(
                 _index_rate(ix, scans, seq, _per_s(scans, interval), _per_s(seq, interval), flag)
             )
         if counters_reset:
             resets.append("index statistics were reset (pg_stat_reset): counted again from zero")
-        gone = set(self._last_used) - {ix.indexrelid for ix in snap.indexes}
+        gone = set(self._first_seen) - {ix.indexrelid for ix in snap.indexes}
         for oid in gone:
             self._last_used.pop(oid, None)
+            self._first_seen.pop(oid, None)
             self._seq_since_used.pop(oid, None)
         return tuple(sorted(out, key=lambda r: (r.flag is None, r.key)))
 
     def _flag(self, ix: IndexCounters, scans: int, seq: int, at: datetime) -> str | None:
+        oid = ix.indexrelid
+        first = self._first_seen.setdefault(oid, at)
         if not ix.valid:
-            return "INVALID: no query can use it, yet every write maintains it"
+            return "INVALID: no query can use it; every write still maintains it"
         if scans > 0:
-            self._last_used[ix.indexrelid] = at
-            self._seq_since_used[ix.indexrelid] = 0
+            self._last_used[oid] = at
+            self._seq_since_used[oid] = 0
             return None
-        last = self._last_used.get(ix.indexrelid)
+        last = self._last_used.get(oid)
+        if last is None and ix.idx_scan > scans:
+            last = first  # used before the run, not since it started
         if last is None:
-            return None  # not used in this run: it cannot have stopped
-        seq_since = self._seq_since_used.get(ix.indexrelid, 0) + seq
-        self._seq_since_used[ix.indexrelid] = seq_since
+            return None  # never used: it cannot have stopped
+        seq_since = self._seq_since_used.get(oid, 0) + seq
+        self._seq_since_used[oid] = seq_since
         idle = (at - last).total_seconds()
         if idle >= self.stall_seconds and seq_since > 0:
+            since = "" if oid in self._last_used else " watched"
             return (
-                f"no index scans for {idle:.0f} s while {ix.table_name} had {seq_since:,} "
-                "sequential scans: the planner stopped using it"
+                f"stopped: no index scans in the{since} last {idle:.0f} s, while "
+                f"{ix.table_name} had {seq_since:,} sequential scans: the planner no longer "
+                "uses it"
             )
         return None
 

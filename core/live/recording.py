@@ -21,6 +21,7 @@ from typing import Any
 
 from core.errors import BadInputError, first_line
 from core.live.model import IndexCounters, Running, Setting, Snapshot, StatementCounters
+from core.paths import state_dir
 
 FORMAT = "vecscope-live-recording"
 VERSION = 1
@@ -269,3 +270,14 @@ class Recording:
 
     def close(self) -> None:
         self._db.close()
+
+
+def recordings_dir() -> Path:
+    """Where the Live mode's record key puts recordings."""
+    return state_dir() / "recordings"
+
+
+def new_recording_path(database: str, now: datetime) -> Path:
+    """``live-<database>-<YYYYmmdd-HHMMSS>.sqlite`` in :func:`recordings_dir`."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in database)
+    return recordings_dir() / f"live-{safe}-{now:%Y%m%d-%H%M%S}.sqlite"

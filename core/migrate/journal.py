@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from core.connection import ConnectionTarget, redact
 from core.errors import BadInputError
 from core.migrate.plan import MigrationSpec
+from core.paths import state_dir
 
 FORMAT_VERSION = 1
 
@@ -35,9 +35,7 @@ INFO = "info"
 
 
 def migrations_dir() -> Path:
-    base = os.environ.get("VECSCOPE_STATE_DIR")
-    root = Path(base) if base else platformdirs.user_state_path("vecscope")
-    return root / "migrations"
+    return state_dir() / "migrations"
 
 
 def safe_conninfo(target: ConnectionTarget) -> str:

@@ -11,7 +11,8 @@ SELECT queryid,
  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND queryid IS NOT NULL
    AND query ~ '(<->|<=>|<#>|<\+>|<~>|<%>)'
-   -- DDL that mentions the operators (CREATE EXTENSION vector's own script, say) is no
-   -- query shape: leading comments skipped, the statement must not be a definition.
-   AND query !~* '^\s*(--[^\n]*\s*)*(CREATE|ALTER|DROP|COMMENT|GRANT|REVOKE)\M'
+   -- DDL and EXPLAIN that mention the operators (CREATE EXTENSION vector's own script, a
+   -- DBA's EXPLAIN, vecscope's plan doctor) are no application query shape; leading
+   -- comments are skipped.
+   AND query !~* '^\s*(--[^\n]*\s*)*(CREATE|ALTER|DROP|COMMENT|GRANT|REVOKE|EXPLAIN)\M'
  GROUP BY queryid

@@ -3,5 +3,8 @@ SELECT (SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid 
          WHERE e.extname = 'pg_stat_statements') AS schema,
        (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') IS NOT NULL
            AS available,
-       current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS preloaded,
+       -- pg_settings, not current_setting(): a role without pg_read_all_settings gets no
+       -- row (NULL) instead of an error that would stop every poll.
+       (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')
+           ~ 'pg_stat_statements' AS preloaded,
        pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') AS read_all_stats

@@ -185,3 +185,24 @@ def faiss_screen(db: Database, snap_compare: Any, home: Path, file: str) -> bool
 
     app = VecscopeApp(db.target, faiss_dir=path.parent)
     return bool(snap_compare(app, terminal_size=SIZE, run_before=ready))
+
+
+def live_replay_screen(snap_compare: Any) -> bool:
+    """The Live mode on the recording in tests/data (a real demo workload run on Debian's
+    PostgreSQL with pg_stat_statements: the deploy made one index stop serving), at the
+    poll where the flag shows. A recording is fixed data, so the snapshot is stable."""
+    from tests.tui.helpers import wait_until
+    from tui.replay import ReplayApp
+    from tui.screens.live import LiveScreen
+
+    recording = Path(__file__).parent.parent / "data" / "live_demo.sqlite"
+    app = ReplayApp(recording)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LiveScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, LiveScreen)
+        await wait_until(pilot, lambda: screen.info is not None)
+        await pilot.pause()
+
+    return bool(snap_compare(app, terminal_size=SIZE, run_before=ready))

@@ -55,3 +55,7 @@ def test_faiss_screen_corrupt_file(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     assert snapshot_cases.faiss_screen(demo_db, snap_compare, tmp_path, "truncated")
+
+
+def test_live_replay_screen(snap_compare: Any) -> None:
+    assert snapshot_cases.live_replay_screen(snap_compare)

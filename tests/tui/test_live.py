@@ -1,0 +1,202 @@
+"""The Live mode driven by keys: live on both kinds of server, and a recording replayed."""
+
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import TextArea
+
+from core.connection import ConnectionTarget
+from core.demo_workload import DemoWorkload
+from core.live.recording import Recording, recordings_dir
+from tests.conftest import Database, SystemDatabase
+from tests.tui.helpers import screen_text, wait_loaded, wait_until
+from tui.app import VecscopeApp
+from tui.launch import main
+from tui.replay import ReplayApp
+from tui.screens.explain import ExplainScreen
+from tui.screens.live import LiveOptions, LiveScreen
+from tui.widgets.live_views import IndexesTable, ShapesTable
+
+RECORDING = Path(__file__).parent.parent / "data" / "live_demo.sqlite"
+SIZE = (160, 40)
+
+
+def plain(app: Any) -> str:
+    """The screen's text, as a person reads it."""
+    return html.unescape(screen_text(app)).replace("\xa0", " ")
+
+
+def _live(app: Any) -> LiveScreen:
+    screen = app.screen
+    assert isinstance(screen, LiveScreen)
+    return screen
+
+
+async def _open_live(pilot: Pilot[Any], polls: int = 2) -> LiveScreen:
+    await wait_loaded(pilot)
+    await pilot.press("f7")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LiveScreen))
+    screen = _live(pilot.app)
+    await wait_until(pilot, lambda: len(screen.points) >= polls, timeout=30)
+    return screen
+
+
+async def test_live_without_pg_stat_statements(demo_db: Database) -> None:
+    """The embedded server lacks pg_stat_statements: say how to enable it, show the rest."""
+    app = VecscopeApp(demo_db.target, live_options=LiveOptions(interval_s=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_live(pilot)
+        text = plain(app)
+        assert "pg_stat_statements is not" in text and "shared_preload_libraries" in text
+        assert "running queries, index scans, settings" in text
+        assert screen.query_one(ShapesTable).row_count == 0
+        indexes = screen.query_one(IndexesTable)
+        cell = indexes.get_cell("search.Product Embeddings_cosine_idx", "note")
+        assert str(cell).startswith("INVALID")
+        assert indexes.row_count >= 5
+
+        # Record: a file in the state directory, replayable, then stopped by the same key.
+        await pilot.press("r")
+        await wait_until(
+            pilot, lambda: screen.live is not None and screen.live.recorder is not None
+        )
+        assert screen.live is not None and screen.live.recorder is not None
+        recorder = screen.live.recorder
+        await wait_until(pilot, lambda: recorder.polls >= 2, timeout=30)
+        assert recorder.path.parent == recordings_dir()
+        assert "● REC" in plain(app)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.live is not None and screen.live.recorder is None)
+        recording = Recording(recorder.path)
+        assert recording.info().polls >= 2
+        recording.close()
+
+        # Pause: no poll while paused; space again goes on.
+        await pilot.press("space")
+        await app.workers.wait_for_complete()
+        count = len(screen.points)
+        await pilot.pause(1.5)
+        assert len(screen.points) == count and "PAUSED" in plain(app)
+        await pilot.press("space")
+        await wait_until(pilot, lambda: len(screen.points) > count, timeout=30)
+
+        # Slower, faster: the interval moves through its steps.
+        await pilot.press("plus")
+        assert screen.interval_s == 1.0
+        await pilot.press("minus", "minus")
+        assert screen.interval_s == 0.5  # the fastest step
+
+
+@pytest.fixture
+def workload(system_demo_db: SystemDatabase) -> Any:
+    w = DemoWorkload(system_demo_db.dsn, clients=2, switch_after_s=None, progress=lambda _: None)
+    thread = threading.Thread(target=w.run, daemon=True)
+    thread.start()
+    yield w
+    w.stop()
+    thread.join(timeout=30)
+
+
+async def test_live_shapes_and_explain(system_demo_db: SystemDatabase, workload: Any) -> None:
+    """The demo's searches show as shapes with rates; `e` opens the plan doctor on one."""
+    target = ConnectionTarget(dsn=system_demo_db.dsn)
+    app = VecscopeApp(target, live_options=LiveOptions(interval_s=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_live(pilot)
+
+        def docs_rated() -> bool:
+            point = screen.points[-1] if screen.points else None
+            return point is not None and any(
+                "doc_chunks" in (s.query or "") and s.calls > 0 for s in point.shapes
+            )
+
+        await wait_until(pilot, docs_rated, timeout=60)
+        assert "pg_stat_statements is not" not in plain(app)
+        table = screen.query_one(ShapesTable)
+        table.focus()
+        key = next(
+            str(s.queryid) for s in screen.points[-1].shapes if "doc_chunks" in (s.query or "")
+        )
+        await pilot.pause()
+        table.move_cursor(row=table.get_row_index(key))
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExplainScreen), timeout=30)
+        editor = app.screen.query_one("#editor", TextArea)
+        assert "doc_chunks" in editor.text and "<=>" in editor.text
+        # Polling went on behind the Explain mode (a recording would have no gap).
+        count = len(screen.points)
+        await wait_until(pilot, lambda: len(screen.points) > count, timeout=30)
+
+
+def _stopped(screen: LiveScreen) -> list[str]:
+    """Valid indexes flagged at the poll looked at."""
+    point = screen.window()[1]
+    assert point is not None
+    return [ix.key for ix in point.indexes if ix.flag and ix.valid]
+
+
+async def test_replay_step_seek_play() -> None:
+    """A recording opens with no database: step, seek, play, and explain copies the text."""
+    app = ReplayApp(RECORDING)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen))
+        screen = _live(app)
+        await wait_until(pilot, lambda: screen.info is not None)
+        last = len(screen.points) - 1
+        assert last >= 30 and screen.position == last
+        assert "REPLAY" in plain(app)
+        await pilot.press("home")
+        assert screen.position == 0
+        await pilot.press("right")
+        assert screen.position == 1
+        await pilot.press("pagedown")
+        assert screen.position == 31
+        await pilot.press("left")
+        assert screen.position == 30
+        await pilot.press("end")
+        assert screen.position == last
+        await pilot.press("pageup")
+        assert screen.position == last - 30
+        # The flag of the deploy is visible at the end, not before it happened.
+        await pilot.press("end")
+        assert _stopped(screen) == ["search.Product Embeddings_hnsw"]
+        await pilot.press("home")
+        assert _stopped(screen) == []
+        # Play from the start to the end, then it pauses by itself.
+        await pilot.press("space")
+        assert not screen.paused
+        await wait_until(pilot, lambda: screen.position == last and screen.paused, timeout=60)
+        # No database: `e` copies the shape's text.
+        table = screen.query_one(ShapesTable)
+        table.focus()
+        await pilot.press("e")
+        await pilot.pause()
+        assert "ORDER BY" in app.clipboard
+
+
+def test_replay_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a recording\n")
+    assert main(["replay", str(text)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a vecscope recording" in err
+    assert main(["replay", str(tmp_path / "missing.sqlite")]) == 2
+    assert "no recording at" in capsys.readouterr().err
+
+
+def test_live_tui_flags_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    existing = tmp_path / "taken.sqlite"
+    existing.write_bytes(b"keep me")
+    assert main(["live", "--record", str(existing)]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert existing.read_bytes() == b"keep me"
+    assert main(["live", "--duration", "5s"]) == 2
+    assert "--duration is for --json" in capsys.readouterr().err
+    assert main(["live", "--interval", "0"]) == 2
+    assert "--interval must be between" in capsys.readouterr().err
