@@ -4,6 +4,7 @@
     python screenshots/generate.py --rows 5000  # quicker, smaller figures
     python screenshots/generate.py --only migrate latency  # just these shots
     python screenshots/generate.py --only faiss --rows 5000  # the FAISS mode's shot
+    python screenshots/generate.py --only live  # Debian's PostgreSQL (pg_stat_statements)
 
 Each SVG is what a 160x40 terminal shows; nothing is drawn by hand.
 """
@@ -66,6 +67,7 @@ SHOTS = (
     "connection-error",
     "migrate",
     "faiss",
+    "live",
 )
 _only: set[str] = set(SHOTS)
 
@@ -102,6 +104,58 @@ def faiss_files(folder: Path) -> Path:
     faiss.write_index(ivf, str(path))
     (folder / "docs.broken.index").write_bytes(path.read_bytes()[:100_000])
     return path
+
+
+def live_shot(rows: int) -> None:
+    """The Live mode during the demo workload, on Debian's PostgreSQL: the embedded
+    servers have no pg_stat_statements (tests/setup_system_pg.sh installs it)."""
+    import threading
+
+    import psycopg
+
+    from core.demo import seed
+    from core.demo_workload import DemoWorkload
+
+    sys.path.insert(0, str(HERE.parent))  # the tests' server helper lives in the repo
+    from tests import system_pg
+    from tui.screens.live import LiveOptions, LiveScreen
+
+    server = system_pg.start()
+    try:
+        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE vecscope_demo")
+        dsn = server.conninfo("vecscope_demo")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_stat_statements")
+        seed(dsn, rows, progress=lambda m: print(m, file=sys.stderr))
+        workload = DemoWorkload(dsn, clients=3, switch_after_s=40, progress=print)
+        thread = threading.Thread(target=workload.run, daemon=True)
+        thread.start()
+
+        async def live(pilot: Pilot[Any]) -> None:
+            await _until(pilot, lambda: isinstance(pilot.app.screen, LiveScreen))
+            screen = pilot.app.screen
+            assert isinstance(screen, LiveScreen)
+
+            def flagged() -> bool:
+                last = screen.points[-1] if screen.points else None
+                return (
+                    last is not None
+                    and len(screen.points) >= 70
+                    and any(ix.flag and ix.valid for ix in last.indexes)
+                )
+
+            await _until(pilot, flagged, timeout=300)
+            await pilot.pause(0.3)
+
+        app = VecscopeApp(
+            ConnectionTarget(dsn=dsn), live_options=LiveOptions(interval_s=1.0), start_mode="live"
+        )
+        _shoot("live", app, live)
+        workload.stop()
+        thread.join(timeout=30)
+    finally:
+        system_pg.stop(server)
 
 
 def main() -> int:
@@ -250,6 +304,8 @@ def main() -> int:
 
             _shoot("faiss", VecscopeApp(target, faiss_dir=ivf.parent), faiss_tuned)
             shutil.rmtree(ivf.parent, ignore_errors=True)
+        if "live" in _only:
+            live_shot(args.rows)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

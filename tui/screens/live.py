@@ -116,6 +116,7 @@ class LiveScreen(VecscopeScreen):
         with Horizontal(id="live-charts"):
             yield ShapesPlot("calls_per_s", id="live-calls")
             yield ShapesPlot("mean_ms", id="live-mean")
+            yield ShapesPlot("rows_per_call", id="live-rows")
             yield IndexScansPlot(id="live-index-plot")
         with Horizontal(id="live-bottom"):
             with Vertical(id="live-tables"):
@@ -330,6 +331,7 @@ class LiveScreen(VecscopeScreen):
         self.query_one("#live-notes", Static).update(self._notes(point))
         self.query_one("#live-calls", ShapesPlot).show(shown, order)
         self.query_one("#live-mean", ShapesPlot).show(shown, order)
+        self.query_one("#live-rows", ShapesPlot).show(shown, order)
         self.query_one(IndexScansPlot).show(shown)
         self.query_one(ShapesTable).show(point, order)
         self.query_one(IndexesTable).show(point)

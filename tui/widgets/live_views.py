@@ -7,6 +7,7 @@ up to the position being looked at, so a replay and a live run draw the same way
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -20,6 +21,11 @@ from core.live.rates import top_shapes
 from core.plan import shorten_vectors
 from tui.widgets.latency_plots import MARKER, LabPlot
 
+TITLES = {
+    "calls_per_s": "Calls per second per shape",
+    "mean_ms": "Mean ms per call",
+    "rows_per_call": "Rows per call",
+}
 #: Theme variables for the series, in the order of the shapes' ``#`` numbers.
 SERIES = ("primary", "accent", "success", "warning", "secondary")
 
@@ -57,7 +63,7 @@ class ShapesPlot(LabPlot):
     def draw(self) -> None:
         plt = self.plt
         per_s = self.metric == "calls_per_s"
-        plt.title("Calls per second, per query shape" if per_s else "Mean ms per call")
+        plt.title(TITLES[self.metric])
         plt.xlabel("seconds")
         rated = [p for p in self.points if p.interval_s is not None]
         if not rated or not self.order:
@@ -97,7 +103,7 @@ class IndexScansPlot(LabPlot):
 
     def draw(self) -> None:
         plt = self.plt
-        plt.title("Index scans per second (flagged: red)")
+        plt.title("Index scans/s (red: flagged)")
         plt.xlabel("seconds")
         rated = [p for p in self.points if p.interval_s is not None]
         if not rated:
@@ -228,6 +234,9 @@ def short_flag(flag: str | None) -> str:
     """The table's note: the flag up to its first clause (the panel has the rest)."""
     if not flag:
         return ""
+    idle = re.search(r"last (\d+) s", flag)
+    if flag.startswith("stopped") and idle:
+        return f"stopped: no scans for {idle.group(1)} s"
     return flag.split(";")[0].split(", while")[0]
 
 
