@@ -23,28 +23,25 @@ from core import queries
 from core.activity import statements_status
 from core.connection import ConnectionTarget, connect, redact
 from core.errors import QueryError, first_line
+from core.explain import QUERY_SETTINGS
 from core.live.model import IndexCounters, Running, Setting, Snapshot, StatementCounters
 
-#: Settings that change how vector queries are planned or how many results they return.
-WATCHED_SETTINGS = (
-    "hnsw.ef_search",
-    "hnsw.iterative_scan",
-    "hnsw.max_scan_tuples",
-    "ivfflat.probes",
-    "ivfflat.iterative_scan",
-    "ivfflat.max_probes",
-    "work_mem",
-    "maintenance_work_mem",
-    "effective_cache_size",
-    "random_page_cost",
-    "seq_page_cost",
-    "enable_seqscan",
-    "enable_indexscan",
-    "enable_bitmapscan",
-    "jit",
-    "max_parallel_workers_per_gather",
-    "plan_cache_mode",
-    "statement_timeout",
+#: Settings that change how vector queries are planned or how many results they return:
+#: the plan doctor's, and the server-wide ones a DBA changes in an incident.
+WATCHED_SETTINGS = tuple(
+    dict.fromkeys(
+        (
+            *QUERY_SETTINGS,
+            "maintenance_work_mem",
+            "effective_cache_size",
+            "random_page_cost",
+            "seq_page_cost",
+            "jit",
+            "max_parallel_workers_per_gather",
+            "plan_cache_mode",
+            "statement_timeout",
+        )
+    )
 )
 
 #: A poll statement that takes longer than this is cancelled (a sick server must not
