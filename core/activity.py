@@ -64,6 +64,12 @@ def statements_status(conn: psycopg.Connection[TupleRow]) -> tuple[str | None, s
             "contrib modules, add it to shared_preload_libraries, restart, then "
             "CREATE EXTENSION pg_stat_statements;"
         )
+    elif row["preloaded"] is None:
+        how = (
+            "pg_stat_statements is not installed in this database, and this role may not "
+            "read shared_preload_libraries: CREATE EXTENSION pg_stat_statements; (if it "
+            "is not loaded, add it to shared_preload_libraries and restart)"
+        )
     elif not row["preloaded"]:
         how = (
             "pg_stat_statements is not loaded: add it to shared_preload_libraries "

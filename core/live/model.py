@@ -65,7 +65,8 @@ class Running:
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    #: ``server``, ``database "db"``, ``role app``, ``role app in database db``.
+    #: ``server``, ``database db``, ``role app``, ``role app in database db`` (names
+    #: quoted only where PostgreSQL needs it).
     scope: str
     name: str
     value: str | None
