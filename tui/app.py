@@ -104,6 +104,11 @@ class VecscopeApp(App[int]):
             yield SystemCommand(
                 "Live: record or stop recording", "Keep every poll in a file", screen.action_record
             )
+            yield SystemCommand(
+                "Live: record without query texts",
+                "A recording to share: shapes named by queryid, no SQL text",
+                screen.action_record_without_text,
+            )
         if isinstance(screen, IndexesScreen):
             yield SystemCommand(
                 "Refresh inventory", "Read columns and indexes again", screen.action_refresh

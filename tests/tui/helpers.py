@@ -19,8 +19,9 @@ async def wait_until(pilot: Pilot[Any], condition: Any, timeout: float = 20.0) -
         if loop.time() > deadline:
             screen = pilot.app.screen
             shown = ""
-            if hasattr(screen, "error"):
-                shown = f": {screen.error.message}"
+            error = getattr(screen, "error", None)
+            if error is not None:
+                shown = f": {getattr(error, 'message', error)}"
             raise AssertionError(f"timed out waiting for {condition.__name__} on {screen}{shown}")
         await pilot.pause(0.05)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
@@ -29,7 +31,7 @@ SIZE = (160, 40)
 
 def plain(app: Any) -> str:
     """The screen's text, as a person reads it."""
-    return html.unescape(screen_text(app)).replace("\xa0", " ")
+    return html.unescape(re.sub(r"<[^>]+>", "", screen_text(app))).replace("\xa0", " ")
 
 
 def _live(app: Any) -> LiveScreen:
@@ -77,6 +79,22 @@ async def test_live_without_pg_stat_statements(demo_db: Database) -> None:
         assert recording.info().polls >= 2
         recording.close()
 
+        # For sharing: the palette's "record without query texts" keeps no SQL text.
+        screen.action_record_without_text()
+        await wait_until(
+            pilot, lambda: screen.live is not None and screen.live.recorder is not None
+        )
+        assert screen.live is not None and screen.live.recorder is not None
+        private = screen.live.recorder
+        await wait_until(pilot, lambda: private.polls >= 1, timeout=30)
+        assert "no query texts" in plain(app)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.live is not None and screen.live.recorder is None)
+        recording = Recording(private.path)
+        assert not recording.query_text and recording.info().polls >= 1
+        assert all(r.query is None for snap in recording.snapshots() for r in snap.running)
+        recording.close()
+
         # Pause: no poll while paused; space again goes on.
         await pilot.press("space")
         await app.workers.wait_for_complete()
@@ -118,6 +136,24 @@ async def test_live_shapes_and_explain(system_demo_db: SystemDatabase, workload:
 
         await wait_until(pilot, docs_rated, timeout=60)
         assert "pg_stat_statements is not" not in plain(app)
+
+        # The settings watch: ALTER DATABASE ... SET is noticed, shown and toasted.
+        alter = sql.SQL("ALTER DATABASE {} SET hnsw.ef_search = 100").format(
+            sql.Identifier(system_demo_db.name)
+        )
+        with system_demo_db.connect() as conn:
+            conn.execute(alter)
+        try:
+            await wait_until(pilot, lambda: "hnsw.ef_search unset → 100" in plain(app), timeout=30)
+            toasts = [n.title for n in app._notifications]  # the toast, not only the panel
+            assert "Setting changed" in toasts
+        finally:
+            with system_demo_db.connect() as conn:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RESET hnsw.ef_search").format(
+                        sql.Identifier(system_demo_db.name)
+                    )
+                )
         table = screen.query_one(ShapesTable)
         table.focus()
         key = next(

@@ -169,6 +169,7 @@ class LiveScreen(VecscopeScreen):
     def polled(self, event: Polled) -> None:
         self.error = event.error
         if event.point is not None:
+            self._tell(event.point, self.points[-1] if self.points else None)
             self.points.append(event.point)
             if len(self.points) > KEEP:
                 del self.points[:-KEEP]
@@ -176,6 +177,20 @@ class LiveScreen(VecscopeScreen):
         if not self.paused:
             # Re-armed after the poll ended: a slow poll delays the next, never stacks.
             self._timer = self.set_timer(max(0.05, self.interval_s - event.took_s), self.poll)
+
+    def _tell(self, point: LivePoint, before: LivePoint | None) -> None:
+        """A toast for what an on-call must not miss: a setting changed, an index flagged."""
+        for c in point.changes:
+            self.notify(
+                f"{c.name}: {c.old or 'unset'} → {c.new or 'unset'} ({c.scope})",
+                title="Setting changed",
+                severity="warning",
+                timeout=8,
+            )
+        was = {ix.key for ix in before.indexes if ix.flag} if before is not None else set()
+        for ix in point.indexes:
+            if ix.flag and ix.valid and ix.key not in was and before is not None:
+                self.notify(f"{ix.key}: {ix.flag}", title="Index flagged", severity="error")
 
     # --- replay ----------------------------------------------------------------------
 
@@ -261,6 +276,12 @@ class LiveScreen(VecscopeScreen):
         self.position = where if where >= 0 else len(self.points) - 1
         self.render_views()
 
+    def action_record_without_text(self) -> None:
+        """Record with no query text in the file (for sharing)."""
+        if self.live is not None and self.live.recorder is None:
+            self.options = LiveOptions(self.options.interval_s, None, query_text=False)
+        self.action_record()
+
     def action_record(self) -> None:
         if self.live is None:
             self.notify("This is a recording already.", severity="warning")
@@ -279,7 +300,12 @@ class LiveScreen(VecscopeScreen):
         try:
             if path.parent == recordings_dir():
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self.live.start_recording(path, query_text=self.options.query_text)
+            recorder = self.live.start_recording(path, query_text=self.options.query_text)
+            self.notify(
+                f"every poll goes to {recorder.path}"
+                + ("" if recorder.query_text else " (no query texts)"),
+                title="Recording",
+            )
         except VecscopeError as e:
             self.notify(e.message, title="Cannot record", severity="error")
 
@@ -371,7 +397,7 @@ class LiveScreen(VecscopeScreen):
             parts += [
                 _sep(),
                 Content.styled("● REC ", "$error bold"),
-                Content(f"{recorder.path} ({recorder.polls:,} polls)"),
+                Content(f"{recorder.path.name} ({recorder.polls:,} polls)"),
             ]
             if not recorder.query_text:
                 parts.append(Content.styled(" no query texts", "$text-muted"))
