@@ -236,3 +236,19 @@ def test_live_tui_flags_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "--duration is for --json" in capsys.readouterr().err
     assert main(["live", "--interval", "0"]) == 2
     assert "--interval must be between" in capsys.readouterr().err
+
+
+async def test_replay_of_an_empty_recording(tmp_path: Path) -> None:
+    from core.live.recording import Recorder
+
+    path = tmp_path / "empty.sqlite"
+    Recorder(
+        path, server="u@h:5432/db", server_version="PostgreSQL 17.9", database="db", interval_s=2.0
+    ).close()
+    app = ReplayApp(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen))
+        screen = _live(app)
+        await wait_until(pilot, lambda: screen.info is not None)
+        await pilot.press("home", "right", "space", "e")
+        assert "empty.sqlite holds no poll" in plain(app)

@@ -369,6 +369,8 @@ class LiveScreen(VecscopeScreen):
             info = self.info
             if info is None:
                 return Content.styled("reading the recording…", "$text-muted")
+            if not self.points:
+                return Content.styled(f"{info.path.name} holds no poll", "$warning")
             playing = "paused" if self.paused else "playing"
             parts += [
                 Content.styled("REPLAY ", "$accent bold"),
