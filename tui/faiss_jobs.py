@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import BadInputError
 from core.faissidx import files
-from core.faissidx.cli import _factory_of
+from core.faissidx.cli import factory_of as guessed_factory
 from core.faissidx.convert import corpus_of
 from core.faissidx.deploy import deployment
 from core.faissidx.search import F32, I64, Corpus, Truth, exact, sample_queries
@@ -78,8 +78,7 @@ def home_relative(path: Path) -> str:
 
 def factory_of(info: IndexInfo, converted_with: str | None = None) -> str:
     """The factory string for the deployment snippet: the one used here, else a guess."""
-    # TODO(core): _factory_of is private to core.faissidx.cli; core should export it.
-    return converted_with or _factory_of(info)
+    return converted_with or guessed_factory(info)
 
 
 def deployment_text(tuning: Tuning) -> str | None:

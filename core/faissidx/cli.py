@@ -143,7 +143,7 @@ def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         self_ids=work.self_ids,
         target_recall=args.target_recall,
         label=info.type,
-        factory=_factory_of(info),
+        factory=factory_of(info),
         memory_bytes=info.bytes,
     )
     doc: dict[str, Any] = {"tuning": result.to_json()}
@@ -188,7 +188,7 @@ def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result.best is not None else 3
 
 
-def _factory_of(info: IndexInfo) -> str:
+def factory_of(info: IndexInfo) -> str:
     """A factory-like name for the deploy snippet (HNSW, OPQ+HNSW, IVF)."""
     kinds = " ".join(p.kind for p in info.chain)
     if "IVF" in kinds:

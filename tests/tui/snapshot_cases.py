@@ -203,6 +203,10 @@ def live_replay_screen(snap_compare: Any) -> bool:
         screen = pilot.app.screen
         assert isinstance(screen, LiveScreen)
         await wait_until(pilot, lambda: screen.info is not None)
+        # The tables size their columns on a later refresh than the rows arrive in:
+        # let every pending refresh run before the picture is taken.
+        await pilot.pause()
+        await pilot.pause(0.5)
         await pilot.pause()
 
     return bool(snap_compare(app, terminal_size=SIZE, run_before=ready))
