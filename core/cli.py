@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal cockpit for vector indexes in PostgreSQL (pgvector).",
     )
     parser.add_argument("--version", action="version", version="vecscope 0.1.0")
+    parser.add_argument(
+        "--faiss-dir",
+        type=Path,
+        default=None,
+        help="where the FAISS mode's file browser starts (default: the working directory)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(

@@ -10,6 +10,7 @@ from typing import Any
 from core import cli, demo_server
 from core.connection import ConnectionTarget
 from core.embedded import EmbeddedServer
+from core.errors import BadInputError
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -18,6 +19,9 @@ def run_tui(args: argparse.Namespace) -> int:
     When this process started the embedded server, quitting stops it.
     """
     server: EmbeddedServer | None = None
+    faiss_dir = getattr(args, "faiss_dir", None)
+    if faiss_dir is not None and not faiss_dir.is_dir():
+        raise BadInputError(f"--faiss-dir {faiss_dir}: not a directory")
     if args.command == "demo":
         data_dir = args.data_dir or demo_server.default_data_dir()
         server = demo_server.up(
@@ -35,9 +39,14 @@ def run_tui(args: argparse.Namespace) -> int:
         from tui.app import VecscopeApp
 
         if args.command == "live":
-            app = VecscopeApp(target, live_options=_live_options(args), start_mode="live")
+            app = VecscopeApp(
+                target,
+                live_options=_live_options(args),
+                start_mode="live",
+                faiss_dir=faiss_dir,
+            )
         else:
-            app = VecscopeApp(target)
+            app = VecscopeApp(target, faiss_dir=faiss_dir)
         app.run()
         return app.return_code or 0
     finally:
@@ -48,7 +57,6 @@ def run_tui(args: argparse.Namespace) -> int:
 
 def _live_options(args: argparse.Namespace) -> Any:
     """``vecscope live`` flags, checked before the screen opens (bad input: one line)."""
-    from core.errors import BadInputError
     from core.live.session import check_interval
     from tui.screens.live import LiveOptions
 

@@ -252,3 +252,8 @@ async def test_replay_of_an_empty_recording(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: screen.info is not None)
         await pilot.press("home", "right", "space", "e")
         assert "empty.sqlite holds no poll" in plain(app)
+
+
+def test_faiss_dir_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--faiss-dir", str(tmp_path / "nowhere"), "--dsn", "host=/nonexistent"]) == 2
+    assert "--faiss-dir" in capsys.readouterr().err
