@@ -20,30 +20,34 @@ from tui.app import VecscopeApp
 SIZE = (160, 36)
 
 
-async def pin_ivfflat_size(pilot: Pilot[Any]) -> None:
-    """IVFFlat's k-means starts from random centres, so the demo's IVFFlat index is a
-    few pages larger or smaller at every build (8.27 to 8.33 MB seen): enough to flip the
-    rounded size shown. Every other figure on screen is the same at every build; this one
-    cell shows the real size rounded down to 0.5 MB, so the snapshot stays stable."""
+async def coarse_sizes(pilot: Pilot[Any]) -> None:
+    """Show every size in the inventory coarsely (whole MB, or 100 kB below 1 MB).
+
+    Sizes are the server's, and not the same at every build: IVFFlat's k-means starts
+    from random centres (the demo's IVFFlat index was 8.27 to 8.33 MB over 8 builds), and
+    a table measured while autovacuum works on it can read a little smaller (the official
+    CI once saw `articles` at 3.9 MB instead of 4.0). Either flips a 0.1 MB figure. The
+    snapshot is about the screen, so these cells show the real sizes, rounded where no
+    such wobble reaches: none of the demo's sizes is near a half-MB boundary.
+    """
     from rich.text import Text
 
-    from core.fmt import human_bytes
     from tui.widgets.inventory_table import InventoryTable
 
     table = pilot.app.screen.query_one(InventoryTable)
-    key = "ix:public.idx_doc_chunks_embedding"
-    item = table._items[key]
-    size = getattr(item, "size_bytes", None)
-    assert size is not None and size > 0, "the IVFFlat index has a real size"
-    half_mb = 512 * 1024
-    table.update_cell(key, "size", Text(human_bytes(size // half_mb * half_mb), justify="right"))
+    for key, item in table._items.items():
+        size = getattr(item, "size_bytes", None) or getattr(item, "table_bytes", None)
+        assert size is not None and size > 0, f"{key} has a real size"
+        mb = size / 1024 / 1024
+        text = f"~{round(mb)} MB" if mb >= 1 else f"~{round(size / 1024, -2):.0f} kB"
+        table.update_cell(key, "size", Text(text, justify="right"))
     await pilot.pause()
 
 
 def indexes_screen(db: Database, snap_compare: Any) -> bool:
     async def ready(pilot: Pilot[Any]) -> None:
         await wait_loaded(pilot)
-        await pin_ivfflat_size(pilot)
+        await coarse_sizes(pilot)
         # Highlight the INVALID index so the detail pane shows a finding and its fix.
         await pilot.press(*["down"] * 8)
         await pilot.pause()
@@ -54,6 +58,7 @@ def indexes_screen(db: Database, snap_compare: Any) -> bool:
 def help_screen(db: Database, snap_compare: Any) -> bool:
     async def ready(pilot: Pilot[Any]) -> None:
         await wait_loaded(pilot)
+        await coarse_sizes(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
 
