@@ -25,10 +25,10 @@ async def coarse_sizes(pilot: Pilot[Any]) -> None:
 
     Sizes are the server's, and not the same at every build: IVFFlat's k-means starts
     from random centres (the demo's IVFFlat index was 8.27 to 8.33 MB over 8 builds), and
-    a table measured while autovacuum works on it can read a little smaller (the official
-    CI once saw `articles` at 3.9 MB instead of 4.0). Either flips a 0.1 MB figure. The
-    snapshot is about the screen, so these cells show the real sizes, rounded where no
-    such wobble reaches: none of the demo's sizes is near a half-MB boundary.
+    a clean-clone CI run once showed `articles` at 3.9 MB instead of 4.0 MB, for a reason
+    not found (three fresh seeds gave byte-identical table sizes). Either flips a 0.1 MB
+    figure. The snapshot is about the screen, so these cells show the real sizes, rounded
+    where such wobble does not reach: no demo size is near a half-MB boundary.
     """
     from rich.text import Text
 
