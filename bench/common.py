@@ -7,6 +7,7 @@ realistic embeddings, so figures from different benches describe the same data.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -86,8 +87,12 @@ def build_table(admin_conninfo: str, conninfo: str, dbname: str, rows: int) -> B
 
 
 def run_with_server(body: Callable[[embedded.EmbeddedServer, Path], int]) -> int:
-    """Run ``body(server, tmpdir)`` on a fresh embedded server; 1 on a bench failure."""
+    """Run ``body(server, tmpdir)`` on a fresh embedded server; 1 on a bench failure.
+
+    Caches (the lab's ground truth) go to ``tmpdir`` too, never the user's cache.
+    """
     tmpdir = tempfile.mkdtemp(prefix="vecscope-bench-")
+    os.environ["XDG_CACHE_HOME"] = str(Path(tmpdir) / "cache")
     server: embedded.EmbeddedServer | None = None
     try:
         server = embedded.start(Path(tmpdir) / "pgdata")

@@ -56,7 +56,6 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from common import COLUMN, SCHEMA, TABLE, BenchError, Built, build_table, run_with_server
@@ -260,12 +259,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
 
-    def body(server: embedded.EmbeddedServer, tmpdir: Path) -> int:
-        # Keep ground truth's cache in the bench's own directory, never the user's.
-        os.environ["XDG_CACHE_HOME"] = str(tmpdir / "cache")
-        return bench(server, args)
-
-    return run_with_server(body)
+    return run_with_server(lambda server, _tmpdir: bench(server, args))
 
 
 if __name__ == "__main__":

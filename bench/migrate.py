@@ -53,7 +53,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import psycopg
 from common import COLUMN, SCHEMA, TABLE, BenchError, build_table, run_with_server
@@ -677,12 +676,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
 
-    def body(server: embedded.EmbeddedServer, tmpdir: Path) -> int:
-        # Keep ground truth's cache in the bench's own directory, never the user's.
-        os.environ["XDG_CACHE_HOME"] = str(tmpdir / "cache")
-        return bench(server, args)
-
-    return run_with_server(body)
+    return run_with_server(lambda server, _tmpdir: bench(server, args))
 
 
 if __name__ == "__main__":
