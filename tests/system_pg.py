@@ -88,31 +88,18 @@ def start() -> SystemServer:
             time.sleep(0.2)
 
 
+def _pg_ctl(server: SystemServer, *args: str) -> None:
+    _as_postgres(str(server.bin_dir / "pg_ctl"), "-D", str(server.root / "data"), "-w", *args)
+
+
 def restart(server: SystemServer) -> None:
-    """Restart the server (same options, kept in postmaster.opts): every counter resets."""
-    _as_postgres(
-        str(server.bin_dir / "pg_ctl"),
-        "-D",
-        str(server.root / "data"),
-        "-w",
-        "-m",
-        "fast",
-        "-l",
-        str(server.root / "log"),
-        "restart",
-    )
+    """Restart the server cleanly (same options, kept in postmaster.opts). A clean
+    shutdown saves pg_stat_statements and the statistics: counters go on afterwards."""
+    _pg_ctl(server, "-m", "fast", "-l", str(server.root / "log"), "restart")
 
 
 def stop(server: SystemServer) -> None:
     try:
-        _as_postgres(
-            str(server.bin_dir / "pg_ctl"),
-            "-D",
-            str(server.root / "data"),
-            "-w",
-            "-m",
-            "fast",
-            "stop",
-        )
+        _pg_ctl(server, "-m", "fast", "stop")
     finally:
         shutil.rmtree(server.root, ignore_errors=True)
