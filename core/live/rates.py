@@ -118,12 +118,11 @@ class LiveTracker:
     ) -> tuple[tuple[ShapeRate, ...], tuple[int, ...]]:
         if snap.statements is None:
             return (), ()
-        before = None if prev is None or prev.statements is None else prev.statements
-        if before is None or prev is None:
+        if prev is None or prev.statements is None:
             # The first read: totals are known, rates are not.
             shapes = [_unknown_rate(s) for s in snap.statements]
             return tuple(sorted(shapes, key=lambda r: -r.total_calls)), ()
-        old = {s.queryid: s for s in before}
+        old = {s.queryid: s for s in prev.statements}
         # Since when the whole view counts, if it restarted within the interval. A server
         # restart alone is no reset: a clean shutdown saves pg_stat_statements (and
         # stats_reset with it); after a crash its stats_reset moves, or entries go back.
@@ -169,7 +168,7 @@ class LiveTracker:
                 f"{restarted_entries} query shape(s) counted again from zero "
                 "(pg_stat_statements_reset for them, or evicted and added back)"
             )
-        gone = tuple(sorted(q for q in old if q not in {s.queryid for s in snap.statements}))
+        gone = tuple(sorted(set(old) - {s.queryid for s in snap.statements}))
         rates.sort(key=lambda r: (-(r.calls * r.mean_ms if r.calls else 0.0), -r.total_calls))
         return tuple(rates), gone
 

@@ -28,6 +28,7 @@ from core.live.model import LivePoint
 from core.live.rates import LiveTracker
 from core.live.recording import Recording, RecordingInfo, new_recording_path, recordings_dir
 from core.live.session import LiveSession
+from core.live_lab import RingBuffer
 from tui.context import session_of
 from tui.screens.base import VecscopeScreen
 from tui.widgets.live_views import (
@@ -44,9 +45,6 @@ WINDOW = 300
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 #: Seconds between polls shown when a replay plays.
 PLAY_STEP_S = 0.25
-#: Points kept in memory by a live run (an hour at the default interval); a recording
-#: keeps every poll.
-KEEP = 1800
 
 
 @dataclass(frozen=True)
@@ -89,17 +87,19 @@ class LiveScreen(VecscopeScreen):
             self.took_s = took_s
 
     class Replayed(Message):
-        def __init__(self, info: RecordingInfo, points: list[LivePoint]) -> None:
+        def __init__(self, info: RecordingInfo, history: RingBuffer[LivePoint]) -> None:
             super().__init__()
             self.info = info
-            self.points = points
+            self.history = history
 
     def __init__(self, replay: Path | None = None) -> None:
         super().__init__()
         self.replay = replay
         self.options = LiveOptions()
         self.interval_s = self.options.interval_s
-        self.points: list[LivePoint] = []
+        #: The points to show: the live tracker's own (the last 1,800 polls), or every
+        #: poll of the recording.
+        self._history: RingBuffer[LivePoint] | None = None
         #: The poll looked at (replay), or None for the newest.
         self.position: int | None = None
         self.paused = False
@@ -138,6 +138,7 @@ class LiveScreen(VecscopeScreen):
                 self.options = options
                 self.interval_s = options.interval_s
             self.live = LiveSession(session_of(self.app).target, self.interval_s)
+            self._history = self.live.tracker.history
             if self.options.record is not None:
                 self._start_recording(self.options.record)
             self.poll()
@@ -169,10 +170,8 @@ class LiveScreen(VecscopeScreen):
     def polled(self, event: Polled) -> None:
         self.error = event.error
         if event.point is not None:
-            self._tell(event.point, self.points[-1] if self.points else None)
-            self.points.append(event.point)
-            if len(self.points) > KEEP:
-                del self.points[:-KEEP]
+            points = self.points  # the tracker has the new point already
+            self._tell(event.point, points[-2] if len(points) > 1 else None)
         self.render_views()
         if not self.paused:
             # Re-armed after the poll ended: a slow poll delays the next, never stacks.
@@ -206,23 +205,24 @@ class LiveScreen(VecscopeScreen):
         try:
             info = recording.info()
             tracker = LiveTracker(capacity=max(1, info.polls))
-            points = [tracker.feed(snap) for snap in recording.snapshots()]
+            for snap in recording.snapshots():
+                tracker.feed(snap)
         finally:
             recording.close()
-        self.post_message(self.Replayed(info, points))
+        self.post_message(self.Replayed(info, tracker.history))
 
     @on(Replayed)
     def replayed(self, event: Replayed) -> None:
         self.info = event.info
-        self.points = event.points
-        self.position = len(self.points) - 1 if self.points else None
+        self._history = event.history
+        self.position = self._count() - 1 if self._count() else None
         self.paused = True
         self.render_views()
 
     def _play(self) -> None:
         if self.paused or self.position is None:
             return
-        if self.position >= len(self.points) - 1:
+        if self.position >= self._count() - 1:
             self.paused = True
             self.render_views()
             return
@@ -232,13 +232,21 @@ class LiveScreen(VecscopeScreen):
 
     # --- actions ---------------------------------------------------------------------
 
+    @property
+    def points(self) -> list[LivePoint]:
+        """Every point kept, oldest first (a copy: the poll worker appends meanwhile)."""
+        return self._history.items() if self._history is not None else []
+
+    def _count(self) -> int:
+        return len(self._history) if self._history is not None else 0
+
     def action_pause(self) -> None:
         self.paused = not self.paused
         if self._timer is not None:
             self._timer.stop()
         if not self.paused:
             if self.replay is not None:
-                if self.position is not None and self.position >= len(self.points) - 1:
+                if self.position is not None and self.position >= self._count() - 1:
                     self.position = 0
                 self._play()
             elif not self._running_poll():
@@ -262,18 +270,18 @@ class LiveScreen(VecscopeScreen):
         self.render_views()
 
     def action_step(self, delta: int) -> None:
-        if self.replay is None or not self.points:
+        if self.replay is None or not self._count():
             return
         self.paused = True
-        current = self.position if self.position is not None else len(self.points) - 1
-        self.position = max(0, min(len(self.points) - 1, current + delta))
+        current = self.position if self.position is not None else self._count() - 1
+        self.position = max(0, min(self._count() - 1, current + delta))
         self.render_views()
 
     def action_seek_to(self, where: int) -> None:
-        if self.replay is None or not self.points:
+        if self.replay is None or not self._count():
             return
         self.paused = True
-        self.position = where if where >= 0 else len(self.points) - 1
+        self.position = where if where >= 0 else self._count() - 1
         self.render_views()
 
     def action_record_without_text(self) -> None:
@@ -344,10 +352,11 @@ class LiveScreen(VecscopeScreen):
 
     def window(self) -> tuple[list[LivePoint], LivePoint | None]:
         """The points up to the position looked at (the charts' window), and that one."""
-        if not self.points:
+        points = self.points
+        if not points:
             return [], None
-        end = len(self.points) if self.position is None else self.position + 1
-        shown = self.points[max(0, end - WINDOW) : end]
+        end = len(points) if self.position is None else self.position + 1
+        shown = points[max(0, end - WINDOW) : end]
         return shown, shown[-1]
 
     def render_views(self) -> None:
@@ -369,17 +378,17 @@ class LiveScreen(VecscopeScreen):
             info = self.info
             if info is None:
                 return Content.styled("reading the recording…", "$text-muted")
-            if not self.points:
+            if not self._count():
                 return Content.styled(f"{info.path.name} holds no poll", "$warning")
             playing = "paused" if self.paused else "playing"
             parts += [
                 Content.styled("REPLAY ", "$accent bold"),
                 Content(f"{info.server} · {info.server_version}"),
                 _sep(),
-                Content(f"poll {(self.position or 0) + 1:,}/{len(self.points):,} ({playing})"),
+                Content(f"poll {(self.position or 0) + 1:,}/{self._count():,} ({playing})"),
             ]
             if point is not None:
-                total = self.points[-1].t if self.points else 0.0
+                total = self.points[-1].t
                 parts += [
                     _sep(),
                     Content(f"{point.at:%Y-%m-%d %H:%M:%S} +{point.t:,.0f}/{total:,.0f} s"),
