@@ -57,14 +57,15 @@ def run_tui(args: argparse.Namespace) -> int:
 
 def _live_options(args: argparse.Namespace) -> Any:
     """``vecscope live`` flags, checked before the screen opens (bad input: one line)."""
+    from core.live.recording import check_new_recording
     from core.live.session import check_interval
     from tui.screens.live import LiveOptions
 
     if args.duration:
         raise BadInputError("--duration is for --json runs; the TUI runs until you quit")
     record = args.record
-    if record is not None and record.exists():
-        raise BadInputError(f"{record} exists: a recording never overwrites a file")
+    if record is not None:
+        check_new_recording(record)
     return LiveOptions(check_interval(args.interval), record, not args.no_query_text)
 
 

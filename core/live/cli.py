@@ -18,10 +18,10 @@ from types import FrameType
 from typing import TextIO
 
 from core.connection import ConnectionTarget
-from core.errors import BadInputError, VecscopeError
+from core.errors import VecscopeError
 from core.live.args import parse_duration
 from core.live.rates import LiveTracker
-from core.live.recording import Recording
+from core.live.recording import Recording, check_new_recording
 from core.live.session import LiveSession, check_interval, point_to_json
 
 
@@ -34,8 +34,8 @@ def run_live(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) ->
     interval = check_interval(args.interval)
     duration = parse_duration(args.duration) if args.duration else None
     record: Path | None = args.record
-    if record is not None and record.exists():
-        raise BadInputError(f"{record} exists: a recording never overwrites a file")
+    if record is not None:
+        check_new_recording(record)  # refused before connecting
     session = LiveSession(target, interval)
     keep_text = not args.no_query_text
     stop = False

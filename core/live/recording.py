@@ -82,6 +82,18 @@ def _index(row: list[Any]) -> IndexCounters:
     return IndexCounters(**values)
 
 
+def check_new_recording(path: Path) -> None:
+    """A recording goes to a new file in an existing directory.
+
+    Raises:
+        BadInputError: When the file exists (never overwritten) or its directory does not.
+    """
+    if path.exists():
+        raise BadInputError(f"{path} exists: a recording never overwrites a file")
+    if not path.parent.is_dir():
+        raise BadInputError(f"{path.parent} is not a directory")
+
+
 class Recorder:
     """Appends snapshots to a new recording file.
 
@@ -107,10 +119,7 @@ class Recorder:
         interval_s: float,
         query_text: bool = True,
     ) -> None:
-        if path.exists():
-            raise BadInputError(f"{path} exists: a recording never overwrites a file")
-        if not path.parent.is_dir():
-            raise BadInputError(f"{path.parent} is not a directory")
+        check_new_recording(path)
         self.path = path
         self.query_text = query_text
         self.polls = 0

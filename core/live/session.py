@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from core.connection import ConnectionTarget, connection_info
+from core.errors import BadInputError
 from core.live.model import LivePoint
 from core.live.poll import Poller, open_poll_connection
 from core.live.rates import LiveTracker
@@ -28,8 +29,6 @@ MAX_INTERVAL_S = 3600.0
 
 def check_interval(interval_s: float) -> float:
     """The interval, or a one-line error for a silly one."""
-    from core.errors import BadInputError
-
     if not math.isfinite(interval_s) or not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
         raise BadInputError(
             f"--interval must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds"
