@@ -40,6 +40,21 @@ async def wait_loaded(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+def capture_notes(app: Any) -> list[str]:
+    """Every notification the app shows from now on, in order: ``title: message``, or
+    the message alone when it has no title."""
+    notes: list[str] = []
+    original = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        title = kwargs.get("title")
+        notes.append(f"{title}: {message}" if title else message)
+        original(message, **kwargs)
+
+    app.notify = notify
+    return notes
+
+
 def screen_text(app: Any) -> str:
     """Everything on screen, as an SVG export carries it (for 'never shown' checks)."""
     return str(app.export_screenshot())

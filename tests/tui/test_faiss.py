@@ -15,7 +15,7 @@ from textual.widgets import Input, Select, Static, TextArea
 
 from core.faissidx import files
 from tests.conftest import Database
-from tests.tui.helpers import wait_loaded, wait_until, write_faiss_files
+from tests.tui.helpers import capture_notes, wait_loaded, wait_until, write_faiss_files
 from tui.app import VecscopeApp
 from tui.faiss_jobs import default_destination, slug
 from tui.screens.faiss import FaissScreen
@@ -31,18 +31,6 @@ JOB_TIMEOUT = 120.0
 @pytest.fixture
 def folder(tmp_path: Path) -> dict[str, Path]:
     return write_faiss_files(tmp_path / "indexes")
-
-
-def _capture_notes(app: VecscopeApp) -> list[str]:
-    notes: list[str] = []
-    original = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        notes.append(message)
-        original(message, **kwargs)
-
-    app.notify = notify  # type: ignore[method-assign]
-    return notes
 
 
 async def _open(pilot: Pilot[Any]) -> FaissScreen:
@@ -179,7 +167,7 @@ async def test_convert_to_hnsw_verifies_and_selects_the_new_file(
     src = folder["ivf"]
     app = VecscopeApp(db.target, faiss_dir=src.parent)
     async with app.run_test(size=SIZE) as pilot:
-        notes = _capture_notes(app)
+        notes = capture_notes(app)
         screen = await _open(pilot)
         await _pick(pilot, screen, src)
         await wait_until(pilot, lambda: screen.info is not None)
@@ -280,7 +268,7 @@ async def test_tuning_a_lossy_file_needs_its_originals(
 ) -> None:
     app = VecscopeApp(db.target, faiss_dir=folder["ivf"].parent)
     async with app.run_test(size=SIZE) as pilot:
-        notes = _capture_notes(app)
+        notes = capture_notes(app)
         screen = await _open(pilot)
         await _pick(pilot, screen, folder["lossy"])
         await wait_until(pilot, lambda: screen.info is not None)

@@ -17,7 +17,7 @@ from core.connection import ConnectionTarget
 from core.demo_workload import DemoWorkload
 from core.live.recording import Recording, recordings_dir
 from tests.conftest import Database, SystemDatabase
-from tests.tui.helpers import screen_text, wait_loaded, wait_until
+from tests.tui.helpers import capture_notes, screen_text, wait_loaded, wait_until
 from tui.app import VecscopeApp
 from tui.launch import main
 from tui.replay import ReplayApp
@@ -125,6 +125,7 @@ async def test_live_shapes_and_explain(system_demo_db: SystemDatabase, workload:
     """The demo's searches show as shapes with rates; `e` opens the plan doctor on one."""
     target = ConnectionTarget(dsn=system_demo_db.dsn)
     app = VecscopeApp(target, live_options=LiveOptions(interval_s=0.5))
+    notes = capture_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_live(pilot)
 
@@ -145,8 +146,8 @@ async def test_live_shapes_and_explain(system_demo_db: SystemDatabase, workload:
             conn.execute(alter)
         try:
             await wait_until(pilot, lambda: "hnsw.ef_search unset → 100" in plain(app), timeout=30)
-            toasts = [n.title for n in app._notifications]  # the toast, not only the panel
-            assert "Setting changed" in toasts
+            # The toast, not only the panel.
+            assert any(n.startswith("Setting changed: hnsw.ef_search: unset → 100") for n in notes)
         finally:
             with system_demo_db.connect() as conn:
                 conn.execute(

@@ -22,7 +22,7 @@ from core.migrate.plan import MigrationSpec, choose
 from core.migrate.preflight import Preflight
 from core.migrate.verify import Figures, Verification
 from tests.conftest import Database
-from tests.tui.helpers import wait_loaded, wait_until
+from tests.tui.helpers import capture_notes, wait_loaded, wait_until
 from tui.app import VecscopeApp
 from tui.screens.backup_choice import BackupChoiceScreen
 from tui.screens.confirm import ConfirmScreen
@@ -45,19 +45,6 @@ def _index_state(db: Database, name: str) -> tuple[bool, bool] | None:
             (name,),
         ).fetchone()
     return None if row is None else (bool(row[0]), bool(row[1]))
-
-
-def _capture_notes(app: VecscopeApp) -> list[str]:
-    """Every notification the app shows, in order."""
-    notes: list[str] = []
-    original = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        notes.append(message)
-        original(message, **kwargs)
-
-    app.notify = notify  # type: ignore[method-assign]
-    return notes
 
 
 def _migrate(app: Any) -> MigrateScreen:
@@ -208,7 +195,7 @@ async def test_ivfflat_to_hnsw_through_every_step_then_rollback(demo_db: Databas
 async def test_plan_errors_inline_build_refused_before_backup_rollback(demo_db: Database) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=SIZE) as pilot:
-        notes = _capture_notes(app)
+        notes = capture_notes(app)
         # messages already has HNSW with these parameters: the plan says so, in one line.
         screen = await _open_on(pilot, "ix:public.idx_messages_embedding_hnsw")
         assert screen.board.spec is None
@@ -288,7 +275,7 @@ async def test_build_waits_survives_leaving_and_cancels(
 ) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=SIZE) as pilot:
-        notes = _capture_notes(app)
+        notes = capture_notes(app)
         screen = await _open_on(pilot, "ix:public.idx_doc_chunks_embedding")
         await _run(pilot, screen, "preflight")
         await _select(pilot, screen, "backup")
