@@ -2,12 +2,14 @@
 
 The embedded servers have no pg_stat_statements; Debian's packages do. This starts one
 in a temporary directory as the ``postgres`` system user, listening on a Unix socket
-only, with pg_stat_statements preloaded. ``.ci/run`` installs the packages on a machine
-that lacks them.
+only, with pg_stat_statements preloaded. On a machine that lacks the packages or pgvector
+for them, ``tests/setup_system_pg.sh`` installs them: run by ``.ci/run``, and by
+:func:`start` itself when the tests run as root.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -49,12 +51,27 @@ def _as_postgres(*args: str) -> None:
     )
 
 
+SETUP = Path(__file__).with_name("setup_system_pg.sh")
+
+
+def _ready(bin_dir: Path | None) -> bool:
+    """Debian's PostgreSQL is there, with pgvector built for it."""
+    if bin_dir is None:
+        return False
+    major = bin_dir.parent.name
+    return Path(f"/usr/share/postgresql/{major}/extension/vector.control").is_file()
+
+
 def start() -> SystemServer:
     bin_dir = find_bin_dir()
-    if bin_dir is None:
+    if not _ready(bin_dir) and os.geteuid() == 0:
+        # The README's test command on a fresh machine: set it up, as .ci/run does.
+        subprocess.run(["bash", str(SETUP)], check=True, timeout=900)
+        bin_dir = find_bin_dir()
+    if bin_dir is None or not _ready(bin_dir):
         raise RuntimeError(
-            "no Debian PostgreSQL under /usr/lib/postgresql (apt-get install "
-            "postgresql postgresql-contrib)"
+            "no Debian PostgreSQL with pgvector under /usr/lib/postgresql: run "
+            f"`sudo bash {SETUP}` (apt packages, and pgvector built from Debian's source)"
         )
     root = Path(tempfile.mkdtemp(prefix="vs-syspg-"))
     root.chmod(0o755)
