@@ -23,12 +23,12 @@ SIZE = (160, 36)
 async def coarse_sizes(pilot: Pilot[Any]) -> None:
     """Show every size in the inventory coarsely (whole MB, or 100 kB below 1 MB).
 
-    Sizes are the server's, and not the same at every build: IVFFlat's k-means starts
-    from random centres (the demo's IVFFlat index was 8.27 to 8.33 MB over 8 builds), and
-    a clean-clone CI run once showed `articles` at 3.9 MB instead of 4.0 MB, for a reason
-    not found (three fresh seeds gave byte-identical table sizes). Either flips a 0.1 MB
-    figure. The snapshot is about the screen, so these cells show the real sizes, rounded
-    where such wobble does not reach: no demo size is near a half-MB boundary.
+    Sizes are the server's, and not all the same at every build: IVFFlat's k-means
+    starts from random centres (the demo's IVFFlat index was 8.27 to 8.33 MB over 8
+    builds), enough to flip a 0.1 MB figure. (Tables did too, 3.9 or 4.0 MB, until the
+    seed packed the empty pages PostgreSQL 16+ leaves at the end of a bulk load.) The
+    snapshot is about the screen, so these cells show the real sizes, rounded where such
+    wobble does not reach: no demo size is near a half-MB boundary.
     """
     from rich.text import Text
 
