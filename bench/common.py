@@ -20,9 +20,9 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from core import embedded
-from core.embeddings import sample, topic_model
-from core.errors import VecscopeError
+from vecscope.core import embedded
+from vecscope.core.embeddings import sample, topic_model
+from vecscope.core.errors import VecscopeError
 
 SCHEMA = "public"
 TABLE = "items"

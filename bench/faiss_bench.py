@@ -57,11 +57,11 @@ import faiss
 import numpy as np
 from common import SEED
 
-from core.embeddings import sample, topic_model
-from core.errors import VecscopeError
-from core.faissidx import files
-from core.faissidx.convert import Converted, build, convert
-from core.faissidx.search import (
+from vecscope.core.embeddings import sample, topic_model
+from vecscope.core.errors import VecscopeError
+from vecscope.core.faissidx import files
+from vecscope.core.faissidx.convert import Converted, build, convert
+from vecscope.core.faissidx.search import (
     F32,
     I64,
     Corpus,
@@ -70,9 +70,17 @@ from core.faissidx.search import (
     exact,
     sample_queries,
 )
-from core.faissidx.structure import serialized_bytes
-from core.faissidx.tune import Point, Tuning, best_recall, candidates, frontier, measure, tune
-from core.fmt import human_bytes, table
+from vecscope.core.faissidx.structure import serialized_bytes
+from vecscope.core.faissidx.tune import (
+    Point,
+    Tuning,
+    best_recall,
+    candidates,
+    frontier,
+    measure,
+    tune,
+)
+from vecscope.core.fmt import human_bytes, table
 
 K = 10
 #: The seed guide's HNSW configuration (``config:`` in its faiss.yaml and Helm values).
@@ -545,7 +553,7 @@ def memory_path(
         tried.append(try_candidate(label, factory, corpus, q, args.target_recall, False))
     ref = next((c.tuning.memory_bytes for c in tried if c.tuning.label == "HNSW-Flat"), None)
     if ref is None:
-        print("core.faissidx.tune.candidates() has no HNSW-Flat: no reference memory")
+        print("vecscope.core.faissidx.tune.candidates() has no HNSW-Flat: no reference memory")
         return tried, None
     if wanted_extras(tried, ref, args.extras):
         print(f"trying extras (* in the table): {', '.join(f for _, f in EXTRAS)}", flush=True)

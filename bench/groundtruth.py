@@ -60,10 +60,10 @@ from dataclasses import dataclass
 import numpy as np
 from common import COLUMN, SCHEMA, TABLE, BenchError, Built, build_table, run_with_server
 
-from core import embedded
-from core.connection import ConnectionTarget, connected
-from core.inventory import fetch_inventory
-from core.lab import GroundTruth, QuerySet, ground_truth, resolve_target, sample_queries
+from vecscope.core import embedded
+from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.lab import GroundTruth, QuerySet, ground_truth, resolve_target, sample_queries
 
 BENCH_DB = "bench_groundtruth"
 TARGET_SPEEDUP = 20.0

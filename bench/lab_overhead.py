@@ -53,10 +53,10 @@ from common import COLUMN, SCHEMA, TABLE, BenchError, build_table, run_with_serv
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from core import embedded
-from core.connection import ConnectionTarget, connected
-from core.inventory import fetch_inventory
-from core.lab import (
+from vecscope.core import embedded
+from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.lab import (
     LabTarget,
     knn_sql,
     open_session,

@@ -1,9 +1,8 @@
 """Benchmark: the server time of one Live poll, on 5,000 statements and 1,000 indexes.
 
-What it measures, on its own Debian PostgreSQL with ``pg_stat_statements`` and pgvector
-(``tests/setup_system_pg.sh`` installs both; the server is started in a fresh temporary
-directory on a Unix socket only, port ``--port`` (default 5477, never the tests' 5499),
-and stopped and removed at the end, ^C included, unless ``--keep``):
+What it measures, on its own embedded PostgreSQL (``pg_stat_statements`` preloaded, and
+pgvector; started in a fresh temporary directory on a Unix socket only, and stopped and
+removed at the end, ^C included, unless ``--keep``):
 
 * a large database of ``--indexes`` (default 1,000) pgvector indexes: small tables
   ``t0000``, ``t0001``, ... (a primary key, a few columns, ``embedding vector(8)``, 4
@@ -55,7 +54,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -68,13 +66,14 @@ from typing import Any
 import psycopg
 from common import BenchError
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from core import queries
-from core.connection import ConnectionTarget
-from core.errors import VecscopeError
-from core.live.model import Snapshot
-from core.live.poll import WATCHED_SETTINGS, Poller, open_poll_connection, poll_timeout_ms
+from vecscope.core import embedded, queries
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.errors import VecscopeError
+from vecscope.core.live.model import Snapshot
+from vecscope.core.live.poll import WATCHED_SETTINGS, Poller, open_poll_connection, poll_timeout_ms
 
 Conn = psycopg.Connection[TupleRow]
 #: (dbid, queryid, toplevel) -> (calls, total_exec_time, total_plan_time)
@@ -136,96 +135,37 @@ OTHER = "other"
 @dataclass(frozen=True, slots=True)
 class Server:
     root: Path
-    bin_dir: Path
-    port: int
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
+    embedded: embedded.EmbeddedServer
 
     def conninfo(self, dbname: str = "postgres", user: str = "postgres") -> str:
-        return f"host={self.root} port={self.port} user={user} dbname={dbname}"
+        return make_conninfo(self.embedded.conninfo(dbname), user=user)
 
 
-def find_bin_dir() -> Path:
-    """Debian's newest PostgreSQL, with pgvector built for it."""
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name),
-        reverse=True,
-    )
-    if not candidates:
-        raise BenchError(
-            "no Debian PostgreSQL under /usr/lib/postgresql: run tests/setup_system_pg.sh as root"
-        )
-    bin_dir = candidates[0].parent
-    major = bin_dir.parent.name
-    if not Path(f"/usr/share/postgresql/{major}/extension/vector.control").exists():
-        raise BenchError(
-            f"pgvector is not installed for PostgreSQL {major}: run tests/setup_system_pg.sh"
-        )
-    return bin_dir
-
-
-def _run_pg(*args: str) -> None:
-    """A server binary, as the ``postgres`` system user when we are root."""
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    proc = subprocess.run(
-        [*prefix, *args], capture_output=True, text=True, timeout=120, check=False
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"{Path(args[0]).name} failed: {proc.stderr.strip() or proc.stdout}")
-
-
-def start_server(server: Server, pgss_max: int) -> None:
-    root, port = server.root, server.port
-    root.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    _run_pg(
-        str(server.bin_dir / "initdb"),
-        "-D",
-        str(server.data),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "-E",
-        "UTF8",
-        "--no-sync",
-    )
-    options = " ".join(
-        (
-            "-c listen_addresses=''",
-            f"-c unix_socket_directories={root}",
-            f"-p {port}",
-            "-c shared_preload_libraries=pg_stat_statements",
-            "-c pg_stat_statements.track=all",
-            f"-c pg_stat_statements.max={pgss_max}",
-            "-c pg_stat_statements.track_planning=on",
-            "-c fsync=off",
-            "-c full_page_writes=off",
-            "-c synchronous_commit=off",
-        )
-    )
-    _run_pg(
-        str(server.bin_dir / "pg_ctl"),
-        "-D",
-        str(server.data),
-        "-w",
-        "-l",
-        str(root / "log"),
-        "-o",
-        options,
-        "start",
-    )
+def start_server(root: Path, pgss_max: int) -> Server:
+    """The embedded server in ``root``, with pg_stat_statements sized and timing plans."""
+    server = embedded.start(root / "pgdata")
+    settings = {
+        "pg_stat_statements.max": str(pgss_max),
+        "pg_stat_statements.track_planning": "on",
+        "fsync": "off",
+        "full_page_writes": "off",
+        "synchronous_commit": "off",
+    }
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        for name, value in settings.items():
+            admin.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(*name.split(".")), sql.Literal(value)
+                )
+            )
+    embedded.restart(server)  # pg_stat_statements.max needs one
+    return Server(root, server)
 
 
 def stop_server(server: Server) -> None:
-    if not (server.data / "postmaster.pid").exists():
-        return
     try:
-        _run_pg(str(server.bin_dir / "pg_ctl"), "-D", str(server.data), "-w", "-m", "fast", "stop")
-    except (BenchError, subprocess.TimeoutExpired) as e:
+        embedded.stop(server.embedded.pgdata)
+    except VecscopeError as e:
         print(f"note: stopping the server: {e}", file=sys.stderr)
 
 
@@ -758,8 +698,7 @@ def main() -> int:
     server: Server | None = None
     pgss_max = max(10_000, 2 * (args.statements + args.small_statements + 100))
     try:
-        server = Server(root, find_bin_dir(), args.port)
-        start_server(server, pgss_max)
+        server = start_server(root, pgss_max)
         return bench(server, args)
     except (BenchError, VecscopeError, psycopg.Error) as e:
         print(f"bench failed: {e}", file=sys.stderr)
@@ -770,8 +709,8 @@ def main() -> int:
     finally:
         if args.keep and server is not None:
             print(
-                f'kept: psql "{server.conninfo(LARGE_DB)}"; stop with: runuser -u postgres -- '
-                f"{server.bin_dir / 'pg_ctl'} -D {server.data} stop && rm -rf {root}"
+                f'kept: psql "{server.conninfo(LARGE_DB)}"; stop with: kill -INT '
+                f"$(head -1 {server.embedded.pgdata}/postmaster.pid) && rm -rf {root}"
             )
         else:
             # A second ^C must not leave the server behind.

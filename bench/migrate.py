@@ -59,13 +59,13 @@ from common import COLUMN, SCHEMA, TABLE, BenchError, build_table, run_with_serv
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from core import embedded, lab
-from core.connection import ConnectionTarget, connected
-from core.fmt import human_bytes
-from core.inventory import fetch_inventory
-from core.migrate import build, plan, predict, preflight
-from core.migrate.build import BuildProgress
-from core.migrate.plan import MigrationSpec
+from vecscope.core import embedded, lab
+from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.fmt import human_bytes
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.migrate import build, plan, predict, preflight
+from vecscope.core.migrate.build import BuildProgress
+from vecscope.core.migrate.plan import MigrationSpec
 
 Conn = psycopg.Connection[TupleRow]
 

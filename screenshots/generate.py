@@ -4,7 +4,7 @@
     python screenshots/generate.py --rows 5000  # quicker, smaller figures
     python screenshots/generate.py --only migrate latency  # just these shots
     python screenshots/generate.py --only faiss --rows 5000  # the FAISS mode's shot
-    python screenshots/generate.py --only live  # Debian's PostgreSQL (pg_stat_statements)
+    python screenshots/generate.py --only live  # the Live mode during the demo workload
 
 Each SVG is what a 160x40 terminal shows; nothing is drawn by hand.
 """
@@ -25,20 +25,20 @@ from textual._doc import take_svg_screenshot
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from core import demo_server
-from core.connection import ConnectionTarget
-from core.demo_server import MISMATCH_QUERY
-from tui.app import VecscopeApp
-from tui.screens.backup_choice import BackupChoiceScreen
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.connection_error import ConnectionErrorScreen
-from tui.screens.explain import ExplainScreen
-from tui.screens.faiss import FaissScreen
-from tui.screens.indexes import IndexesScreen
-from tui.screens.latency import LatencyScreen
-from tui.screens.migrate import MigrateScreen
-from tui.widgets.faiss_browser import FaissBrowser
-from tui.widgets.inventory_table import InventoryTable
+from vecscope.core import demo_server
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.demo_server import MISMATCH_QUERY
+from vecscope.tui.app import VecscopeApp
+from vecscope.tui.screens.backup_choice import BackupChoiceScreen
+from vecscope.tui.screens.confirm import ConfirmScreen
+from vecscope.tui.screens.connection_error import ConnectionErrorScreen
+from vecscope.tui.screens.explain import ExplainScreen
+from vecscope.tui.screens.faiss import FaissScreen
+from vecscope.tui.screens.indexes import IndexesScreen
+from vecscope.tui.screens.latency import LatencyScreen
+from vecscope.tui.screens.migrate import MigrateScreen
+from vecscope.tui.widgets.faiss_browser import FaissBrowser
+from vecscope.tui.widgets.inventory_table import InventoryTable
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,7 +87,7 @@ def faiss_files(folder: Path) -> Path:
     """
     import faiss
 
-    from core.embeddings import sample, topic_model
+    from vecscope.core.embeddings import sample, topic_model
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -106,31 +106,23 @@ def faiss_files(folder: Path) -> Path:
     return path
 
 
-def live_shot(rows: int) -> None:
-    """The Live mode during the demo workload, on Debian's PostgreSQL: the embedded
-    servers have no pg_stat_statements (tests/setup_system_pg.sh installs it)."""
+def live_shot(dsn: str) -> None:
+    """The Live mode on the demo itself while the demo workload runs (the embedded server
+    preloads pg_stat_statements), counters reset first so only the workload shows."""
     import threading
 
     import psycopg
 
-    from core.demo import seed
-    from core.demo_workload import DemoWorkload
+    from vecscope.core.demo_workload import DemoWorkload
+    from vecscope.tui.screens.live import LiveOptions, LiveScreen
 
-    sys.path.insert(0, str(HERE.parent))  # the tests' server helper lives in the repo
-    from tests import system_pg
-    from tui.screens.live import LiveOptions, LiveScreen
-
-    server = system_pg.start()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT pg_stat_reset()")
+    workload = DemoWorkload(dsn, clients=3, switch_after_s=40, progress=print)
+    thread = threading.Thread(target=workload.run, daemon=True)
+    thread.start()
     try:
-        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE vecscope_demo")
-        dsn = server.conninfo("vecscope_demo")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION pg_stat_statements")
-        seed(dsn, rows, progress=lambda m: print(m, file=sys.stderr))
-        workload = DemoWorkload(dsn, clients=3, switch_after_s=40, progress=print)
-        thread = threading.Thread(target=workload.run, daemon=True)
-        thread.start()
 
         async def live(pilot: Pilot[Any]) -> None:
             await _until(pilot, lambda: isinstance(pilot.app.screen, LiveScreen))
@@ -152,10 +144,9 @@ def live_shot(rows: int) -> None:
             ConnectionTarget(dsn=dsn), live_options=LiveOptions(interval_s=1.0), start_mode="live"
         )
         _shoot("live", app, live)
+    finally:
         workload.stop()
         thread.join(timeout=30)
-    finally:
-        system_pg.stop(server)
 
 
 def main() -> int:
@@ -305,7 +296,7 @@ def main() -> int:
             _shoot("faiss", VecscopeApp(target, faiss_dir=ivf.parent), faiss_tuned)
             shutil.rmtree(ivf.parent, ignore_errors=True)
         if "live" in _only:
-            live_shot(args.rows)
+            live_shot(target.dsn)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

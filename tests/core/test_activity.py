@@ -1,4 +1,4 @@
-"""Live queries: pg_stat_activity on the embedded server, pg_stat_statements on Debian's."""
+"""Live queries: pg_stat_activity and pg_stat_statements on the embedded server."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import time
 
 import psycopg
 
-from core.activity import fetch_live_queries
 from tests.conftest import Database
-from tests.system_pg import SystemServer
+from vecscope.core.activity import fetch_live_queries
+from vecscope.core.embedded import EmbeddedServer
 
 
-def test_running_vector_query_is_listed(demo_db: Database) -> None:
+def test_running_vector_query_is_listed(bare_demo_db: Database) -> None:
+    demo_db = bare_demo_db
     sql = (
         "SELECT pg_sleep(3), id FROM doc_chunks "
         "ORDER BY embedding <=> (SELECT embedding FROM doc_chunks WHERE id = 3) LIMIT 1"
@@ -38,11 +39,11 @@ def test_running_vector_query_is_listed(demo_db: Database) -> None:
         thread.join()
 
 
-def test_top_queries_from_pg_stat_statements(system_pg: SystemServer) -> None:
-    with psycopg.connect(system_pg.conninfo(), autocommit=True) as c:
+def test_top_queries_from_pg_stat_statements(pgss_server: EmbeddedServer) -> None:
+    with psycopg.connect(pgss_server.conninfo(), autocommit=True) as c:
         c.execute("SELECT pg_stat_statements_reset()")
-        # pgvector is not packaged for this Debian PostgreSQL; PostgreSQL's own point
-        # distance operator <-> makes the same shape of query for the ranking logic.
+        # PostgreSQL's own point distance operator <-> makes the same shape of query
+        # for the ranking logic, in a database without pgvector.
         for i in range(5):
             c.execute(
                 "SELECT p <-> point(%s, 0) AS d FROM (SELECT point(g, g) AS p "

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.connection import ConnectionTarget, redact
-from core.embedded import EmbeddedServer
 from tests.conftest import PASSWORD, PASSWORD_ROLE, Database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
+from vecscope.core.connection import ConnectionTarget, redact
+from vecscope.core.embedded import EmbeddedServer
 
 
 def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:

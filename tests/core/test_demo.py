@@ -8,11 +8,11 @@ import numpy as np
 import psycopg
 import pytest
 
-from core import embedded
-from core.demo import DemoSizes, seed
-from core.embeddings import sample, topic_model
 from tests.conftest import DEMO_TEST_ROWS, Database, _drop_database, _fresh_database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
+from vecscope.core import embedded
+from vecscope.core.demo import DemoSizes, seed
+from vecscope.core.embeddings import sample, topic_model
 
 
 def test_demo_up_reuse_reset_down(tmp_path: Path) -> None:

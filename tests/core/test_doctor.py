@@ -8,13 +8,13 @@ import psycopg
 import pytest
 from psycopg.rows import TupleRow
 
-from core.connection import connected
-from core.doctor import Diagnosis, diagnose, try_fix
-from core.explain import explain
-from core.inventory import fetch_inventory
-from core.models import Severity
-from core.pgvector import has_feature
 from tests.conftest import Database
+from vecscope.core.connection import connected
+from vecscope.core.doctor import Diagnosis, diagnose, try_fix
+from vecscope.core.explain import explain
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.models import Severity
+from vecscope.core.pgvector import has_feature
 
 
 @pytest.fixture(scope="module")

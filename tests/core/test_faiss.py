@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 from pgvector.psycopg import register_vector
 
-from core import cli
-from core.errors import BadInputError
-from core.faissidx import files
-from core.faissidx.convert import convert
-from core.faissidx.deploy import deployment
-from core.faissidx.search import Corpus, exact, sample_queries
-from core.faissidx.tune import compare, frontier, pick, tune
 from tests.conftest import Database
+from vecscope.core import cli
+from vecscope.core.errors import BadInputError
+from vecscope.core.faissidx import files
+from vecscope.core.faissidx.convert import convert
+from vecscope.core.faissidx.deploy import deployment
+from vecscope.core.faissidx.search import Corpus, exact, sample_queries
+from vecscope.core.faissidx.tune import compare, frontier, pick, tune
 
 ROOT = Path(__file__).resolve().parents[2]
 D = 32
@@ -122,7 +122,7 @@ def test_bad_files_are_one_line_and_exit_2(
         raw = data["hnsw"].read_bytes()
         path.write_bytes(raw[: len(raw) // 3])
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.launch", "faiss", "inspect", str(path)],
+        [sys.executable, "-m", "vecscope.tui.launch", "faiss", "inspect", str(path)],
         cwd=ROOT,
         capture_output=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

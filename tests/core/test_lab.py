@@ -11,10 +11,12 @@ import numpy as np
 import psycopg
 import pytest
 
-from core.connection import connected
-from core.errors import BadInputError, ConnectError
-from core.inventory import fetch_inventory
-from core.lab import (
+from tests.conftest import Database
+from tests.core.cli_helpers import assert_one_line_error, vecscope
+from vecscope.core.connection import connected
+from vecscope.core.errors import BadInputError, ConnectError
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.lab import (
     LabTarget,
     QuerySet,
     ground_truth,
@@ -24,10 +26,8 @@ from core.lab import (
     sample_queries,
     sweep,
 )
-from core.live_lab import LiveLab
-from core.stats import cheapest_meeting, pareto_front, percentiles, recall_at_k
-from tests.conftest import Database
-from tests.core.cli_helpers import assert_one_line_error, vecscope
+from vecscope.core.live_lab import LiveLab
+from vecscope.core.stats import cheapest_meeting, pareto_front, percentiles, recall_at_k
 
 
 def test_recall_counts_ties_at_the_kth_distance() -> None:
@@ -241,7 +241,7 @@ def test_cli_bad_input(demo_db: Database) -> None:
 
 def test_ab_two_indexes_on_one_column(db: Database) -> None:
     """As during a migration: the same queries against the old and the new index."""
-    from core.lab import measure_ab, steering_settings
+    from vecscope.core.lab import measure_ab, steering_settings
 
     with db.connect() as c:
         c.execute("CREATE TABLE ab (id int PRIMARY KEY, e vector(16))")
@@ -271,7 +271,7 @@ def test_ab_two_indexes_on_one_column(db: Database) -> None:
 
 
 def test_iterative_scan_setting_where_pgvector_has_it(demo_db: Database) -> None:
-    from core.pgvector import has_feature
+    from vecscope.core.pgvector import has_feature
 
     with connected(demo_db.target) as conn:
         inv = fetch_inventory(conn)

@@ -7,12 +7,14 @@ import sys
 
 CHECK = """
 import importlib, pkgutil, sys
-import core
-names = [m.name for m in pkgutil.walk_packages(core.__path__, "core.")]
+import vecscope.core
+names = [m.name for m in pkgutil.walk_packages(vecscope.core.__path__, "vecscope.core.")]
 for name in names:
     importlib.import_module(name)
-ui = {"textual", "rich", "plotext", "textual_plotext", "tui"}
-bad = sorted(m for m in sys.modules if m.split(".")[0] in ui)
+ui = {"textual", "rich", "plotext", "textual_plotext"}
+bad = sorted(
+    m for m in sys.modules if m.split(".")[0] in ui or m.startswith("vecscope.tui")
+)
 print(len(names), ",".join(bad))
 """
 
@@ -30,7 +32,8 @@ def test_core_imports_no_ui() -> None:
 
 def test_headless_cli_does_not_import_textual() -> None:
     code = (
-        "import sys; from tui import launch; from core import cli; print('textual' in sys.modules)"
+        "import sys; from vecscope.tui import launch; from vecscope.core import cli; "
+        "print('textual' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"

@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from core.demo_workload import DemoWorkload
-from core.live.recording import Recording
-from tests.conftest import Database, SystemDatabase
+from tests.conftest import Database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
+from vecscope.core.demo_workload import DemoWorkload
+from vecscope.core.live.recording import Recording
 
 SECRET = "Sup3rSecret"
 #: A fragment of the demo workload's query texts.
@@ -75,12 +75,10 @@ def without_poll_ms(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in line.items() if k != "poll_ms"} for line in lines]
 
 
-def test_live_records_and_replays_the_same_points(
-    system_demo_db: SystemDatabase, tmp_path: Path
-) -> None:
-    dsn = make_conninfo(system_demo_db.dsn, password=SECRET)  # trust: ignored, yet given
+def test_live_records_and_replays_the_same_points(pgss_demo_db: Database, tmp_path: Path) -> None:
+    dsn = make_conninfo(pgss_demo_db.dsn, password=SECRET)  # trust: ignored, yet given
     record = tmp_path / "night.sqlite"
-    with demo_traffic(system_demo_db.dsn):
+    with demo_traffic(pgss_demo_db.dsn):
         live = vecscope(
             "live", "--dsn", dsn, "--json", "--interval", "0.5", "--duration", "2s",
             "--record", str(record),
@@ -106,8 +104,8 @@ def test_live_records_and_replays_the_same_points(
     recording = Recording(record)
     info = recording.info()
     recording.close()
-    assert (info.polls, info.database, info.query_text) == (len(lines), system_demo_db.name, True)
-    assert info.server.endswith(f"/{system_demo_db.name}") and SECRET not in info.server
+    assert (info.polls, info.database, info.query_text) == (len(lines), pgss_demo_db.name, True)
+    assert info.server.endswith(f"/{pgss_demo_db.name}") and SECRET not in info.server
 
     replay = vecscope("replay", str(record), "--json")
     assert replay.code == 0, replay.err
@@ -119,11 +117,11 @@ def test_live_records_and_replays_the_same_points(
     assert all(line["activity"]["longest_query"] is None for line in bare)
 
 
-def test_no_query_text_keeps_no_text(system_demo_db: SystemDatabase, tmp_path: Path) -> None:
+def test_no_query_text_keeps_no_text(pgss_demo_db: Database, tmp_path: Path) -> None:
     record = tmp_path / "shared.sqlite"
-    with demo_traffic(system_demo_db.dsn):
+    with demo_traffic(pgss_demo_db.dsn):
         live = vecscope(
-            "live", "--dsn", system_demo_db.dsn, "--json", "--interval", "0.5",
+            "live", "--dsn", pgss_demo_db.dsn, "--json", "--interval", "0.5",
             "--duration", "1.5s", "--record", str(record), "--no-query-text",
         )  # fmt: skip
     assert live.code == 0, live.err
@@ -238,7 +236,7 @@ def test_headless_live_and_replay_do_not_import_textual(db: Database, tmp_path: 
     record = tmp_path / "r.sqlite"
     code = (
         "import sys\n"
-        "from tui.launch import main\n"
+        "from vecscope.tui.launch import main\n"
         "live = main(['live', '--dsn', sys.argv[1], '--json', '--interval', '0.2',"
         " '--duration', '0.5s', '--record', sys.argv[2]])\n"
         "replay = main(['replay', sys.argv[2], '--json'])\n"

@@ -1,5 +1,5 @@
-"""The live poll on real servers: Debian's PostgreSQL with pg_stat_statements and the demo
-application's traffic, and the embedded server (no pg_stat_statements)."""
+"""The live poll on real servers: the embedded server with pg_stat_statements and the demo
+application's traffic, and a server where pg_stat_statements is not loaded."""
 
 from __future__ import annotations
 
@@ -14,15 +14,16 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from core.connection import ConnectionTarget
-from core.demo_workload import DemoWorkload
-from core.errors import QueryError
-from core.live.model import IndexRate, LivePoint, ShapeRate
-from core.live.poll import Poller, open_poll_connection, poll_timeout_ms
-from core.live.rates import LiveTracker
-from core.live.session import LiveSession
-from tests import system_pg as sp
-from tests.conftest import Database, SystemDatabase
+from tests.conftest import Database
+from vecscope.core import embedded
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.demo_workload import DemoWorkload
+from vecscope.core.embedded import EmbeddedServer
+from vecscope.core.errors import QueryError
+from vecscope.core.live.model import IndexRate, LivePoint, ShapeRate
+from vecscope.core.live.poll import Poller, open_poll_connection, poll_timeout_ms
+from vecscope.core.live.rates import LiveTracker
+from vecscope.core.live.session import LiveSession
 
 #: Served by idx_messages_embedding_hnsw (l2 index, l2 operator).
 SERVED = (
@@ -108,14 +109,14 @@ def _expect_cancel(conn: psycopg.Connection[TupleRow]) -> None:
         conn.execute(SLEEPER)
 
 
-def test_ddl_mentioning_operators_is_no_query_shape(system_pg: sp.SystemServer) -> None:
+def test_ddl_mentioning_operators_is_no_query_shape(pgss_server: EmbeddedServer) -> None:
     name = "t_live_poll_ddl"
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(system_pg.conninfo(), autocommit=True) as admin:
+    with psycopg.connect(pgss_server.conninfo(), autocommit=True) as admin:
         admin.execute(drop)
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        with psycopg.connect(system_pg.conninfo(name), autocommit=True) as c:
+        with psycopg.connect(pgss_server.conninfo(name), autocommit=True) as c:
             c.execute("CREATE EXTENSION pg_stat_statements")
             c.execute("CREATE EXTENSION vector")  # its script defines <->, <=>, <#> ...
             c.execute("CREATE TABLE t (id int, e vector(2))")
@@ -130,7 +131,7 @@ def test_ddl_mentioning_operators_is_no_query_shape(system_pg: sp.SystemServer) 
                 " AND query ~ 'CREATE (OPERATOR|VIEW)'"
             ).fetchone() or (0,)
         assert ddl >= 3, "pg_stat_statements must hold the DDL for this test to mean anything"
-        poller = Poller(open_poll_connection(ConnectionTarget(dsn=system_pg.conninfo(name)), 2))
+        poller = Poller(open_poll_connection(ConnectionTarget(dsn=pgss_server.conninfo(name)), 2))
         snap = poller.poll()
         poller.conn.close()
         assert snap.statements is not None
@@ -138,12 +139,12 @@ def test_ddl_mentioning_operators_is_no_query_shape(system_pg: sp.SystemServer) 
             ("SELECT id FROM t ORDER BY e <-> $1::vector LIMIT $2", 3)
         ]
     finally:
-        with psycopg.connect(system_pg.conninfo(), autocommit=True) as admin:
+        with psycopg.connect(pgss_server.conninfo(), autocommit=True) as admin:
             admin.execute(drop)
 
 
-def test_demo_workload_seen_live(system_demo_db: SystemDatabase) -> None:
-    db = system_demo_db
+def test_demo_workload_seen_live(pgss_demo_db: Database) -> None:
+    db = pgss_demo_db
     numscans = "SELECT pg_stat_get_numscans('public.doc_chunks'::regclass)"
     with db.connect() as c:
         (before,) = c.execute(numscans).fetchone() or (0,)
@@ -213,14 +214,14 @@ def test_demo_workload_seen_live(system_demo_db: SystemDatabase) -> None:
     assert invalid.flag is not None and invalid.flag.startswith("INVALID")
 
 
-def test_full_reset_between_polls(system_demo_db: SystemDatabase) -> None:
-    poller = Poller(open_poll_connection(ConnectionTarget(dsn=system_demo_db.dsn), 2.0))
+def test_full_reset_between_polls(pgss_demo_db: Database) -> None:
+    poller = Poller(open_poll_connection(ConnectionTarget(dsn=pgss_demo_db.dsn), 2.0))
     tracker = LiveTracker()
-    run_served(system_demo_db.dsn, 5)
+    run_served(pgss_demo_db.dsn, 5)
     tracker.feed(poller.poll())
-    with system_demo_db.connect() as c:
+    with pgss_demo_db.connect() as c:
         c.execute("SELECT pg_stat_statements_reset()")
-    run_served(system_demo_db.dsn, 3)
+    run_served(pgss_demo_db.dsn, 3)
     point = tracker.feed(poller.poll())
     poller.conn.close()
     assert any(r.startswith("pg_stat_statements was reset at") for r in point.resets)
@@ -231,14 +232,12 @@ def test_full_reset_between_polls(system_demo_db: SystemDatabase) -> None:
     no_negative_rates(point)
 
 
-def test_server_restart_between_polls(
-    system_pg: sp.SystemServer, system_demo_db: SystemDatabase
-) -> None:
-    live = live_session(system_demo_db.dsn)
+def test_server_restart_between_polls(pgss_server: EmbeddedServer, pgss_demo_db: Database) -> None:
+    live = live_session(pgss_demo_db.dsn)
     live.step()
-    run_served(system_demo_db.dsn, 5)
-    sp.restart(system_pg)
-    run_served(system_demo_db.dsn, 3)
+    run_served(pgss_demo_db.dsn, 5)
+    embedded.restart(pgss_server)
+    run_served(pgss_demo_db.dsn, 3)
     try:
         point = live.step()
     except QueryError:
@@ -253,15 +252,15 @@ def test_server_restart_between_polls(
     no_negative_rates(point)
 
 
-def test_one_shape_reset_leaves_the_view(system_demo_db: SystemDatabase) -> None:
-    dsn = system_demo_db.dsn
+def test_one_shape_reset_leaves_the_view(pgss_demo_db: Database) -> None:
+    dsn = pgss_demo_db.dsn
     poller = Poller(open_poll_connection(ConnectionTarget(dsn=dsn), 2.0))
     tracker = LiveTracker()
     run_served(dsn, 4)
     served = shape(tracker.feed(poller.poll()), SERVED_TEXT)
     assert served is not None
     reset_one = "SELECT pg_stat_statements_reset(0, 0, %s)"
-    with system_demo_db.connect() as c:
+    with pgss_demo_db.connect() as c:
         c.execute(reset_one, (served.queryid,))
     point = tracker.feed(poller.poll())
     assert point.gone == (served.queryid,) and shape(point, SERVED_TEXT) is None
@@ -272,7 +271,7 @@ def test_one_shape_reset_leaves_the_view(system_demo_db: SystemDatabase) -> None
     assert back.gone == () and again is not None
     assert (again.queryid, again.calls, again.restarted) == (served.queryid, 2, False)
     # Reset and run once between two polls: fewer calls than before, counted again.
-    with system_demo_db.connect() as c:
+    with pgss_demo_db.connect() as c:
         c.execute(reset_one, (served.queryid,))
     run_served(dsn, 1)
     point = tracker.feed(poller.poll())
@@ -283,7 +282,8 @@ def test_one_shape_reset_leaves_the_view(system_demo_db: SystemDatabase) -> None
     no_negative_rates(point)
 
 
-def test_without_pg_stat_statements_the_rest_works(demo_db: Database) -> None:
+def test_without_pg_stat_statements_the_rest_works(bare_demo_db: Database) -> None:
+    demo_db = bare_demo_db
     live = live_session(demo_db.dsn)
     first = live.step()
     missing = first.statements_missing
@@ -303,23 +303,23 @@ def test_without_pg_stat_statements_the_rest_works(demo_db: Database) -> None:
     assert busy.activity.hidden == 0 and busy.activity.longest_s is not None
 
 
-def test_role_without_pg_read_all_stats(system_demo_db: SystemDatabase) -> None:
+def test_role_without_pg_read_all_stats(pgss_demo_db: Database) -> None:
     role = "vs_live_reader"
-    reader_dsn = make_conninfo(system_demo_db.dsn, user=role)
-    with system_demo_db.connect() as c:
+    reader_dsn = make_conninfo(pgss_demo_db.dsn, user=role)
+    with pgss_demo_db.connect() as c:
         c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
         c.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
     try:
-        run_served(system_demo_db.dsn, 2)  # a shape of postgres's
+        run_served(pgss_demo_db.dsn, 2)  # a shape of postgres's
         reader = live_session(reader_dsn)
-        with sleeping_vector_query(system_demo_db.dsn):
+        with sleeping_vector_query(pgss_demo_db.dsn):
             point = poll_until(reader.step, lambda p: p.activity.hidden > 0, "a hidden session")
             assert not point.sees_all and point.statements_missing is None
             assert point.activity.running == 0 and point.activity.longest_query is None
             # Other roles' shapes have no text or queryid for this role: not shown.
             assert point.shapes == ()
             reader.close()
-            with system_demo_db.connect() as c:
+            with pgss_demo_db.connect() as c:
                 c.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role)))
             reader = live_session(reader_dsn)
             seen = poll_until(reader.step, lambda p: p.activity.running > 0, "the query")
@@ -328,7 +328,7 @@ def test_role_without_pg_read_all_stats(system_demo_db: SystemDatabase) -> None:
         assert "pg_sleep(30)" in str(seen.activity.longest_query)
         assert shape(seen, SERVED_TEXT) is not None
     finally:
-        with system_demo_db.connect() as c:
+        with pgss_demo_db.connect() as c:
             c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 

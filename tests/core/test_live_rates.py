@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from core.live.model import (
+from vecscope.core.live.model import (
     IndexCounters,
     IndexRate,
     LivePoint,
@@ -18,8 +18,8 @@ from core.live.model import (
     Snapshot,
     StatementCounters,
 )
-from core.live.rates import HIDDEN, LiveTracker, summarize_activity, top_shapes
-from core.live.session import point_to_json
+from vecscope.core.live.rates import HIDDEN, LiveTracker, summarize_activity, top_shapes
+from vecscope.core.live.session import point_to_json
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 STARTED = T0 - timedelta(days=2)

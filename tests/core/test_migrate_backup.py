@@ -17,12 +17,12 @@ import pytest
 from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
-from core import embedded
-from core.embedded import EmbeddedServer
-from core.errors import BackupError, BadInputError, EmbeddedServerError
-from core.migrate import backup
-from core.migrate.backup import BackupRecord, confirmed, dump, find_pg_dump, verify_dump
 from tests.conftest import PASSWORD, PASSWORD_ROLE, Database
+from vecscope.core import embedded
+from vecscope.core.embedded import EmbeddedServer
+from vecscope.core.errors import BackupError, BadInputError, EmbeddedServerError
+from vecscope.core.migrate import backup
+from vecscope.core.migrate.backup import BackupRecord, confirmed, dump, find_pg_dump, verify_dump
 
 SCHEMA = "search"
 TABLE = "Product Embeddings"

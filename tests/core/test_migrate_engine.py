@@ -23,15 +23,15 @@ import pytest
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from core import cli
-from core.connection import ConnectionTarget
-from core.errors import BadInputError
-from core.inventory import fetch_inventory
-from core.migrate import journal as jn
-from core.migrate import plan
-from core.migrate.ddl import MigrationError
-from core.migrate.engine import Migration
 from tests.conftest import Database
+from vecscope.core import cli
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.errors import BadInputError
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.migrate import journal as jn
+from vecscope.core.migrate import plan
+from vecscope.core.migrate.ddl import MigrationError
+from vecscope.core.migrate.engine import Migration
 
 ROOT = Path(__file__).resolve().parents[2]
 DIMS = 32
@@ -218,7 +218,7 @@ def _spawn(db: Database, table: str, journal: Path) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "tui.launch",
+            "vecscope.tui.launch",
             "migrate",
             "run",
             "--dsn",
@@ -480,7 +480,7 @@ def test_no_terminal_and_no_yes_refuses(db: Database, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "tui.launch",
+            "vecscope.tui.launch",
             "migrate",
             "run",
             "--dsn",

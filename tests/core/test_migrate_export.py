@@ -24,17 +24,17 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import URL
 
-from core.errors import BadInputError
-from core.migrate import plan
-from core.migrate.export import (
+from tests.conftest import Database
+from tests.core.test_migrate_lint import CREATE, EXPRESSION, QUOTED, REBUILD, REINDEX
+from vecscope.core.errors import BadInputError
+from vecscope.core.migrate import plan
+from vecscope.core.migrate.export import (
     alembic_revision,
     new_revision_id,
     pgvector_minimum,
     sql_script,
 )
-from core.migrate.lint import lint, lint_statements
-from tests.conftest import Database
-from tests.core.test_migrate_lint import CREATE, EXPRESSION, QUOTED, REBUILD, REINDEX
+from vecscope.core.migrate.lint import lint, lint_statements
 
 ENV_PY = """\
 from alembic import context

@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from core.errors import BadInputError
-from core.migrate import plan
-from core.migrate.lint import (
+from vecscope.core.errors import BadInputError
+from vecscope.core.migrate import plan
+from vecscope.core.migrate.lint import (
     CONCURRENT_CREATION,
     CONCURRENT_DELETION,
     CONCURRENT_IN_TRANSACTION,
@@ -25,7 +25,7 @@ from core.migrate.lint import (
     lint,
     lint_statements,
 )
-from core.models import Severity
+from vecscope.core.models import Severity
 
 #: What the plan writes before every build: the linter's preconditions.
 SAFE = "SET lock_timeout = '5s'; SET statement_timeout = 0;\n"

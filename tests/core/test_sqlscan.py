@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import BadInputError
-from core.sqlscan import (
+from vecscope.core.errors import BadInputError
+from vecscope.core.sqlscan import (
     KnnOrdering,
     StatementInfo,
     classify,

@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tui.screens.indexes import IndexesScreen
+from vecscope.tui.screens.indexes import IndexesScreen
 
 
 async def wait_until(pilot: Pilot[Any], condition: Any, timeout: float = 20.0) -> None:
@@ -69,7 +69,7 @@ def write_faiss_files(folder: Path, n: int = 1000, d: int = 32) -> dict[str, Pat
     import faiss
     import numpy as np
 
-    from core.embeddings import sample, topic_model
+    from vecscope.core.embeddings import sample, topic_model
 
     folder.mkdir(parents=True, exist_ok=True)
     threads = faiss.omp_get_max_threads()

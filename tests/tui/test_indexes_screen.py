@@ -9,15 +9,15 @@ import psycopg
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from core.connection import ConnectionTarget
-from core.embedded import EmbeddedServer
 from tests.conftest import Database
 from tests.tui.helpers import screen_text, wait_loaded, wait_until
-from tui.app import VecscopeApp
-from tui.screens.connection_error import ConnectionErrorScreen
-from tui.screens.help import HelpScreen
-from tui.screens.indexes import IndexesScreen
-from tui.widgets.inventory_table import InventoryTable
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.embedded import EmbeddedServer
+from vecscope.tui.app import VecscopeApp
+from vecscope.tui.screens.connection_error import ConnectionErrorScreen
+from vecscope.tui.screens.help import HelpScreen
+from vecscope.tui.screens.indexes import IndexesScreen
+from vecscope.tui.widgets.inventory_table import InventoryTable
 
 SIZE = (170, 42)
 

@@ -9,9 +9,9 @@ from textual.widgets import Static
 
 from tests.conftest import Database
 from tests.tui.helpers import wait_loaded, wait_until
-from tui.app import VecscopeApp
-from tui.screens.latency import LatencyScreen
-from tui.widgets.inventory_table import InventoryTable
+from vecscope.tui.app import VecscopeApp
+from vecscope.tui.screens.latency import LatencyScreen
+from vecscope.tui.widgets.inventory_table import InventoryTable
 
 SIZE = (160, 45)
 

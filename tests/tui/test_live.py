@@ -13,17 +13,17 @@ from psycopg import sql
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from core.connection import ConnectionTarget
-from core.demo_workload import DemoWorkload
-from core.live.recording import Recording, recordings_dir
-from tests.conftest import Database, SystemDatabase
+from tests.conftest import Database
 from tests.tui.helpers import capture_notes, screen_text, wait_loaded, wait_until
-from tui.app import VecscopeApp
-from tui.launch import main
-from tui.replay import ReplayApp
-from tui.screens.explain import ExplainScreen
-from tui.screens.live import LiveOptions, LiveScreen
-from tui.widgets.live_views import IndexesTable, ShapesTable
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.demo_workload import DemoWorkload
+from vecscope.core.live.recording import Recording, recordings_dir
+from vecscope.tui.app import VecscopeApp
+from vecscope.tui.launch import main
+from vecscope.tui.replay import ReplayApp
+from vecscope.tui.screens.explain import ExplainScreen
+from vecscope.tui.screens.live import LiveOptions, LiveScreen
+from vecscope.tui.widgets.live_views import IndexesTable, ShapesTable
 
 RECORDING = Path(__file__).parent.parent / "data" / "live_demo.sqlite"
 SIZE = (160, 40)
@@ -49,12 +49,12 @@ async def _open_live(pilot: Pilot[Any], polls: int = 2) -> LiveScreen:
     return screen
 
 
-async def test_live_without_pg_stat_statements(demo_db: Database) -> None:
-    """The embedded server lacks pg_stat_statements: say how to enable it, show the rest."""
-    app = VecscopeApp(demo_db.target, live_options=LiveOptions(interval_s=0.5))
+async def test_live_without_pg_stat_statements(bare_demo_db: Database) -> None:
+    """A server without pg_stat_statements loaded: say how to enable it, show the rest."""
+    app = VecscopeApp(bare_demo_db.target, live_options=LiveOptions(interval_s=0.5))
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_live(pilot)
-        text = plain(app)
+        text = " ".join(plain(app).split())  # the message wraps where the screen ends
         assert "pg_stat_statements is not" in text and "shared_preload_libraries" in text
         assert "running queries, index scans, settings" in text
         assert screen.query_one(ShapesTable).row_count == 0
@@ -112,8 +112,8 @@ async def test_live_without_pg_stat_statements(demo_db: Database) -> None:
 
 
 @pytest.fixture
-def workload(system_demo_db: SystemDatabase) -> Any:
-    w = DemoWorkload(system_demo_db.dsn, clients=2, switch_after_s=None, progress=lambda _: None)
+def workload(pgss_demo_db: Database) -> Any:
+    w = DemoWorkload(pgss_demo_db.dsn, clients=2, switch_after_s=None, progress=lambda _: None)
     thread = threading.Thread(target=w.run, daemon=True)
     thread.start()
     yield w
@@ -121,9 +121,9 @@ def workload(system_demo_db: SystemDatabase) -> Any:
     thread.join(timeout=30)
 
 
-async def test_live_shapes_and_explain(system_demo_db: SystemDatabase, workload: Any) -> None:
+async def test_live_shapes_and_explain(pgss_demo_db: Database, workload: Any) -> None:
     """The demo's searches show as shapes with rates; `e` opens the plan doctor on one."""
-    target = ConnectionTarget(dsn=system_demo_db.dsn)
+    target = ConnectionTarget(dsn=pgss_demo_db.dsn)
     app = VecscopeApp(target, live_options=LiveOptions(interval_s=0.5))
     notes = capture_notes(app)
     async with app.run_test(size=SIZE) as pilot:
@@ -140,19 +140,19 @@ async def test_live_shapes_and_explain(system_demo_db: SystemDatabase, workload:
 
         # The settings watch: ALTER DATABASE ... SET is noticed, shown and toasted.
         alter = sql.SQL("ALTER DATABASE {} SET hnsw.ef_search = 100").format(
-            sql.Identifier(system_demo_db.name)
+            sql.Identifier(pgss_demo_db.name)
         )
-        with system_demo_db.connect() as conn:
+        with pgss_demo_db.connect() as conn:
             conn.execute(alter)
         try:
             await wait_until(pilot, lambda: "hnsw.ef_search unset → 100" in plain(app), timeout=30)
             # The toast, not only the panel.
             assert any(n.startswith("Setting changed: hnsw.ef_search: unset → 100") for n in notes)
         finally:
-            with system_demo_db.connect() as conn:
+            with pgss_demo_db.connect() as conn:
                 conn.execute(
                     sql.SQL("ALTER DATABASE {} RESET hnsw.ef_search").format(
-                        sql.Identifier(system_demo_db.name)
+                        sql.Identifier(pgss_demo_db.name)
                     )
                 )
         table = screen.query_one(ShapesTable)
@@ -240,7 +240,7 @@ def test_live_tui_flags_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 async def test_replay_of_an_empty_recording(tmp_path: Path) -> None:
-    from core.live.recording import Recorder
+    from vecscope.core.live.recording import Recorder
 
     path = tmp_path / "empty.sqlite"
     Recorder(

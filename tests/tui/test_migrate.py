@@ -12,25 +12,25 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Static
 
-from core.connection import ConnectionTarget
-from core.inventory import fetch_inventory
-from core.migrate import journal as jn
-from core.migrate.backup import BackupRecord
-from core.migrate.build import BuildOutcome
-from core.migrate.engine import CutoverResult, Migration
-from core.migrate.plan import MigrationSpec, choose
-from core.migrate.preflight import Preflight
-from core.migrate.verify import Figures, Verification
 from tests.conftest import Database
 from tests.tui.helpers import capture_notes, wait_loaded, wait_until
-from tui.app import VecscopeApp
-from tui.screens.backup_choice import BackupChoiceScreen
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.journals import JournalsScreen
-from tui.screens.migrate import MigrateScreen
-from tui.widgets.checklist import Checklist
-from tui.widgets.inventory_table import InventoryTable
-from tui.widgets.step_results import build_outcome_lines, figures_lines
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.migrate import journal as jn
+from vecscope.core.migrate.backup import BackupRecord
+from vecscope.core.migrate.build import BuildOutcome
+from vecscope.core.migrate.engine import CutoverResult, Migration
+from vecscope.core.migrate.plan import MigrationSpec, choose
+from vecscope.core.migrate.preflight import Preflight
+from vecscope.core.migrate.verify import Figures, Verification
+from vecscope.tui.app import VecscopeApp
+from vecscope.tui.screens.backup_choice import BackupChoiceScreen
+from vecscope.tui.screens.confirm import ConfirmScreen
+from vecscope.tui.screens.journals import JournalsScreen
+from vecscope.tui.screens.migrate import MigrateScreen
+from vecscope.tui.widgets.checklist import Checklist
+from vecscope.tui.widgets.inventory_table import InventoryTable
+from vecscope.tui.widgets.step_results import build_outcome_lines, figures_lines
 
 SIZE = (160, 50)
 #: Each step really runs on a shared two-core machine: generous, never a race.

@@ -1,4 +1,5 @@
-"""Snapshots of every screen on the pgserver embedded server (see snapshot_cases)."""
+"""Snapshots of every screen on the old pairing, pgserver (PostgreSQL 16, pgvector 0.6.2;
+see snapshot_cases)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from core import embedded
 from tests.conftest import Database
 from tests.tui import snapshot_cases
+from vecscope.core import embedded
 
-if embedded.backend().__name__ != "pgserver":
+if embedded.server_name() != "pgserver":
     pytest.skip("these snapshots belong to the pgserver server", allow_module_level=True)
 
 

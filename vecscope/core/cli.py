@@ -1,0 +1,459 @@
+"""The headless CLI: argument parsing and the commands that need no terminal UI.
+
+``tui.launch`` is the entry point; it hands every command that has no screen to
+:func:`run`, which calls the same ``core`` functions the screens call. Errors end as one
+line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from vecscope.core import demo_server
+from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.errors import BadInputError, VecscopeError
+from vecscope.core.faissidx.args import add_parser as add_faiss_parser
+from vecscope.core.fmt import human_bytes, human_count, params_text, table
+from vecscope.core.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
+from vecscope.core.live.args import add_parsers as add_live_parsers
+from vecscope.core.migrate.args import add_parser as add_migrate_parser
+from vecscope.core.models import Inventory
+
+#: Commands that open the TUI; everything else runs headless.
+TUI_COMMANDS = frozenset({"tui", "demo", "live", "replay"})
+
+
+def wants_tui(args: argparse.Namespace) -> bool:
+    """Whether this command opens the TUI (``live --json``, ``demo up`` do not)."""
+    if args.command not in TUI_COMMANDS:
+        return False
+    if args.command == "demo":
+        return bool(args.action == "open")
+    return not getattr(args, "json", False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other vecscope error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vecscope: {message} (see {self.prog} --help)\n")
+
+
+def _connection_flags() -> _Parser:
+    # psql's flags, so -h is the host: help is --help only, as in psql.
+    p = _Parser(add_help=False)
+    g = p.add_argument_group(
+        "connection (as psql; unset values come from PG* variables, service files and .pgpass)"
+    )
+    g.add_argument("--dsn", default="", help="libpq connection string or URI")
+    g.add_argument("-h", "--host", help="server host or socket directory")
+    g.add_argument("-p", "--port", help="server port")
+    g.add_argument("-U", "--username", help="user name")
+    g.add_argument("-d", "--dbname", help="database name")
+    g.add_argument("--help", action="help", help="show this help and exit")
+    return p
+
+
+def _data_dir_flags() -> _Parser:
+    p = _Parser(add_help=False)
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"where the demo server lives (default {demo_server.default_data_dir()})",
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    conn = _connection_flags()
+    parser = _Parser(
+        prog="vecscope",
+        parents=[conn],
+        add_help=False,
+        description="A terminal cockpit for vector indexes in PostgreSQL (pgvector).",
+    )
+    parser.add_argument("--version", action="version", version="vecscope 0.1.0")
+    parser.add_argument(
+        "--faiss-dir",
+        type=Path,
+        default=None,
+        help="where the FAISS mode's file browser starts (default: the working directory)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "indexes", parents=[conn], add_help=False, help="vector columns, indexes and problems"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    e = sub.add_parser(
+        "explain",
+        parents=[conn],
+        add_help=False,
+        help="explain a query: is a vector index used, and if not, why and how to fix it",
+    )
+    e.add_argument("sql", nargs="?", help="the query; - reads it from standard input")
+    e.add_argument("-f", "--file", type=Path, help="read the query from a file")
+    e.add_argument(
+        "--analyze",
+        action="store_true",
+        help="run it (reads only, in a READ ONLY transaction that is rolled back)",
+    )
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument(
+        "--timeout-ms", type=int, default=30_000, help="statement_timeout (default 30000)"
+    )
+    e.add_argument(
+        "--try-fix",
+        action="store_true",
+        help="also explain the first rewritten query a finding offers",
+    )
+
+    b = sub.add_parser(
+        "bench",
+        parents=[conn],
+        add_help=False,
+        help="measure latency and recall of a vector column's nearest-neighbour queries",
+    )
+    b.add_argument("--table", required=True, help="SCHEMA.TABLE (quote names as in SQL)")
+    b.add_argument("--column", required=True, help="the vector column")
+    b.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    b.add_argument("--queries", type=int, default=200, help="sampled query vectors (200)")
+    b.add_argument("--queries-file", type=Path, help="query vectors from a .npy (n, dims)")
+    grid = b.add_mutually_exclusive_group()
+    grid.add_argument("--ef-search", help="hnsw.ef_search values, e.g. 20,40,80,160")
+    grid.add_argument("--probes", help="ivfflat.probes values, e.g. 1,5,10,20")
+    b.add_argument("--concurrency", type=int, default=1, help="sessions (default 1)")
+    b.add_argument("--target-recall", type=float, default=0.95, help="default 0.95")
+    b.add_argument("--operator", help="distance operator (default: the index's)")
+    b.add_argument(
+        "--ground-truth",
+        choices=["auto", "faiss", "postgres"],
+        default="auto",
+        help="exact search method (auto: faiss when the vectors fit --memory-budget)",
+    )
+    b.add_argument("--memory-budget", type=int, default=2048, help="MiB for the faiss path (2048)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+
+    add_migrate_parser(sub, conn, _Parser)
+    add_faiss_parser(sub, conn, _Parser)
+    add_live_parsers(sub, conn)
+
+    d = sub.add_parser(
+        "demo",
+        parents=[_data_dir_flags()],
+        help="the embedded PostgreSQL with pgvector and demo data",
+    )
+    d.add_argument(
+        "action",
+        nargs="?",
+        choices=["open", "up", "down", "status", "workload"],
+        default="open",
+        help="open (default): start, seed and open the TUI, stop on quit; "
+        "up: start and seed, print the DSN, leave it running; "
+        "down: stop it; status: say whether it runs; "
+        "workload: run the demo application's searches (for the Live mode)",
+    )
+    d.add_argument("--duration", help="workload: stop after this long, e.g. 5m (default: until ^C)")
+    d.add_argument("--clients", type=int, default=3, help="workload: sessions (default 3)")
+    d.add_argument(
+        "--deploy-after",
+        default="60s",
+        help="workload: when the application's deploy changes product search (default 60s)",
+    )
+    d.add_argument("--reset", action="store_true", help="drop the demo data and seed it again")
+    d.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help=f"doc_chunks rows; other tables scale (default {demo_server.DEFAULT_ROWS:,})",
+    )
+    return parser
+
+
+def target_from(args: argparse.Namespace) -> ConnectionTarget:
+    return ConnectionTarget(
+        dsn=args.dsn or "", host=args.host, port=args.port, user=args.username, dbname=args.dbname
+    )
+
+
+def _inventory_tables(inv: Inventory) -> str:
+    s = inv.server
+    out = [
+        f"PostgreSQL {s.version}  pgvector {s.pgvector or 'not installed'}"
+        + (f" (available {s.pgvector_available})" if s.pgvector_available != s.pgvector else "")
+        + (f"  pgvectorscale {s.pgvectorscale}" if s.pgvectorscale else "")
+        + ("  HOT STANDBY" if s.in_recovery else "")
+    ]
+    out.append(
+        "  "
+        + "  ".join(
+            f"{name}={s.setting(name)}" for name in HEADLINE_SETTINGS if s.setting(name) is not None
+        )
+    )
+    out.append("")
+    out.append(
+        table(
+            ["schema", "table", "column", "type", "dims", "rows", "size", "indexes", "access"],
+            [
+                [
+                    c.schema,
+                    c.table,
+                    c.column,
+                    c.type,
+                    str(c.dims) if c.dims else "untyped",
+                    human_count(c.rows),
+                    human_bytes(c.table_bytes),
+                    str(len(inv.indexes_on(c))),
+                    ("owner" if c.can_create_index else "read") if c.can_select else "NO SELECT",
+                ]
+                for c in inv.columns
+            ],
+        )
+    )
+    out.append("")
+    out.append(
+        table(
+            [
+                "schema",
+                "table",
+                "column",
+                "index",
+                "method",
+                "opclass",
+                "op",
+                "params",
+                "size",
+                "state",
+                "scans",
+            ],
+            [
+                [
+                    ix.schema,
+                    ix.table,
+                    ix.column or "?",
+                    ix.name,
+                    ix.method,
+                    ix.opclass,
+                    ix.operator or "?",
+                    params_text(ix.params, ix.params_explicit),
+                    human_bytes(ix.size_bytes),
+                    "valid" if ix.usable else ("INVALID" if ix.ready else "NOT READY"),
+                    human_count(ix.scans),
+                ]
+                for ix in inv.indexes
+            ],
+        )
+    )
+    if inv.problems:
+        out.append("")
+        for p in inv.problems:
+            where = ".".join(x for x in (p.schema, p.table, p.index or p.column) if x)
+            out.append(f"{p.severity.upper():7} {where}: {p.message}")
+            if p.fix:
+                out.append(f"        fix: {p.fix}")
+    out.append("")
+    out.append("* pgvector default (not given in the index definition)")
+    return "\n".join(out)
+
+
+def cmd_indexes(args: argparse.Namespace, out: TextIO) -> int:
+    with connected(target_from(args)) as conn:
+        inv = fetch_inventory(conn)
+    if args.json:
+        # One write of a C-encoded document: 1,000 indexes in well under a second.
+        out.write(json.dumps(inventory_to_json(inv), indent=2) + "\n")
+    else:
+        out.write(_inventory_tables(inv) + "\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    data_dir = args.data_dir or demo_server.default_data_dir()
+    if args.action == "workload":
+        _workload_options(args)  # bad input is refused before anything starts
+    if args.action == "down":
+        stopped = demo_server.down(data_dir)
+        print("stopped" if stopped else f"no demo server running in {data_dir}", file=sys.stderr)
+        return 0
+    if args.action == "status":
+        dsn = demo_server.status(data_dir)
+        if dsn is None:
+            print(f"no demo server running in {data_dir}", file=sys.stderr)
+            return 1
+        out.write(dsn + "\n")
+        return 0
+    server = demo_server.up(
+        data_dir,
+        rows=args.rows,
+        reset=args.reset,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    out.write(server.uri(demo_server.DEMO_DB) + "\n")
+    if args.action == "workload":
+        return _demo_workload(args, server.conninfo(demo_server.DEMO_DB))
+    return 0
+
+
+def _workload_options(args: argparse.Namespace) -> tuple[float | None, float]:
+    from vecscope.core.live.args import parse_duration
+
+    if not 1 <= args.clients <= 32:
+        raise BadInputError("--clients must be between 1 and 32")
+    duration = parse_duration(args.duration) if args.duration else None
+    return duration, parse_duration(args.deploy_after)
+
+
+def _demo_workload(args: argparse.Namespace, conninfo: str) -> int:
+    from vecscope.core.demo_workload import DemoWorkload
+
+    duration, deploy_after = _workload_options(args)
+    workload = DemoWorkload(
+        conninfo,
+        clients=args.clients,
+        switch_after_s=deploy_after,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    try:
+        stats = workload.run(duration)
+    except KeyboardInterrupt:
+        workload.stop()
+        stats = workload.stats
+    print(f"{stats.queries:,} queries, {stats.errors:,} errors", file=sys.stderr)
+    return 0
+
+
+def _read_query(args: argparse.Namespace) -> str:
+    if args.file is not None and args.sql:
+        raise BadInputError("give the query as an argument or with -f, not both")
+    if args.file is not None:
+        try:
+            text: str = Path(args.file).read_text(encoding="utf-8")
+        except OSError as e:
+            raise BadInputError(f"cannot read {args.file}: {e.strerror}") from e
+    elif args.sql == "-":
+        text = sys.stdin.read()
+    elif args.sql is not None:
+        text = str(args.sql)
+    else:
+        # No argument: a pipe may still bring the query.
+        text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        if not text.strip():
+            raise BadInputError("no query: give it as an argument, with -f FILE, or on stdin (-)")
+    if not text.strip():
+        raise BadInputError("empty query")
+    return text
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from vecscope.core.doctor import diagnose, try_fix
+    from vecscope.core.explain import explain
+    from vecscope.core.report import diagnosis_json, diagnosis_text
+
+    query = _read_query(args)
+    with connected(target_from(args)) as conn:
+        inventory = fetch_inventory(conn)
+        result = explain(conn, query, inventory, analyze=args.analyze, timeout_ms=args.timeout_ms)
+        diagnosis = diagnose(result, inventory)
+        tried = try_fix(conn, diagnosis, inventory) if args.try_fix else None
+    if args.json:
+        doc = diagnosis_json(diagnosis)
+        if args.try_fix:
+            doc["try_fix"] = diagnosis_json(tried) if tried is not None else None
+        out.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        out.write(diagnosis_text(diagnosis) + "\n")
+        if args.try_fix:
+            if tried is None:
+                out.write("\nNo finding offers a rewritten query to try.\n")
+            else:
+                out.write("\n--- trying the fix ---\n" + diagnosis_text(tried) + "\n")
+    return diagnosis.exit_code
+
+
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    from vecscope.core.labcli import run_bench
+
+    return run_bench(args, target_from(args), out)
+
+
+def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
+    from vecscope.core.migrate.cli import run as run_migrate
+
+    return run_migrate(args, target_from(args), out)
+
+
+def cmd_faiss(args: argparse.Namespace, out: TextIO) -> int:
+    from vecscope.core.faissidx.cli import run as run_faiss
+
+    return run_faiss(args, target_from(args), out)
+
+
+def cmd_live(args: argparse.Namespace, out: TextIO) -> int:
+    from vecscope.core.live.cli import run_live
+
+    return run_live(args, target_from(args), out)
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from vecscope.core.live.cli import run_replay
+
+    return run_replay(args, out)
+
+
+HEADLESS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "live": cmd_live,
+    "replay": cmd_replay,
+    "faiss": cmd_faiss,
+    "migrate": cmd_migrate,
+    "bench": cmd_bench,
+    "indexes": cmd_indexes,
+    "explain": cmd_explain,
+    "demo": cmd_demo,
+}
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Run one headless command; errors become one line on stderr and exit status 2."""
+    try:
+        return HEADLESS[args.command](args, out)
+    except VecscopeError as e:
+        print(f"vecscope: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("vecscope: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `vecscope live --json | head`: the reader left; that is no error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def fail(message: str) -> int:
+    print(f"vecscope: {message}", file=sys.stderr)
+    return 2
+
+
+def unexpected(e: BaseException) -> int:
+    """Last resort: one line, with a way to get the traceback for a bug report."""
+    if os.environ.get("VECSCOPE_DEBUG"):
+        raise e
+    return fail(f"internal error: {type(e).__name__}: {e} (set VECSCOPE_DEBUG=1 for details)")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args.command = "tui"
+    if args.command == "demo" and args.rows is not None and args.rows < 1000:
+        raise BadInputError("--rows must be at least 1000")
+    return args

@@ -1,0 +1,198 @@
+"""Connection handling: the psql-compatible way to name a server, and safe connecting.
+
+A target is a DSN (URI or ``key=value``) plus psql's ``-h -p -U -d`` overrides; anything
+left unset falls back to libpq's own rules (``PGHOST``, ``PGSERVICE``, ``.pgpass``, service
+files), exactly as psql would. The password is never part of anything we show: every
+description and error goes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg.rows import TupleRow
+
+from vecscope.core.errors import BadInputError, ConnectError, first_line
+
+APPLICATION_NAME = "vecscope"
+#: Catalog probes must never hang on a sick server.
+PROBE_TIMEOUT_MS = 5_000
+#: libpq waits forever by default; a 3 a.m. user wants an answer.
+DEFAULT_CONNECT_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTarget:
+    """Where to connect, as the user said it (DSN and/or psql-style flags)."""
+
+    dsn: str = ""
+    host: str | None = None
+    port: str | None = None
+    user: str | None = None
+    dbname: str | None = None
+
+    def conninfo(self) -> str:
+        """The libpq connection string, with vecscope's defaults where the user set none."""
+        try:
+            given = pg_conninfo.conninfo_to_dict(self.dsn)
+        except psycopg.ProgrammingError as e:
+            raise BadInputError(f"invalid DSN: {first_line(e)}") from e
+        extra: dict[str, str] = {}
+        if "application_name" not in given:
+            extra["fallback_application_name"] = APPLICATION_NAME
+        if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+            extra["connect_timeout"] = str(DEFAULT_CONNECT_TIMEOUT_S)
+        for key, value in (
+            ("host", self.host),
+            ("port", self.port),
+            ("user", self.user),
+            ("dbname", self.dbname),
+        ):
+            if value:
+                extra[key] = value
+        try:
+            return pg_conninfo.make_conninfo(self.dsn, **extra)
+        except psycopg.ProgrammingError as e:
+            raise BadInputError(f"invalid DSN: {first_line(e)}") from e
+
+    def password(self) -> str | None:
+        """The password given in the DSN or ``PGPASSWORD``, only so we can scrub it."""
+        try:
+            given = pg_conninfo.conninfo_to_dict(self.dsn)
+        except psycopg.ProgrammingError:
+            return None
+        value = given.get("password") or os.environ.get("PGPASSWORD")
+        return str(value) if value else None
+
+    def describe(self) -> str:
+        """``user@host:port/dbname`` as libpq would resolve it, never with a password."""
+        try:
+            given = pg_conninfo.conninfo_to_dict(self.dsn)
+        except psycopg.ProgrammingError:
+            given = {}
+
+        def pick(flag: str | None, key: str, env: str, default: str) -> str:
+            return str(flag or given.get(key) or os.environ.get(env) or default)
+
+        host = pick(self.host, "host", "PGHOST", "local socket")
+        port = pick(self.port, "port", "PGPORT", "5432")
+        user = pick(self.user, "user", "PGUSER", os.environ.get("USER", "?"))
+        db = pick(self.dbname, "dbname", "PGDATABASE", user)
+        if given.get("service") or os.environ.get("PGSERVICE"):
+            service = given.get("service") or os.environ.get("PGSERVICE")
+            return f"service {service}"
+        return f"{user}@{_host_label(host)}:{port}/{db}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What the header shows about a live connection. Never holds a password."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    server_version: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.user}@{_host_label(self.host)}:{self.port}/{self.dbname}"
+
+
+def _host_label(host: str) -> str:
+    # A Unix socket directory is noise on screen (and differs per machine); psql's
+    # \conninfo calls it "via socket", so do we.
+    return "local socket" if host.startswith("/") or host.startswith("@") else host
+
+
+def redact(text: str, password: str | None) -> str:
+    """Remove a password from any text: literal occurrences and ``password=`` pairs."""
+    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
+    text = re.sub(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    if password:
+        text = text.replace(password, "***")
+    return text
+
+
+def _explain_connect_failure(target: ConnectionTarget, err: psycopg.Error) -> str:
+    raw = str(err).strip()
+    lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
+    reason = lines[0] if lines else type(err).__name__
+    # libpq: 'connection to server at "h" (1.2.3.4), port 5 failed: FATAL:  reason'
+    if " failed: " in reason:
+        reason = reason.rsplit(" failed: ", 1)[1]
+    reason = re.sub(r"^(FATAL|ERROR):\s+", "", reason)
+    lowered = raw.lower()
+    hint = ""
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        hint = " (check the password in the DSN, PGPASSWORD or ~/.pgpass)"
+    elif "does not exist" in lowered and "database" in lowered:
+        hint = " (list databases with: psql -l)"
+    elif "connection refused" in lowered or "no such file or directory" in lowered:
+        hint = " (is the server running and accepting connections there?)"
+    elif "could not translate host name" in lowered:
+        hint = " (check the host name)"
+    elif "timeout expired" in lowered:
+        hint = " (no answer within the connect timeout)"
+    return redact(f"cannot connect to {target.describe()}: {reason}{hint}", target.password())
+
+
+def connect(
+    target: ConnectionTarget,
+    *,
+    autocommit: bool = True,
+    statement_timeout_ms: int | None = PROBE_TIMEOUT_MS,
+) -> psycopg.Connection[TupleRow]:
+    """Open a connection for catalog work.
+
+    Args:
+        target: Where to connect.
+        autocommit: Catalog probes run in autocommit so they never hold a snapshot open.
+        statement_timeout_ms: Applied with ``SET`` for this session only; ``None`` leaves
+            the server's value (long jobs such as index builds pass ``None``).
+
+    Raises:
+        ConnectError: With one redacted line saying why.
+    """
+    conninfo = target.conninfo()
+    try:
+        conn = psycopg.connect(conninfo, autocommit=autocommit)
+    except psycopg.Error as e:
+        raise ConnectError(_explain_connect_failure(target, e)) from e
+    if statement_timeout_ms is not None:
+        conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        if not autocommit:
+            conn.commit()
+    return conn
+
+
+@contextmanager
+def connected(
+    target: ConnectionTarget, *, statement_timeout_ms: int | None = PROBE_TIMEOUT_MS
+) -> Iterator[psycopg.Connection[TupleRow]]:
+    """``with connected(target) as conn:`` for one-shot CLI work."""
+    conn = connect(target, statement_timeout_ms=statement_timeout_ms)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def connection_info(conn: psycopg.Connection[TupleRow]) -> ConnectionInfo:
+    """Describe a live connection for the header."""
+    info = conn.info
+    version = info.server_version
+    major, minor = divmod(version, 10_000)
+    return ConnectionInfo(
+        host=info.host,
+        port=int(info.port),
+        dbname=info.dbname,
+        user=info.user,
+        server_version=f"{major}.{minor}",
+    )

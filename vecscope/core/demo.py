@@ -1,0 +1,397 @@
+"""The demo scenario: a semantic-search database with the problems the seed documents hit.
+
+Built deterministically (fixed seeds) so every figure on it can be compared run to run:
+
+* ``public.doc_chunks`` with an IVFFlat index (lists = 100, cosine): the classic
+  candidate for the IVFFlat to HNSW migration;
+* ``public.messages`` with an HNSW index on ``vector_l2_ops`` while the application
+  queries with ``<=>`` (an operator-class mismatch);
+* ``public.articles`` whose vector column has no index at all;
+* ``public.atoms``, small enough that a Seq Scan is right;
+* ``search."Product Embeddings"``, whose names need quoting everywhere, with the INVALID
+  leftover of a real ``CREATE INDEX CONCURRENTLY`` cancelled while it waited.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from vecscope.core.demo_server import DEFAULT_ROWS, Progress
+from vecscope.core.embeddings import Matrix, sample, topic_model
+from vecscope.core.errors import EmbeddedServerError
+from vecscope.core.pgvector import has_feature
+
+SEED = 20251027
+#: Extensions created in the demo database where available.
+CONTRIB = ("pg_stat_statements", "pg_buffercache")
+
+_WORDS = [
+    "index",
+    "query",
+    "vector",
+    "latency",
+    "recall",
+    "tenant",
+    "invoice",
+    "refund",
+    "shipping",
+    "billing",
+    "contract",
+    "policy",
+    "incident",
+    "deploy",
+    "cluster",
+    "replica",
+    "backup",
+    "restore",
+    "schema",
+    "migration",
+    "embedding",
+    "search",
+    "ranking",
+    "customer",
+    "order",
+    "product",
+    "catalog",
+    "review",
+    "support",
+    "ticket",
+    "account",
+    "login",
+    "password",
+    "reset",
+    "outage",
+    "timeout",
+    "throughput",
+    "memory",
+    "storage",
+    "network",
+    "region",
+    "pricing",
+    "discount",
+    "warranty",
+    "return",
+    "delivery",
+    "courier",
+    "payment",
+    "card",
+    "subscription",
+    "plan",
+    "upgrade",
+]
+_FILLER = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "for",
+    "with",
+    "on",
+    "in",
+    "how",
+    "why",
+    "when",
+    "what",
+    "is",
+    "are",
+    "can",
+    "does",
+    "about",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSizes:
+    doc_chunks: int
+    messages: int
+    articles: int
+    atoms: int
+    products: int
+
+    @classmethod
+    def scaled(cls, rows: int) -> DemoSizes:
+        """Every table sized from ``--rows`` (the number of doc_chunks)."""
+        if rows < 1_000:
+            raise ValueError("--rows must be at least 1000")
+        return cls(
+            doc_chunks=rows,
+            messages=max(1_000, rows * 2 // 5),
+            articles=max(1_000, rows * 2 // 5),
+            atoms=200,
+            products=max(2_000, rows // 10),
+        )
+
+
+def _texts(topics: np.ndarray, rng: np.random.Generator) -> list[str]:
+    # Each topic has its own few words, so text and embedding agree the way real data does.
+    out = []
+    for t in topics.tolist():
+        topic_words = [_WORDS[(t * 7 + k * 13) % len(_WORDS)] for k in range(4)]
+        picks = rng.integers(0, 4, size=6)
+        fill = rng.integers(0, len(_FILLER), size=4)
+        words = [topic_words[i] for i in picks[:3]] + [_FILLER[i] for i in fill]
+        words += [topic_words[i] for i in picks[3:]]
+        out.append(" ".join(words).capitalize() + ".")
+    return out
+
+
+def _copy(
+    conn: psycopg.Connection[TupleRow],
+    table: sql.Composable,
+    columns: list[str],
+    types: list[str],
+    rows: list[tuple[object, ...]],
+) -> None:
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+    # PostgreSQL 16+ extends a table being loaded by several pages at a time, so the
+    # empty pages left at its end vary from run to run (a snapshot test saw `messages`
+    # at 500 pages once, 512 otherwise). A rewrite packs the rows: the same size and
+    # plan costs at every seed. Cheap here: the table has only its primary key so far.
+    conn.execute(sql.SQL("VACUUM (FULL) {}").format(table))
+
+
+def _vectors(n: int, stream: int) -> tuple[Matrix, np.ndarray]:
+    return sample(topic_model(SEED), n, SEED + stream)
+
+
+def _tenants(n: int, rng: np.random.Generator) -> list[str]:
+    # 40 tenants, Zipf-like: a few big customers and a long tail of small ones, so that
+    # "WHERE tenant_id = $1 ... LIMIT 10" loses recall after an index scan (a real trap).
+    weights = 1.0 / np.arange(1, 41) ** 1.1
+    ids = rng.choice(40, size=n, p=weights / weights.sum())
+    return [f"tenant-{i + 1:02d}" for i in ids.tolist()]
+
+
+def _fail_concurrent_build(dsn: str, progress: Progress) -> None:
+    """Leave a real INVALID index: a CREATE INDEX CONCURRENTLY cancelled while it waits.
+
+    A long report holds a snapshot open in another session (as in production). The
+    concurrent build commits its catalog entry, builds, validates, then waits for every
+    older snapshot to end; we cancel it there, as an impatient DBA would. PostgreSQL
+    leaves the index ready (maintained on every write) but INVALID (never used).
+    """
+    table = 'search."Product Embeddings"'
+    with psycopg.connect(dsn) as report, psycopg.connect(dsn, autocommit=True) as watcher:
+        report.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        report.execute(f"SELECT count(*) FROM {table}")  # the long report's snapshot
+        with psycopg.connect(dsn, autocommit=True) as builder:
+            pid = builder.info.backend_pid
+            failure: list[BaseException] = []
+
+            def build() -> None:
+                try:
+                    builder.execute(
+                        f'CREATE INDEX CONCURRENTLY "Product Embeddings_cosine_idx" ON {table} '
+                        'USING hnsw ("Embedding" vector_cosine_ops)'
+                    )
+                except BaseException as e:  # noqa: BLE001 - handed to the main thread
+                    failure.append(e)
+
+            thread = threading.Thread(target=build, name="demo-failed-build")
+            thread.start()
+            deadline = time.monotonic() + 300
+            while thread.is_alive():
+                row = watcher.execute(
+                    "SELECT phase FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)
+                ).fetchone()
+                if row is not None and row[0] == "waiting for old snapshots":
+                    watcher.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                    break
+                if time.monotonic() > deadline:
+                    watcher.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                    break
+                time.sleep(0.02)
+            thread.join()
+        report.rollback()
+    if not failure or not isinstance(failure[0], psycopg.errors.QueryCanceled):
+        raise EmbeddedServerError(
+            "the demo's cancelled concurrent build did not fail as expected: "
+            f"{failure[0] if failure else 'it succeeded'}"
+        )
+    progress(
+        '  CREATE INDEX CONCURRENTLY "Product Embeddings_cosine_idx" cancelled while '
+        "waiting for an old snapshot: left INVALID, as in production"
+    )
+
+
+def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None:
+    """Create and fill the demo tables in the (empty) database at ``dsn``.
+
+    Args:
+        dsn: Connection string of a fresh database (a superuser, as on the embedded server).
+        rows: doc_chunks rows; the other tables scale from it.
+        progress: Called with one line per step.
+    """
+    sizes = DemoSizes.scaled(rows)
+    started = time.monotonic()
+
+    def step(msg: str) -> None:
+        progress(f"[{time.monotonic() - started:5.1f}s] {msg}")
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        # The contrib modules the Live mode and the plan doctor read, where the server
+        # ships them; pg_stat_statements only where it is preloaded (the embedded server
+        # does), since its view fails everywhere else.
+        for (name,) in conn.execute(
+            "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)"
+            " AND (name <> 'pg_stat_statements'"
+            "      OR current_setting('shared_preload_libraries') ~ 'pg_stat_statements')"
+            " ORDER BY name",
+            (list(CONTRIB),),
+        ).fetchall():
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+        (version,) = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+        ).fetchone() or ("",)
+        register_vector(conn)
+        # This session only: build indexes the way a careful DBA would.
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        conn.execute("SET max_parallel_maintenance_workers = 2")
+        rng = np.random.default_rng(SEED)
+
+        step(f"doc_chunks: {sizes.doc_chunks:,} clustered 384-d embeddings")
+        conn.execute("""
+            CREATE TABLE public.doc_chunks (
+                id bigint PRIMARY KEY,
+                tenant_id text NOT NULL,
+                text text NOT NULL,
+                embedding vector(384))""")
+        vecs, topics = _vectors(sizes.doc_chunks, 1)
+        tenants = _tenants(sizes.doc_chunks, rng)
+        texts = _texts(topics, rng)
+        _copy(
+            conn,
+            sql.Identifier("public", "doc_chunks"),
+            ["id", "tenant_id", "text", "embedding"],
+            ["int8", "text", "text", "vector"],
+            [(i + 1, tenants[i], texts[i], vecs[i]) for i in range(sizes.doc_chunks)],
+        )
+        conn.execute("CREATE INDEX doc_chunks_tenant_id_idx ON public.doc_chunks (tenant_id)")
+        step("doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)")
+        conn.execute("""
+            CREATE INDEX idx_doc_chunks_embedding ON public.doc_chunks
+            USING ivfflat (embedding vector_cosine_ops) WITH (lists = 100)""")
+
+        step(f"messages: {sizes.messages:,} rows, HNSW on vector_l2_ops (app queries <=>)")
+        conn.execute("""
+            CREATE TABLE public.messages (
+                id bigint PRIMARY KEY,
+                conversation_id bigint NOT NULL,
+                role text NOT NULL,
+                body text NOT NULL,
+                created_at timestamptz NOT NULL,
+                embedding vector(384))""")
+        vecs, topics = _vectors(sizes.messages, 2)
+        texts = _texts(topics, rng)
+        conv = rng.integers(1, max(2, sizes.messages // 12), size=sizes.messages)
+        base = datetime(2026, 1, 1, tzinfo=UTC)
+        offsets = np.sort(rng.integers(0, 300 * 86400, size=sizes.messages))
+        _copy(
+            conn,
+            sql.Identifier("public", "messages"),
+            ["id", "conversation_id", "role", "body", "created_at", "embedding"],
+            ["int8", "int8", "text", "text", "timestamptz", "vector"],
+            [
+                (
+                    i + 1,
+                    int(conv[i]),
+                    "user" if i % 2 == 0 else "assistant",
+                    texts[i],
+                    base + timedelta(seconds=int(offsets[i])),
+                    vecs[i],
+                )
+                for i in range(sizes.messages)
+            ],
+        )
+        conn.execute("""
+            CREATE INDEX idx_messages_embedding_hnsw ON public.messages
+            USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)""")
+
+        step(f"articles: {sizes.articles:,} rows, no vector index")
+        conn.execute("""
+            CREATE TABLE public.articles (
+                id bigint PRIMARY KEY,
+                uri text NOT NULL,
+                title text NOT NULL,
+                embedding vector(384))""")
+        vecs, topics = _vectors(sizes.articles, 3)
+        texts = _texts(topics, rng)
+        _copy(
+            conn,
+            sql.Identifier("public", "articles"),
+            ["id", "uri", "title", "embedding"],
+            ["int8", "text", "text", "vector"],
+            [
+                (i + 1, f"https://news.example/a/{i + 1}", texts[i], vecs[i])
+                for i in range(sizes.articles)
+            ],
+        )
+
+        step(f"atoms: {sizes.atoms} rows with an HNSW index (a Seq Scan is right here)")
+        conn.execute("""
+            CREATE TABLE public.atoms (
+                id bigint PRIMARY KEY,
+                title text NOT NULL,
+                embedding vector(384))""")
+        vecs, topics = _vectors(sizes.atoms, 4)
+        texts = _texts(topics, rng)
+        _copy(
+            conn,
+            sql.Identifier("public", "atoms"),
+            ["id", "title", "embedding"],
+            ["int8", "text", "vector"],
+            [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)],
+        )
+        conn.execute("""
+            CREATE INDEX idx_atoms_embedding_hnsw ON public.atoms
+            USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)""")
+
+        step(f'search."Product Embeddings": {sizes.products:,} rows, names that need quoting')
+        conn.execute("CREATE SCHEMA search")
+        conn.execute("""
+            CREATE TABLE search."Product Embeddings" (
+                "Product ID" bigint PRIMARY KEY,
+                "SKU" text NOT NULL,
+                "Embedding" vector(384))""")
+        vecs, _ = _vectors(sizes.products, 5)
+        _copy(
+            conn,
+            sql.Identifier("search", "Product Embeddings"),
+            ["Product ID", "SKU", "Embedding"],
+            ["int8", "text", "vector"],
+            [(i + 1, f"SKU-{i + 1:06d}", vecs[i]) for i in range(sizes.products)],
+        )
+        conn.execute("""
+            CREATE INDEX "Product Embeddings_hnsw" ON search."Product Embeddings"
+            USING hnsw ("Embedding" vector_ip_ops)""")
+        if has_feature(version, "halfvec"):
+            # pgvector 0.7+: half-precision indexing of a full-precision column, an
+            # expression index that queries must repeat exactly to use.
+            conn.execute("""
+                CREATE INDEX "Product Embeddings_half_idx" ON search."Product Embeddings"
+                USING hnsw (("Embedding"::halfvec(384)) halfvec_cosine_ops)""")
+
+        # VACUUM as well: it writes each table's free-space and visibility maps now, so
+        # sizes do not change later when autovacuum gets to the freshly loaded tables.
+        step("VACUUM (ANALYZE)")
+        conn.execute("VACUUM (ANALYZE)")
+        step('search."Product Embeddings": a concurrent build that fails for real')
+        _fail_concurrent_build(dsn, step)
+    step("demo database ready")

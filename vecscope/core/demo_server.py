@@ -1,0 +1,138 @@
+"""``vecscope demo``: the embedded server plus the seeded demo database, reused across runs.
+
+A small state file next to the data directory records that seeding finished (and with
+which ``--rows``), so a second run reuses the data and an interrupted seeding is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
+import psycopg
+from psycopg import sql
+
+from vecscope.core import embedded
+from vecscope.core.embedded import EmbeddedServer
+from vecscope.core.errors import BadInputError, EmbeddedServerError
+
+__all__ = ["DEFAULT_ROWS", "DEMO_DB", "MISMATCH_QUERY", "default_data_dir", "down", "status", "up"]
+
+STATE_FILE = "demo.json"
+DEMO_DB = "vecscope_demo"
+DEFAULT_ROWS = 50_000
+
+Progress = Callable[[str], None]
+
+#: The demo application's query on messages: cosine distance against an l2 index, the
+#: operator-class mismatch the plan doctor explains (screenshots and snapshots show it).
+MISMATCH_QUERY = (
+    "SELECT id, body FROM messages\n"
+    "ORDER BY embedding <=> (SELECT embedding FROM messages WHERE id = 42)\n"
+    "LIMIT 10"
+)
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("vecscope") / "demo"
+
+
+def _state(data_dir: Path) -> dict[str, object]:
+    try:
+        loaded = json.loads((data_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def up(
+    data_dir: Path, *, rows: int | None = None, reset: bool = False, progress: Progress = print
+) -> EmbeddedServer:
+    """Start the embedded server and make sure the demo database is seeded.
+
+    Args:
+        data_dir: Holds ``pgdata/`` and the state file.
+        rows: doc_chunks rows (``None``: the recorded value, or the default).
+        reset: Drop and re-seed even when seeded data exists.
+        progress: Receives one line per step.
+    """
+    data_dir = data_dir.expanduser().resolve()
+    seeded_rows = _state(data_dir).get("rows")
+    if rows is not None and seeded_rows is not None and rows != seeded_rows and not reset:
+        # Refuse before starting anything: bad input changes nothing.
+        raise BadInputError(
+            f"the demo was seeded with --rows {seeded_rows}; add --reset to re-seed "
+            f"with --rows {rows}"
+        )
+    progress(f"embedded PostgreSQL in {data_dir / 'pgdata'}")
+    server = embedded.start(data_dir / "pgdata")
+    try:
+        _ensure_seeded(server, data_dir, rows, reset, progress)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _ensure_seeded(
+    server: EmbeddedServer, data_dir: Path, rows: int | None, reset: bool, progress: Progress
+) -> None:
+    state = _state(data_dir)
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+        exists = (
+            admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DB,)).fetchone()
+            is not None
+        )
+        seeded_rows = state.get("rows") if state.get("seeded") and exists else None
+        if seeded_rows is not None and not reset:
+            if rows is not None and rows != seeded_rows:
+                raise BadInputError(
+                    f"the demo was seeded with --rows {seeded_rows}; add --reset to re-seed "
+                    f"with --rows {rows}"
+                )
+            progress(
+                f"reusing the demo database seeded with --rows {seeded_rows} (--reset re-seeds)"
+            )
+            return
+        rows = rows or DEFAULT_ROWS
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+        if exists:
+            progress(f"dropping database {DEMO_DB}")
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(DEMO_DB)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
+    # Imported here: numpy and the generator are only needed when seeding, and the
+    # headless CLI (which imports this module) should start fast.
+    from vecscope.core.demo import seed
+
+    started = time.monotonic()
+    try:
+        seed(server.conninfo(DEMO_DB), rows, progress)
+    except psycopg.Error as e:
+        raise EmbeddedServerError(f"seeding the demo failed: {e}") from e
+    (data_dir / STATE_FILE).write_text(
+        json.dumps(
+            {
+                "seeded": True,
+                "rows": rows,
+                "seconds": round(time.monotonic() - started, 1),
+                "flavor": server.flavor,
+            }
+        )
+    )
+
+
+def down(data_dir: Path) -> bool:
+    """Stop the demo server; False when none was running."""
+    return embedded.stop(data_dir.expanduser().resolve() / "pgdata")
+
+
+def status(data_dir: Path) -> str | None:
+    """The demo database's URI when its server runs, else ``None``."""
+    pgdata = data_dir.expanduser().resolve() / "pgdata"
+    if embedded.running_pid(pgdata) is None:
+        return None
+    server = embedded.start(pgdata)
+    return server.uri(DEMO_DB)

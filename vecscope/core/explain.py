@@ -1,0 +1,225 @@
+"""Run EXPLAIN without harm: plain EXPLAIN always, EXPLAIN ANALYZE only for reads.
+
+Every EXPLAIN runs in a transaction that is rolled back. ANALYZE executes the query, so
+it runs only for statements that read, inside ``BEGIN READ ONLY`` under a
+``statement_timeout``: even a function with side effects cannot write. Queries with
+``$1`` parameters are planned with ``EXPLAIN (GENERIC_PLAN)`` where the server has it
+(PostgreSQL 16+); otherwise (and for ANALYZE, which needs values) a real vector taken
+from the table stands in for each query-vector parameter, and the result says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from vecscope.core import sqlscan
+from vecscope.core.errors import BadInputError, ConnectError, QueryError, first_line
+from vecscope.core.models import Inventory, VectorColumn
+from vecscope.core.plan import Plan, parse_plan
+
+DEFAULT_TIMEOUT_MS = 30_000
+#: The session settings the doctor judges a plan with.
+QUERY_SETTINGS = (
+    "hnsw.ef_search",
+    "hnsw.iterative_scan",
+    "hnsw.max_scan_tuples",
+    "ivfflat.probes",
+    "ivfflat.iterative_scan",
+    "ivfflat.max_probes",
+    "enable_seqscan",
+    "enable_indexscan",
+    "enable_bitmapscan",
+    "enable_sort",
+    "work_mem",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainResult:
+    """A plan and everything needed to judge it honestly."""
+
+    #: What the user asked about.
+    original_sql: str
+    #: What was actually explained (parameters substituted where needed).
+    sql: str
+    plan: Plan
+    analyzed: bool
+    generic: bool
+    #: The session's pgvector and planner settings when the plan was made.
+    settings: dict[str, str]
+    #: Things the user must know about how the plan was obtained.
+    notes: tuple[str, ...]
+    server_version_num: int
+
+
+def _resolve_vector_column(
+    column_text: str, query: str, inventory: Inventory
+) -> VectorColumn | None:
+    """The vector column a ``col <op> $n`` ordering reads, by name and tables mentioned."""
+    tokens = sqlscan.tokenize(column_text.split("::", 1)[0])
+    names = [
+        t.text.strip('"') if t.kind == "ident" else t.text.lower()
+        for t in tokens
+        if t.kind in ("word", "ident")
+    ]
+    if not names:
+        return None
+    col_name = names[-1]
+    mentioned = {
+        t.text.strip('"') if t.kind == "ident" else t.text.lower()
+        for t in sqlscan.tokenize(query)
+        if t.kind in ("word", "ident")
+    }
+    candidates = [
+        c
+        for c in inventory.columns
+        if c.column == col_name and c.table in mentioned and c.can_select
+    ]
+    if len(names) >= 2:
+        narrowed = [c for c in candidates if c.table == names[-2]]
+        candidates = narrowed or candidates
+    return candidates[0] if candidates else None
+
+
+def substitute_parameters(
+    conn: psycopg.Connection[TupleRow], query: str, inventory: Inventory
+) -> tuple[str, tuple[str, ...]]:
+    """Replace each query-vector ``$n`` with a real vector from its column.
+
+    Raises:
+        BadInputError: a parameter is not a query vector, or its column cannot be found.
+    """
+    info = sqlscan.classify(query)
+    if info.params == 0:
+        return query, ()
+    values: dict[str, str] = {}
+    notes: list[str] = []
+    for ordering in sqlscan.knn_orderings(query):
+        arg = ordering.argument.strip()
+        param = arg.split("::", 1)[0].strip()
+        if not param.startswith("$") or param in values:
+            continue
+        col = _resolve_vector_column(ordering.column, query, inventory)
+        if col is None:
+            raise BadInputError(
+                f"cannot tell which vector column {param} is compared with; replace it with "
+                "a vector literal"
+            )
+        stmt = sql.SQL("SELECT {col}::text FROM {tbl} WHERE {col} IS NOT NULL LIMIT 1").format(
+            col=sql.Identifier(col.column), tbl=sql.Identifier(col.schema, col.table)
+        )
+        try:
+            row = conn.execute(stmt).fetchone()
+        except psycopg.Error as e:
+            raise QueryError(f"could not sample a vector for {param}: {first_line(e)}") from e
+        if row is None:
+            raise BadInputError(f"{col.schema}.{col.table} has no vectors to stand in for {param}")
+        values[param] = f"'{row[0]}'::{col.type}"
+        notes.append(
+            f"{param} replaced by a real vector sampled from {col.schema}.{col.table}.{col.column}"
+        )
+    missing = sorted(
+        {f"${i}" for i in range(1, info.params + 1)} - set(values), key=lambda p: int(p[1:])
+    )
+    if missing:
+        raise BadInputError(
+            f"{', '.join(missing)} need values to plan here: write them into the query "
+            "(only query-vector parameters are filled in automatically)"
+        )
+    out: list[str] = []
+    for tok in sqlscan.tokenize(query):
+        out.append(values.get(tok.text, tok.text) if tok.kind == "param" else tok.text)
+    return "".join(out), tuple(notes)
+
+
+def explain(
+    conn: psycopg.Connection[TupleRow],
+    query: str,
+    inventory: Inventory,
+    *,
+    analyze: bool = False,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    allow_generic: bool = True,
+) -> ExplainResult:
+    """EXPLAIN ``query`` safely and return the parsed plan with the session's settings.
+
+    Args:
+        conn: An autocommit connection; nothing is left changed on it.
+        query: One statement; a leading ``EXPLAIN [ANALYZE]`` is understood.
+        inventory: Vector columns, to sample stand-in vectors for ``$n`` parameters.
+        analyze: Execute the query (reads only) to get actual rows and times.
+        timeout_ms: ``statement_timeout`` for the EXPLAIN.
+        allow_generic: Use ``GENERIC_PLAN`` for parameters where the server has it.
+
+    Raises:
+        BadInputError: not SQL, several statements, a write with ``analyze``, an unknown
+            table or column, missing parameter values.
+    """
+    stripped, asked_analyze = sqlscan.strip_explain(query.strip())
+    analyze = analyze or asked_analyze
+    info = sqlscan.classify(stripped)
+    if analyze and not info.read_only:
+        raise BadInputError(
+            f"EXPLAIN ANALYZE would execute this statement ({', '.join(info.writes)}): "
+            "refused; run it without --analyze to see the plan"
+        )
+    body = stripped.rstrip().rstrip(";").rstrip()
+    version = conn.info.server_version
+    generic = info.params > 0 and not analyze and allow_generic and version >= 160000
+    notes: list[str] = []
+    if info.params and not generic:
+        body, substituted = substitute_parameters(conn, body, inventory)
+        notes.extend(substituted)
+    options = ["FORMAT JSON", "VERBOSE", "SETTINGS"]
+    if analyze:
+        options += ["ANALYZE", "BUFFERS"]
+    if generic:
+        options.append("GENERIC_PLAN")
+        notes.append("planned as a generic plan (EXPLAIN GENERIC_PLAN): parameters unknown")
+    statement = f"EXPLAIN ({', '.join(options)}) {body}"
+    try:
+        conn.execute("BEGIN READ ONLY" if analyze else "BEGIN")
+        try:
+            conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+            row = conn.execute(statement.encode()).fetchone()
+            settings: dict[str, str | None] = dict(
+                conn.execute(
+                    "SELECT name, current_setting(name, true) FROM unnest(%s::text[]) AS name",
+                    (list(QUERY_SETTINGS),),
+                ).fetchall()
+            )
+        finally:
+            if not conn.closed and not conn.broken:
+                conn.execute("ROLLBACK")
+    except psycopg.errors.QueryCanceled as e:
+        raise QueryError(
+            f"EXPLAIN{' ANALYZE' if analyze else ''} stopped by statement_timeout ({timeout_ms} ms)"
+        ) from e
+    except psycopg.errors.ReadOnlySqlTransaction as e:
+        raise BadInputError(
+            f"refused: the query tried to write inside EXPLAIN ANALYZE ({first_line(e)})"
+        ) from e
+    except psycopg.OperationalError as e:
+        if conn.broken:
+            raise ConnectError(f"connection lost: {first_line(e)}") from e
+        raise QueryError(first_line(e)) from e
+    except psycopg.Error as e:
+        # Syntax errors, unknown tables and columns: the server's own words, one line.
+        raise BadInputError(first_line(e)) from e
+    if row is None:
+        raise QueryError("EXPLAIN returned nothing")
+    plan = parse_plan(row[0])
+    return ExplainResult(
+        original_sql=query,
+        sql=body,
+        plan=plan,
+        analyzed=analyze,
+        generic=generic,
+        settings={k: v for k, v in settings.items() if v is not None},
+        notes=tuple(notes),
+        server_version_num=version,
+    )

@@ -1,0 +1,224 @@
+"""``vecscope faiss``: inspect, convert, tune and export, without a screen.
+
+Exit status: 0 done, 3 when tuning finds no setting meeting the target, 2 on bad input
+(a missing, truncated, corrupt or non-FAISS file, a bad factory string...), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.errors import BadInputError
+from vecscope.core.faissidx import files
+from vecscope.core.faissidx.bridge import export_column
+from vecscope.core.faissidx.convert import Converted, convert
+from vecscope.core.faissidx.deploy import deployment
+from vecscope.core.faissidx.structure import IndexInfo
+from vecscope.core.faissidx.tune import Tuning, best_recall, compare, frontier, pick, tune, workload
+from vecscope.core.fmt import human_bytes, human_count, table
+
+
+def info_text(info: IndexInfo) -> str:
+    lines = [
+        f"{info.path}: {info.type}, {human_count(info.ntotal)} vectors of {info.d} dims, "
+        f"{info.metric}, {human_bytes(info.bytes)} "
+        f"({info.bytes_per_vector:,.0f} bytes a vector)" + (", memory-mapped" if info.mmap else ""),
+        "chain:",
+    ]
+    for part in info.chain:
+        params = " ".join(f"{k}={v}" for k, v in part.params.items())
+        lines.append(f"  {part.role:<10} {part.kind:<24} {params}".rstrip())
+    lines.append(
+        {
+            "exact": "vectors: stored exactly (convertible without the originals)",
+            "lossy": "vectors: lossy codes (converting needs the originals: --vectors X.npy)",
+            "none": "vectors: none (empty index)",
+        }[info.vectors]
+    )
+    if not info.is_trained:
+        lines.append("not trained")
+    return "\n".join(lines)
+
+
+def converted_text(c: Converted) -> str:
+    v = c.verification
+    out = [
+        f"wrote {c.dst}: {c.info.type} ({c.factory}), {human_count(c.ntotal)} vectors from "
+        f"{c.vectors_from}, {human_bytes(c.info.bytes)}",
+        f"  trained in {c.train_seconds:.1f} s, added in {c.add_seconds:.1f} s on "
+        f"{c.threads} threads",
+        f"  recall@{v.k} on {v.queries} sampled queries: new {v.recall:.3f}"
+        + (f", source {v.source_recall:.3f}" if v.source_recall is not None else "")
+        + (f", agreement with the source {v.agreement:.3f}" if v.agreement is not None else ""),
+        f"  (at default search parameters: tune it with vecscope faiss tune {c.dst} ...)",
+    ]
+    out += [f"  note: {n}" for n in c.notes[:5]]
+    return "\n".join(out)
+
+
+def tuning_text(t: Tuning) -> str:
+    rows = []
+    for i, p in enumerate(t.points):
+        mark = ("★" if i in t.pareto else "") + (" ← recommended" if i == t.recommendation else "")
+        rows.append(
+            [
+                p.setting,
+                f"{p.recall:.3f}",
+                f"{p.p50_ms:.3f}",
+                f"{p.p99_ms:.3f}",
+                f"{p.qps:,.0f}",
+                mark,
+            ]
+        )
+    head = (
+        f"{t.label or t.factory}: {human_bytes(t.memory_bytes)}, recall@{t.k} by "
+        f"{t.recall_by}, {t.queries} queries, single-query latency on one thread"
+    )
+    body = table(["setting", f"recall@{t.k}", "p50 ms", "p99 ms", "qps", ""], rows)
+    if t.best is None:
+        tail = f"No setting reaches recall {t.target_recall}."
+    else:
+        b = t.best
+        tail = f"Recommendation: {b.setting} (recall {b.recall:.3f}, p50 {b.p50_ms:.3f} ms)"
+    return "\n".join([head, body, tail])
+
+
+def _deploy(t: Tuning) -> str | None:
+    if t.best is None:
+        return None
+    return deployment(t.factory or t.label, t.params, t.best.values).text()
+
+
+def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    info = files.inspect(args.file)
+    out.write(json.dumps(info.to_json(), indent=2) + "\n" if args.json else info_text(info) + "\n")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
+    def progress(stage: str, fraction: float) -> None:
+        if not args.json:
+            print(f"  {stage} {fraction:.0%}", file=sys.stderr)
+
+    result = convert(
+        args.src,
+        args.dst,
+        args.to,
+        vectors=args.vectors,
+        k=args.k,
+        queries=args.check_queries,
+        progress=progress,
+    )
+    out.write(
+        json.dumps(result.to_json(), indent=2) + "\n"
+        if args.json
+        else converted_text(result) + "\n"
+    )
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
+    info = files.inspect(args.file)
+    index = files.load(args.file)
+    work = workload(
+        index,
+        info,
+        k=args.k,
+        queries=args.queries,
+        ground_truth=args.ground_truth,
+        vectors=args.vectors,
+    )
+    queries, truth, corpus = work.queries, work.truth, work.corpus
+    result = tune(
+        index,
+        queries,
+        truth,
+        args.k,
+        corpus=corpus if truth.distances is not None else None,
+        self_ids=work.self_ids,
+        target_recall=args.target_recall,
+        label=info.type,
+        factory=factory_of(info),
+        memory_bytes=info.bytes,
+    )
+    doc: dict[str, Any] = {"tuning": result.to_json()}
+    text = [tuning_text(result)]
+    if args.memory_budget is not None:
+        if corpus is None:
+            raise BadInputError("comparing index types needs the vectors (--vectors X.npy)")
+        budget = args.memory_budget * 1024 * 1024
+        others = compare(corpus, queries, None, truth, args.k, target_recall=args.target_recall)
+        chosen = pick(others, budget)
+        front = frontier(others)
+        doc["candidates"] = [t.to_json() for t in others]
+        doc["frontier"] = front
+        doc["chosen"] = chosen
+        rows = [
+            [
+                t.label,
+                t.factory,
+                human_bytes(t.memory_bytes),
+                "yes" if t.memory_bytes <= budget else "no",
+                f"{best_recall(t):.3f}",
+                t.best.setting if t.best else "-",
+                f"{t.best.p50_ms:.3f}" if t.best else "-",
+                ("★" if i in front else "") + (" ← chosen" if i == chosen else ""),
+            ]
+            for i, t in enumerate(others)
+        ]
+        text.append("")
+        text.append(f"Index types within {human_bytes(budget)}:")
+        text.append(
+            table(
+                ["type", "factory", "memory", "fits", "best recall", "setting", "p50 ms", ""], rows
+            )
+        )
+        if chosen is not None:
+            result = others[chosen]
+    deploy = _deploy(result)
+    doc["deploy"] = deploy
+    if deploy:
+        text += ["", "Deploy it:", deploy]
+    out.write(json.dumps(doc, indent=2) + "\n" if args.json else "\n".join(text) + "\n")
+    return 0 if result.best is not None else 3
+
+
+def factory_of(info: IndexInfo) -> str:
+    """A factory-like name for the deploy snippet (HNSW, OPQ+HNSW, IVF)."""
+    kinds = " ".join(p.kind for p in info.chain)
+    if "IVF" in kinds:
+        return "IVF"
+    if "HNSW" in kinds:
+        return ("OPQ," if any(p.role == "transform" for p in info.chain) else "") + "HNSW"
+    return info.type
+
+
+def cmd_export(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
+    schema, _, name = args.table.rpartition(".")
+    with connected(target, statement_timeout_ms=None) as conn:
+        result = export_column(conn, schema or "public", name, args.column, args.out)
+    if args.json:
+        out.write(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        out.write(
+            f"wrote {result.path}: {human_count(result.rows)} vectors of {result.d} dims from "
+            f"{result.table}.{result.column} ({result.operator}: {result.metric}), "
+            f"{human_bytes(result.bytes)}; ids are the table's primary keys\n"
+        )
+    return 0
+
+
+def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
+    action = args.faiss_command
+    if action == "inspect":
+        return cmd_inspect(args, out)
+    if action == "convert":
+        return cmd_convert(args, out)
+    if action == "tune":
+        return cmd_tune(args, out)
+    return cmd_export(args, target, out)

@@ -1,0 +1,179 @@
+"""``vecscope bench``: a latency/recall sweep of one vector column, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from vecscope.core import sqlscan
+from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.errors import BadInputError
+from vecscope.core.fmt import table
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.lab import (
+    Measurement,
+    default_values,
+    ground_truth,
+    knob_for,
+    load_queries,
+    resolve_target,
+    sample_queries,
+    sweep,
+)
+
+
+def parse_table(text: str) -> tuple[str, str]:
+    """``search."Product Embeddings"`` -> ``("search", "Product Embeddings")``."""
+    parts = [t for t in sqlscan.tokenize(text) if t.kind not in ("space", "comment")]
+    names = [
+        t.text[1:-1].replace('""', '"') if t.kind == "ident" else t.text.lower()
+        for t in parts
+        if t.kind in ("word", "ident")
+    ]
+    dots = sum(1 for t in parts if t.text == ".")
+    if len(names) == 1 and dots == 0:
+        return "public", names[0]
+    if len(names) == 2 and dots == 1 and len(parts) == 3:
+        return names[0], names[1]
+    raise BadInputError(f"--table {text!r}: give SCHEMA.TABLE (quote names as in SQL)")
+
+
+def _values(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as e:
+        raise BadInputError(f"{name} takes whole numbers separated by commas") from e
+    if not values or any(v < 1 for v in values):
+        raise BadInputError(f"{name} takes positive whole numbers")
+    return values
+
+
+def _row(m: Measurement) -> dict[str, Any]:
+    return {
+        "settings": m.settings,
+        "p50_ms": round(m.p50_ms, 3),
+        "p95_ms": round(m.p95_ms, 3),
+        "p99_ms": round(m.p99_ms, 3),
+        "qps": round(m.qps, 1),
+        "recall": round(m.recall, 4),
+        "index": m.index,
+        "queries": m.queries,
+        "k": m.k,
+        "concurrency": m.concurrency,
+    }
+
+
+def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: TextIO) -> int:
+    """Exit 0 when a setting meets the recall target, 3 when none does, 2 on bad input."""
+    schema, tbl = parse_table(args.table)
+    if not 0 < args.target_recall <= 1:
+        raise BadInputError("--target-recall must be in (0, 1]")
+    if args.k < 1:
+        raise BadInputError("--k must be at least 1")
+    if args.concurrency < 1:
+        raise BadInputError("--concurrency must be at least 1")
+    with connected(conn_target) as conn:
+        inventory = fetch_inventory(conn)
+        target = resolve_target(conn, inventory, schema, tbl, args.column, args.operator)
+        knob = knob_for(target)
+        if args.ef_search and knob != "hnsw.ef_search":
+            raise BadInputError(
+                f"{target.index.name if target.index else 'the index'} is ivfflat: use --probes"
+            )
+        if args.probes and knob != "ivfflat.probes":
+            raise BadInputError(
+                f"{target.index.name if target.index else 'the index'} is hnsw: use --ef-search"
+            )
+        chosen = args.ef_search or args.probes
+        values = (
+            _values(chosen, "--ef-search" if args.ef_search else "--probes")
+            if chosen
+            else default_values(target)
+        )
+        queries = (
+            load_queries(args.queries_file, target)
+            if args.queries_file
+            else sample_queries(conn, target, args.queries)
+        )
+        method = None if args.ground_truth == "auto" else args.ground_truth
+        print(f"ground truth for {len(queries)} queries…", file=sys.stderr, flush=True)
+        gt = ground_truth(
+            conn,
+            target,
+            queries,
+            args.k,
+            method=method,
+            memory_budget=args.memory_budget * 1024 * 1024,
+        )
+    grid = [{knob: str(v)} for v in values]
+    result = sweep(
+        conn_target,
+        target,
+        queries,
+        gt,
+        args.k,
+        grid,
+        concurrency=args.concurrency,
+        target_recall=args.target_recall,
+        on_result=lambda m: print(
+            f"  {knob} = {m.settings[knob]}: recall {m.recall:.3f}, p50 {m.p50_ms:.2f} ms",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
+    rec = result.recommendation
+    doc = {
+        "table": f"{target.schema}.{target.table}",
+        "column": target.column,
+        "operator": target.operator,
+        "k": args.k,
+        "queries": len(queries),
+        "query_source": queries.source,
+        "concurrency": args.concurrency,
+        "ground_truth": {"method": gt.method, "seconds": round(gt.seconds, 3)},
+        "target_recall": args.target_recall,
+        "results": [_row(m) for m in result.measurements],
+        "pareto": [_row(result.measurements[i])["settings"] for i in result.pareto],
+        "recommendation": _row(result.measurements[rec]) if rec is not None else None,
+    }
+    if args.json:
+        out.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        out.write(
+            f"{target.label}  k={args.k}  {queries.source}  concurrency="
+            f"{args.concurrency}\nground truth: {gt.method} ({gt.seconds:.2f} s)\n\n"
+        )
+        rows = []
+        for i, m in enumerate(result.measurements):
+            mark = ("★" if i in result.pareto else "") + (" ← recommended" if i == rec else "")
+            rows.append(
+                [
+                    f"{knob}={m.settings[knob]}",
+                    m.index or "Seq Scan",
+                    f"{m.p50_ms:.2f}",
+                    f"{m.p95_ms:.2f}",
+                    f"{m.p99_ms:.2f}",
+                    f"{m.qps:,.0f}",
+                    f"{m.recall:.3f}",
+                    mark,
+                ]
+            )
+        out.write(
+            table(
+                ["setting", "index", "p50 ms", "p95 ms", "p99 ms", "qps", f"recall@{args.k}", ""],
+                rows,
+            )
+            + "\n\n"
+        )
+        if rec is None:
+            out.write(f"No setting reached recall {args.target_recall}: try larger values.\n")
+        else:
+            m = result.measurements[rec]
+            out.write(
+                f"Recommendation: SET {knob} = {m.settings[knob]};  (recall "
+                f"{m.recall:.3f} >= {args.target_recall}, p50 {m.p50_ms:.2f} ms)\n"
+            )
+        out.write("★ Pareto front: no other setting is both faster and more accurate.\n")
+    return 0 if rec is not None else 3

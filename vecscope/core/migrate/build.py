@@ -1,0 +1,258 @@
+"""The build step: CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) with live progress.
+
+The statement runs on its own session in a thread; this thread polls
+``pg_stat_progress_create_index`` on another session and reports phase, percentage,
+elapsed time, an ETA and the sessions the build waits for. Server notices (pgvector's
+"graph no longer fits", PostgreSQL's parallel worker count) are collected. A cancel
+stops the build on the server and drops the invalid index it leaves behind; so does a
+``lock_timeout``, before the bounded retry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from vecscope.core.connection import ConnectionTarget, connect
+from vecscope.core.errors import first_line
+from vecscope.core.migrate import predict
+from vecscope.core.migrate.ddl import (
+    MigrationError,
+    Say,
+    drop_if_invalid,
+    index_state,
+    invalid_copies,
+    open_ddl_session,
+)
+from vecscope.core.migrate.plan import KIND_REINDEX, MigrationSpec, build_statements
+from vecscope.core.migrate.preflight import Blocker
+
+Conn = psycopg.Connection[TupleRow]
+
+PROGRESS_SQL = """
+SELECT p.phase, p.tuples_done, p.tuples_total, p.blocks_done, p.blocks_total,
+       p.lockers_total, p.lockers_done, p.current_locker_pid
+  FROM pg_stat_progress_create_index p WHERE p.pid = %s
+"""
+WAITING_SQL = """
+SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''),
+       coalesce(a.state, ''),
+       extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))::float8,
+       left(coalesce(a.query, ''), 200)
+  FROM pg_stat_activity a
+ WHERE a.pid = ANY(pg_blocking_pids(%s)) OR a.pid = %s
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildProgress:
+    phase: str
+    #: 0..100 of the phase that reports units; ``None`` while nothing is countable.
+    percent: float | None
+    elapsed_s: float
+    eta_s: float | None
+    waiting_for: tuple[Blocker, ...] = field(default=())
+    notices: tuple[str, ...] = field(default=())
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOutcome:
+    seconds: float
+    attempts: int
+    notices: tuple[str, ...]
+    #: Parallel workers PostgreSQL reported launching, when it said.
+    workers: int | None
+    #: Tuples after which the graph stopped fitting in maintenance_work_mem.
+    spilled_after: int | None
+    index_bytes: int
+    cancelled: bool = False
+
+
+class _Runner(threading.Thread):
+    def __init__(self, conn: Conn, statement: str) -> None:
+        super().__init__(daemon=True, name="vecscope-build")
+        self.conn = conn
+        self.statement = statement
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.conn.execute(self.statement.rstrip(";"))
+        except BaseException as e:  # noqa: BLE001 - handed to the polling thread
+            self.error = e
+
+
+def _percent(row: tuple[object, ...]) -> float | None:
+    tuples_done, tuples_total, blocks_done, blocks_total = (int(str(v or 0)) for v in row[1:5])
+    if tuples_total > 0:
+        return float(min(100.0, 100.0 * tuples_done / tuples_total))
+    if blocks_total > 0:
+        return float(min(100.0, 100.0 * blocks_done / blocks_total))
+    return None
+
+
+def _eta(
+    phase: str, percent: float | None, elapsed: float, predicted: float | None
+) -> float | None:
+    if percent is not None and "building" in phase and 5.0 < percent < 100.0:
+        return elapsed * (100.0 - percent) / percent
+    if predicted:
+        return max(0.0, predicted - elapsed)
+    return None
+
+
+def run(
+    target: ConnectionTarget,
+    spec: MigrationSpec,
+    *,
+    on_progress: Callable[[BuildProgress], None] = lambda _: None,
+    should_cancel: Callable[[], bool] = lambda: False,
+    say: Say = lambda _: None,
+    predicted_s: float | None = None,
+    poll_s: float = 0.5,
+) -> BuildOutcome:
+    """Build the new index (or reindex), retrying on lock_timeout; see the module docstring.
+
+    Raises:
+        MigrationError: every retry locked out, or the build failed.
+    """
+    statement = build_statements(spec)[-1].sql
+    monitor = connect(target)
+    started = time.monotonic()
+    notices: list[str] = []
+    attempt = 0
+    try:
+        while True:
+            attempt += 1
+            conn, _ = open_ddl_session(target, spec, build=True)
+            conn.execute("SET client_min_messages = debug1")
+            conn.add_notice_handler(
+                lambda d: notices.append(d.message_primary) if d.message_primary else None
+            )
+            pid = conn.info.backend_pid
+            runner = _Runner(conn, statement)
+            runner.start()
+            cancelled = False
+            while runner.is_alive():
+                runner.join(poll_s)
+                if not runner.is_alive():
+                    break
+                if should_cancel() and not cancelled:
+                    cancelled = True
+                    say("cancelling the build")
+                    monitor.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                on_progress(_progress(monitor, pid, started, predicted_s, notices, attempt))
+            conn.close()
+            err = runner.error
+            if err is None:
+                break
+            _cleanup(monitor, target, spec, say)
+            if cancelled or isinstance(err, psycopg.errors.QueryCanceled) and should_cancel():
+                return BuildOutcome(
+                    time.monotonic() - started, attempt, tuple(notices), None, None, 0, True
+                )
+            if isinstance(err, psycopg.errors.LockNotAvailable) and attempt <= spec.retries:
+                pause = min(30.0, 0.5 * 2 ** (attempt - 1))
+                say(
+                    f"lock_timeout ({spec.lock_timeout_ms} ms) while the build waited for "
+                    f"another session; invalid index dropped, retry {attempt} of "
+                    f"{spec.retries} in {pause:.1f} s"
+                )
+                time.sleep(pause)
+                continue
+            if isinstance(err, psycopg.errors.LockNotAvailable):
+                raise MigrationError(
+                    f"the build was locked out {attempt} times (lock_timeout "
+                    f"{spec.lock_timeout_ms} ms): end the long transactions preflight "
+                    "lists, or raise --lock-timeout"
+                ) from err
+            if isinstance(err, psycopg.OperationalError):
+                raise MigrationError(
+                    f"connection lost during the build: {first_line(err)} "
+                    "(vecscope migrate resume cleans up and retries)"
+                ) from err
+            raise MigrationError(f"the build failed: {first_line(err)}") from err
+        name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+        assert name is not None
+        size = monitor.execute(
+            "SELECT pg_relation_size(format('%%I.%%I', %s::text, %s::text)::regclass)",
+            (spec.schema, name),
+        ).fetchone()
+        return BuildOutcome(
+            time.monotonic() - started,
+            attempt,
+            tuple(notices),
+            predict.workers_used(notices),
+            predict.graph_fit_rows(notices),
+            int(size[0]) if size else 0,
+        )
+    finally:
+        monitor.close()
+
+
+def _progress(
+    monitor: Conn,
+    pid: int,
+    started: float,
+    predicted: float | None,
+    notices: list[str],
+    attempt: int,
+) -> BuildProgress:
+    elapsed = time.monotonic() - started
+    row = monitor.execute(PROGRESS_SQL, (pid,)).fetchone()
+    if row is None:
+        return BuildProgress(
+            "starting",
+            None,
+            elapsed,
+            _eta("", None, elapsed, predicted),
+            notices=tuple(notices),
+            attempt=attempt,
+        )
+    phase = str(row[0])
+    percent = _percent(row)
+    waiting: tuple[Blocker, ...] = ()
+    if phase.startswith("waiting"):
+        locker = int(row[7] or 0)
+        rows = monitor.execute(WAITING_SQL, (pid, locker)).fetchall()
+        waiting = tuple(
+            Blocker(int(r[0]), r[1], r[2], r[3], float(r[4] or 0), r[5])
+            for r in rows
+            if int(r[0]) != pid
+        )
+    return BuildProgress(
+        phase,
+        percent,
+        elapsed,
+        _eta(phase, percent, elapsed, predicted),
+        waiting,
+        tuple(notices),
+        attempt,
+    )
+
+
+def _cleanup(monitor: Conn, target: ConnectionTarget, spec: MigrationSpec, say: Say) -> None:
+    """Drop whatever invalid index the failed or cancelled build left."""
+    conn, _ = open_ddl_session(target, spec, build=False)
+    try:
+        if spec.kind == KIND_REINDEX:
+            assert spec.old_name
+            for name in invalid_copies(conn, spec, spec.old_name):
+                drop_if_invalid(conn, spec, name, say)
+        else:
+            drop_if_invalid(conn, spec, spec.new_name, say)
+    finally:
+        conn.close()
+
+
+def new_index_ready(conn: Conn, spec: MigrationSpec) -> bool:
+    name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+    assert name is not None
+    state = index_state(conn, spec.schema, name)
+    return state == (True, True)

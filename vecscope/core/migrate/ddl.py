@@ -1,0 +1,152 @@
+"""Running the wizard's DDL safely: its own session, lock_timeout, bounded retries.
+
+Concurrent DDL cannot run in a transaction block, so these sessions are in autocommit.
+When ``lock_timeout`` strikes the statement is retried after a growing pause, so a write
+is never blocked longer than ``lock_timeout`` and a busy table still gets its index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from vecscope.core.connection import ConnectionTarget, connect
+from vecscope.core.errors import QueryError, VecscopeError, first_line
+from vecscope.core.migrate.plan import MigrationSpec, Statement, drop_sql, session_settings
+
+Conn = psycopg.Connection[TupleRow]
+Say = Callable[[str], None]
+
+
+class MigrationError(VecscopeError):
+    """A migration step failed; the journal and the database say where it stopped."""
+
+    title = "Migration stopped"
+
+
+def open_ddl_session(
+    target: ConnectionTarget, spec: MigrationSpec, *, build: bool
+) -> tuple[Conn, list[Statement]]:
+    """A session for the wizard's DDL with its settings applied; returns what was set."""
+    conn = connect(target, statement_timeout_ms=None)
+    applied = session_settings(spec, build=build)
+    for st in applied:
+        conn.execute(st.sql.rstrip(";"))
+    if conn.info.server_version >= 140000:
+        # If vecscope dies mid-build the server notices within seconds and stops the build,
+        # instead of finishing an index nobody will mark as done.
+        conn.execute("SET client_connection_check_interval = '2s'")
+    return conn, applied
+
+
+def with_retries(
+    conn: Conn,
+    statement: str,
+    spec: MigrationSpec,
+    *,
+    say: Say = lambda _: None,
+    before_retry: Callable[[], None] = lambda: None,
+) -> int:
+    """Run ``statement``; on lock_timeout wait and retry, at most ``spec.retries`` times.
+
+    Returns:
+        The number of attempts it took.
+
+    Raises:
+        MigrationError: still locked out after every retry, or another failure.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            conn.execute(statement.rstrip(";"))
+            return attempt
+        except psycopg.errors.LockNotAvailable as e:
+            if attempt > spec.retries:
+                raise MigrationError(
+                    f"gave up after {attempt} attempts: another session kept a conflicting "
+                    f"lock for longer than lock_timeout ({spec.lock_timeout_ms} ms) each time "
+                    f"({first_line(e)})"
+                ) from e
+            pause = min(30.0, 0.5 * 2 ** (attempt - 1))
+            say(
+                f"lock_timeout after {spec.lock_timeout_ms} ms (attempt {attempt} of "
+                f"{spec.retries + 1}): nobody was blocked; retrying in {pause:.1f} s"
+            )
+            before_retry()
+            time.sleep(pause)
+        except psycopg.errors.QueryCanceled:
+            raise
+        except psycopg.OperationalError as e:
+            raise MigrationError(f"connection lost: {first_line(e)}") from e
+        except psycopg.Error as e:
+            raise MigrationError(first_line(e)) from e
+
+
+def index_state(conn: Conn, schema: str, name: str) -> tuple[bool, bool] | None:
+    """``(valid, ready)`` of an index, or ``None`` when there is none of that name."""
+    row = conn.execute(
+        """SELECT x.indisvalid, x.indisready FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_index x ON x.indexrelid = c.oid
+            WHERE n.nspname = %s AND c.relname = %s""",
+        (schema, name),
+    ).fetchone()
+    return (bool(row[0]), bool(row[1])) if row else None
+
+
+def invalid_copies(conn: Conn, spec: MigrationSpec, name: str) -> list[str]:
+    """``name_ccnew``/``name_ccold`` leftovers of an interrupted REINDEX CONCURRENTLY."""
+    rows = conn.execute(
+        """SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_index x ON x.indexrelid = c.oid
+            WHERE n.nspname = %s AND NOT x.indisvalid
+              AND (c.relname LIKE %s OR c.relname LIKE %s)""",
+        (spec.schema, name[:57] + "_ccnew%", name[:57] + "_ccold%"),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def drop_if_invalid(conn: Conn, spec: MigrationSpec, name: str, say: Say) -> bool:
+    """Drop ``name`` concurrently when it exists and is not valid; True if it was dropped."""
+    state = index_state(conn, spec.schema, name)
+    if state is None or (state[0] and state[1]):
+        return False
+    say(f"dropping the invalid leftover {name}")
+    with_retries(conn, drop_sql(spec, name), spec, say=say)
+    return True
+
+
+def orphan_builders(conn: Conn, spec: MigrationSpec) -> list[int]:
+    """Backends still running a CREATE INDEX on the table (a killed vecscope's build)."""
+    rows = conn.execute(
+        """SELECT p.pid FROM pg_stat_progress_create_index p
+             JOIN pg_stat_activity a ON a.pid = p.pid
+            WHERE p.relid = %s::regclass AND p.pid <> pg_backend_pid()
+              AND a.application_name = %s""",
+        (spec.qualified_table, "vecscope"),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def stop_orphans(conn: Conn, spec: MigrationSpec, say: Say, timeout_s: float = 30.0) -> None:
+    """Cancel builds a killed vecscope left running, and wait until they are gone."""
+    pids = orphan_builders(conn, spec)
+    if not pids:
+        return
+    say(f"cancelling the build a previous run left on the server (pid {', '.join(map(str, pids))})")
+    for pid in pids:
+        conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+    deadline = time.monotonic() + timeout_s
+    while orphan_builders(conn, spec):
+        if time.monotonic() > deadline:
+            raise QueryError("a previous build is still running on the server and did not stop")
+        time.sleep(0.2)
+
+
+def analyze(conn: Conn, spec: MigrationSpec) -> None:
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(spec.schema, spec.table)))

@@ -1,0 +1,587 @@
+"""What a migration will do, decided before anything runs: the spec and every statement.
+
+A :class:`MigrationSpec` is the user's choice (source index, target method, parameters,
+operator class, names) completed from the catalog; :func:`render` turns it into the
+statements of every step, which the wizard shows before running them and the exports
+reuse. The spec is plain data so the journal can record it and a resumed run rebuild the
+very same plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from vecscope.core.errors import BadInputError
+from vecscope.core.models import Inventory, VectorColumn, VectorIndex
+from vecscope.core.pgvector import (
+    DEFAULT_OPERATOR,
+    DEFAULT_PARAMS,
+    OPCLASS_SUFFIX,
+    opclass_for,
+    suggested_lists,
+)
+from vecscope.core.sqltext import display_ident, ident, index_name_for, literal
+
+METHODS = ("hnsw", "ivfflat")
+#: Build parameters each target method accepts, with their allowed ranges (pgvector's).
+PARAM_RANGES: dict[str, dict[str, tuple[int, int]]] = {
+    "hnsw": {"m": (2, 100), "ef_construction": (4, 1000)},
+    "ivfflat": {"lists": (1, 32768)},
+}
+DEFAULT_LOCK_TIMEOUT_MS = 5_000
+DEFAULT_RETRIES = 5
+#: Recall a new index must reach when there is no old index to compare with.
+DEFAULT_MIN_RECALL = 0.9
+
+#: The kinds of migration the engine runs.
+KIND_REBUILD = "rebuild"  # a new index beside the old one, then the old one is dropped
+KIND_CREATE = "create"  # a first index on a column with none
+KIND_REINDEX = "reindex"  # REINDEX CONCURRENTLY of the same definition (drifted IVFFlat)
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSpec:
+    """Everything that decides a migration's statements. Plain data: the journal keeps it."""
+
+    kind: str
+    schema: str
+    table: str
+    column: str
+    column_type: str
+    dims: int | None
+    rows: int
+    method: str
+    opclass: str
+    params: dict[str, int]
+    new_name: str
+    #: The index being replaced (``None`` for a first index).
+    old_name: str | None = None
+    old_method: str | None = None
+    #: ``pg_get_indexdef`` of the old index: what a rollback recreates.
+    old_definition: str | None = None
+    old_tablespace: str | None = None
+    #: The indexed expression and partial-index predicate, kept from the old index.
+    expression: str | None = None
+    predicate: str | None = None
+    #: Rename the new index to the old name after cutover.
+    rename: bool = False
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
+    retries: int = DEFAULT_RETRIES
+    #: Session settings for the build, chosen at preflight (``None``: the server's).
+    maintenance_work_mem_kb: int | None = None
+    parallel_workers: int | None = None
+    #: Recall the new index must reach; ``None``: at least the old index's.
+    min_recall: float | None = None
+    k: int = 10
+    queries: int = 100
+
+    @property
+    def operator(self) -> str:
+        """The distance operator the target operator class serves."""
+        for op, suffix in OPCLASS_SUFFIX.items():
+            if self.opclass.endswith("_" + suffix):
+                return op
+        return DEFAULT_OPERATOR.get(self.column_type, "<->")
+
+    @property
+    def final_name(self) -> str:
+        """The new index's name once the migration is over."""
+        return self.old_name if self.rename and self.old_name else self.new_name
+
+    @property
+    def qualified_table(self) -> str:
+        return ident(self.schema, self.table)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MigrationSpec:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement the wizard runs, as it is shown and as it is sent."""
+
+    sql: str
+    #: Why it is there, shown beside it.
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    key: str
+    title: str
+    statements: tuple[Statement, ...] = field(default=())
+    #: What the step does that is not SQL (a dump, a measurement), one line each.
+    actions: tuple[str, ...] = field(default=())
+
+
+# --- choosing ----------------------------------------------------------------------------
+
+
+def _find_index(inventory: Inventory, ref: str) -> VectorIndex:
+    schema, _, name = ref.rpartition(".")
+    matches = [
+        ix
+        for ix in inventory.indexes
+        if ix.name == name and (not schema or ix.schema == schema.strip('"'))
+    ]
+    if not matches:
+        raise BadInputError(f"no vector index {ref} (see vecscope indexes)")
+    if len(matches) > 1:
+        raise BadInputError(f"{name} is in several schemas: write SCHEMA.NAME")
+    return matches[0]
+
+
+def _find_column(inventory: Inventory, ref: str) -> VectorColumn:
+    parts = ref.split(".")
+    if len(parts) != 3:
+        raise BadInputError(f"--column needs SCHEMA.TABLE.COLUMN, not {ref!r}")
+    for col in inventory.columns:
+        if (col.schema, col.table, col.column) == tuple(parts):
+            return col
+    raise BadInputError(f"no vector column {ref} (see vecscope indexes)")
+
+
+def _column_of(inventory: Inventory, ix: VectorIndex) -> VectorColumn:
+    for col in inventory.columns:
+        if (col.schema, col.table, col.column) == (ix.schema, ix.table, ix.column):
+            return col
+    raise BadInputError(f"cannot find the vector column indexed by {ix.schema}.{ix.name}")
+
+
+def _check_params(method: str, params: dict[str, int]) -> None:
+    for key, value in params.items():
+        lo, hi = PARAM_RANGES[method][key]
+        if not lo <= value <= hi:
+            raise BadInputError(f"{key} must be between {lo} and {hi} for {method}, not {value}")
+    if method == "hnsw" and params["ef_construction"] < 2 * params["m"]:
+        raise BadInputError(
+            f"ef_construction must be at least 2 * m ({2 * params['m']}) for hnsw "
+            f"(pgvector refuses smaller)"
+        )
+
+
+def _free_name(inventory: Inventory, schema: str, wanted: str) -> str:
+    taken = {ix.name for ix in inventory.indexes if ix.schema == schema}
+    if wanted not in taken:
+        return wanted
+    for n in range(2, 100):
+        suffix = f"_{n}"
+        candidate = wanted.encode()[: 63 - len(suffix)].decode(errors="ignore") + suffix
+        if candidate not in taken:
+            return candidate
+    raise BadInputError(f"no free index name near {wanted}; give one with --name")
+
+
+def choose(
+    inventory: Inventory,
+    *,
+    index: str | None = None,
+    column: str | None = None,
+    to: str | None = None,
+    m: int | None = None,
+    ef_construction: int | None = None,
+    lists: int | None = None,
+    opclass: str | None = None,
+    name: str | None = None,
+    rename: bool = False,
+    reindex: bool = False,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    retries: int = DEFAULT_RETRIES,
+    min_recall: float | None = None,
+    k: int = 10,
+    queries: int = 100,
+) -> MigrationSpec:
+    """Complete the user's choice from the catalog into a spec (nothing runs).
+
+    Raises:
+        BadInputError: an unknown index or column, a parameter out of range, or a choice
+            that makes no sense (``--reindex`` with ``--to``, say).
+    """
+    if (index is None) == (column is None):
+        raise BadInputError("name the index to migrate (--index) or the column to index (--column)")
+    if lock_timeout_ms < 100:
+        raise BadInputError("--lock-timeout must be at least 100 ms")
+    if retries < 0:
+        raise BadInputError("--retries cannot be negative")
+    if min_recall is not None and not 0.0 <= min_recall <= 1.0:
+        raise BadInputError("--min-recall must be between 0 and 1")
+    if k < 1 or queries < 1:
+        raise BadInputError("-k and --queries must be at least 1")
+
+    def spec_for(col: VectorColumn, **chosen: Any) -> MigrationSpec:
+        return MigrationSpec(
+            schema=col.schema,
+            table=col.table,
+            column=col.column,
+            column_type=col.type,
+            dims=col.dims,
+            rows=col.rows or 0,
+            lock_timeout_ms=lock_timeout_ms,
+            retries=retries,
+            min_recall=min_recall,
+            k=k,
+            queries=queries,
+            **chosen,
+        )
+
+    if column is not None:
+        col = _find_column(inventory, column)
+        method = to or "hnsw"
+        if method not in METHODS:
+            raise BadInputError(f"--to must be one of {', '.join(METHODS)}")
+        op = DEFAULT_OPERATOR.get(col.type, "<->")
+        return spec_for(
+            col,
+            kind=KIND_CREATE,
+            method=method,
+            opclass=opclass or opclass_for(col.type, op) or "vector_l2_ops",
+            params=_params(method, None, col.rows or 0, m, ef_construction, lists),
+            new_name=name
+            or _free_name(inventory, col.schema, index_name_for(col.table, col.column, method)),
+        )
+    assert index is not None
+    ix = _find_index(inventory, index)
+    col = _column_of(inventory, ix)
+    old = {
+        "old_name": ix.name,
+        "old_method": ix.method,
+        "old_definition": ix.definition,
+        "old_tablespace": ix.tablespace,
+        "expression": ix.expression,
+        "predicate": ix.predicate,
+    }
+    current = {k_: int(v) for k_, v in ix.params.items() if isinstance(v, int)}
+    if reindex:
+        if to or m or ef_construction or lists or opclass or name or rename:
+            raise BadInputError("--reindex rebuilds the same definition: give no other option")
+        return spec_for(
+            col,
+            kind=KIND_REINDEX,
+            method=ix.method,
+            opclass=ix.opclass,
+            params=current,
+            new_name=ix.name,
+            **old,
+        )
+    method = to or "hnsw"
+    if method not in METHODS:
+        raise BadInputError(f"--to must be one of {', '.join(METHODS)}")
+    params = _params(method, ix, col.rows or 0, m, ef_construction, lists)
+    opc = opclass or ix.opclass
+    if opc == ix.opclass and method == ix.method and params == current:
+        raise BadInputError(
+            f"{ix.name} is already {method} with these parameters and {opc}: "
+            "to rebuild it as it is, use --reindex"
+        )
+    if name and any(i.schema == ix.schema and i.name == name for i in inventory.indexes):
+        raise BadInputError(f"an index named {name} already exists in {ix.schema}")
+    return spec_for(
+        col,
+        kind=KIND_REBUILD,
+        method=method,
+        opclass=opc,
+        params=params,
+        new_name=name
+        or _free_name(inventory, ix.schema, index_name_for(ix.table, col.column, method)),
+        rename=rename,
+        **old,
+    )
+
+
+def _params(
+    method: str,
+    source: VectorIndex | None,
+    rows: int,
+    m: int | None,
+    ef_construction: int | None,
+    lists: int | None,
+) -> dict[str, int]:
+    if method == "hnsw":
+        if lists is not None:
+            raise BadInputError("--lists is an ivfflat parameter")
+        keep = source.params if source is not None and source.method == "hnsw" else {}
+        params = {
+            "m": int(m or keep.get("m") or DEFAULT_PARAMS["hnsw"]["m"]),
+            "ef_construction": int(
+                ef_construction
+                or keep.get("ef_construction")
+                or DEFAULT_PARAMS["hnsw"]["ef_construction"]
+            ),
+        }
+    else:
+        if m is not None or ef_construction is not None:
+            raise BadInputError("--m and --ef-construction are hnsw parameters")
+        params = {"lists": int(lists or suggested_lists(rows))}
+    _check_params(method, params)
+    return params
+
+
+def with_settings(
+    spec: MigrationSpec, *, maintenance_work_mem_kb: int, parallel_workers: int
+) -> MigrationSpec:
+    return replace(
+        spec, maintenance_work_mem_kb=maintenance_work_mem_kb, parallel_workers=parallel_workers
+    )
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def _with_clause(params: dict[str, int]) -> str:
+    if not params:
+        return ""
+    return " WITH (" + ", ".join(f"{k} = {int(v)}" for k, v in params.items()) + ")"
+
+
+def create_new_sql(spec: MigrationSpec) -> str:
+    """The new index: concurrent, ``IF NOT EXISTS``, with an explicit operator class."""
+    key = f"({spec.expression})" if spec.expression else ident(spec.column)
+    sql = (
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident(spec.new_name)} ON {spec.qualified_table} "
+        f"USING {spec.method} ({key} {spec.opclass}){_with_clause(spec.params)}"
+    )
+    if spec.old_tablespace:
+        sql += f" TABLESPACE {ident(spec.old_tablespace)}"
+    if spec.predicate:
+        sql += f" WHERE {spec.predicate}"
+    return sql + ";"
+
+
+_CREATE_INDEX = re.compile(r"^CREATE (UNIQUE )?INDEX ", re.I)
+
+
+def recreate_old_sql(spec: MigrationSpec) -> str | None:
+    """The old index again, from its recorded definition, built concurrently."""
+    if not spec.old_definition:
+        return None
+    sql = _CREATE_INDEX.sub(
+        lambda m_: f"CREATE {m_.group(1) or ''}INDEX CONCURRENTLY IF NOT EXISTS ",
+        spec.old_definition,
+        count=1,
+    )
+    if spec.old_tablespace:
+        # pg_get_indexdef leaves the tablespace out; it goes before the predicate, which
+        # pg_get_indexdef prints last.
+        tail = ""
+        for form in (f" WHERE ({spec.predicate})", f" WHERE {spec.predicate}"):
+            if spec.predicate and sql.endswith(form):
+                sql, tail = sql[: -len(form)], form
+                break
+        sql = f"{sql} TABLESPACE {ident(spec.old_tablespace)}{tail}"
+    return sql.rstrip(";") + ";"
+
+
+def qualified(spec: MigrationSpec, name: str) -> str:
+    return ident(spec.schema, name)
+
+
+def _duration(ms: int) -> str:
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def _memory(kb: int) -> str:
+    return f"{kb // 1024}MB" if kb % 1024 == 0 else f"{kb}kB"
+
+
+def session_settings(spec: MigrationSpec, *, build: bool) -> list[Statement]:
+    out = [
+        Statement(
+            f"SET lock_timeout = {literal(_duration(spec.lock_timeout_ms))};",
+            f"wait at most {spec.lock_timeout_ms} ms for a lock, then retry",
+        )
+    ]
+    if build:
+        out.append(Statement("SET statement_timeout = 0;", "the build may take long: no timeout"))
+        if spec.maintenance_work_mem_kb:
+            out.append(
+                Statement(
+                    f"SET maintenance_work_mem = {literal(_memory(spec.maintenance_work_mem_kb))};",
+                    "room for the whole graph, this session only",
+                )
+            )
+        if spec.parallel_workers is not None:
+            out.append(
+                Statement(
+                    f"SET max_parallel_maintenance_workers = {int(spec.parallel_workers)};",
+                    "parallel build workers, this session only",
+                )
+            )
+    return out
+
+
+def drop_sql(spec: MigrationSpec, name: str) -> str:
+    return f"DROP INDEX CONCURRENTLY IF EXISTS {qualified(spec, name)};"
+
+
+def rename_sql(spec: MigrationSpec, old: str, new: str) -> str:
+    return f"ALTER INDEX IF EXISTS {qualified(spec, old)} RENAME TO {ident(new)};"
+
+
+def build_statements(spec: MigrationSpec) -> list[Statement]:
+    out = session_settings(spec, build=True)
+    if spec.kind == KIND_REINDEX:
+        assert spec.old_name
+        out.append(
+            Statement(
+                f"REINDEX INDEX CONCURRENTLY {qualified(spec, spec.old_name)};",
+                "a fresh copy beside the old one, swapped in when valid",
+            )
+        )
+    else:
+        out.append(Statement(create_new_sql(spec), "autocommit; never inside a transaction"))
+    return out
+
+
+def cutover_statements(spec: MigrationSpec) -> list[Statement]:
+    if spec.kind != KIND_REBUILD or not spec.old_name:
+        return []
+    out = session_settings(spec, build=False)
+    out.append(
+        Statement(
+            drop_sql(spec, spec.old_name),
+            f"retried up to {spec.retries} times when lock_timeout strikes",
+        )
+    )
+    if spec.rename:
+        out.append(
+            Statement(
+                rename_sql(spec, spec.new_name, spec.old_name), "the new index takes the old name"
+            )
+        )
+    return out
+
+
+def rollback_statements(spec: MigrationSpec, *, after_cutover: bool) -> list[Statement]:
+    """What undoes the migration before, or after, the old index was dropped."""
+    out = session_settings(spec, build=after_cutover)
+    if spec.kind == KIND_REINDEX:
+        name = spec.old_name or spec.new_name
+        out.append(
+            Statement(
+                drop_sql(spec, name + "_ccnew"),
+                "an interrupted REINDEX CONCURRENTLY leaves this invalid copy",
+            )
+        )
+        return out
+    if not after_cutover or spec.kind == KIND_CREATE:
+        out.append(
+            Statement(drop_sql(spec, spec.new_name), "the new index goes; the old one is untouched")
+        )
+        return out
+    assert spec.old_name
+    if spec.rename:
+        out.append(
+            Statement(rename_sql(spec, spec.old_name, spec.new_name), "give the old name back")
+        )
+    old = recreate_old_sql(spec)
+    assert old is not None
+    out.append(Statement(old, "the old index, from its recorded definition"))
+    out.append(Statement(drop_sql(spec, spec.new_name), "once the old index is valid again"))
+    return out
+
+
+def steps(spec: MigrationSpec) -> tuple[StepPlan, ...]:
+    """Every step of the wizard with the statements it will run."""
+    table = display_ident(spec.schema, spec.table)
+    analyze = Statement(f"ANALYZE {spec.qualified_table};", "fresh statistics for the planner")
+    verify_actions = [
+        f"check {spec.new_name} is valid and ready",
+        "EXPLAIN a nearest-neighbour query: the new index must serve it",
+        f"recall@{spec.k} and p50/p95 latency on {spec.queries} sampled queries, old and new",
+    ]
+    if spec.kind == KIND_REBUILD and spec.old_method == "ivfflat":
+        verify_actions.insert(
+            1, "make the old IVFFlat unattractive for the verifying session only (ivfflat.probes)"
+        )
+    out = [
+        StepPlan("plan", "Plan", actions=(f"{_describe(spec)}",)),
+        StepPlan(
+            "preflight",
+            "Preflight",
+            actions=(
+                "pgvector version, dimensions, privileges, hot standby",
+                "invalid leftovers of earlier attempts, long transactions",
+                "index size against free space, graph memory and build time",
+            ),
+        ),
+        StepPlan(
+            "backup",
+            "Backup",
+            actions=(
+                f"pg_dump --format=custom of {table} (or the database, or a confirmed backup)",
+                "pg_restore --list proves the dump holds the table's data",
+            ),
+        ),
+        StepPlan(
+            "baseline",
+            "Baseline",
+            actions=(
+                f"recall@{spec.k} and latency of today's plan on {spec.queries} sampled queries",
+            ),
+        ),
+        StepPlan(
+            "build",
+            "Build",
+            tuple(build_statements(spec)),
+            ()
+            if spec.maintenance_work_mem_kb
+            else ("maintenance_work_mem and parallel workers: chosen by preflight",),
+        ),
+        StepPlan("verify", "Verify", (analyze,), tuple(verify_actions)),
+    ]
+    if spec.kind == KIND_REBUILD:
+        out.append(
+            StepPlan(
+                "cutover",
+                "Cutover",
+                tuple(cutover_statements(spec)),
+                ("a final EXPLAIN shows the new index serving the query",),
+            )
+        )
+    return tuple(out)
+
+
+def _describe(spec: MigrationSpec) -> str:
+    params = " ".join(f"{k}={v}" for k, v in spec.params.items())
+    if spec.kind == KIND_REINDEX:
+        return f"REINDEX CONCURRENTLY {spec.old_name} ({spec.method} {params})"
+    if spec.kind == KIND_CREATE:
+        return f"a first {spec.method} index {spec.new_name} ({spec.opclass}, {params})"
+    return (
+        f"{spec.old_name} ({spec.old_method}) -> {spec.new_name} "
+        f"({spec.method} {spec.opclass}, {params})"
+        + (f", renamed to {spec.old_name}" if spec.rename else "")
+    )
+
+
+def describe(spec: MigrationSpec) -> str:
+    """One line saying what the migration does."""
+    return _describe(spec)
+
+
+def script(spec: MigrationSpec) -> str:
+    """Every statement of a successful run, in order, as a psql script (export)."""
+    lines = [
+        f"-- vecscope migration: {_describe(spec)}",
+        "-- Run with psql in autocommit (the default). Concurrent index builds cannot run",
+        "-- inside a transaction block: do not wrap this file in BEGIN/COMMIT.",
+        "",
+    ]
+    for step in steps(spec):
+        if not step.statements:
+            continue
+        lines.append(f"-- {step.title}")
+        for st in step.statements:
+            lines.append(st.sql)
+        lines.append("")
+    lines.append("-- Rollback after cutover (recreates the old index):")
+    for st in rollback_statements(spec, after_cutover=True):
+        lines.append("-- " + st.sql)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,400 @@
+"""Preflight: everything that can make a migration fail or hurt, checked before it starts.
+
+Each check is a :class:`Check` with a status and, where vecscope can fix it, the SQL that
+would (an invalid leftover of an earlier attempt is dropped only when the user says so).
+The build settings (``maintenance_work_mem``, parallel workers) are chosen here from a
+calibration build (:mod:`core.migrate.predict`), and shown with the prediction.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from vecscope.core.errors import first_line
+from vecscope.core.fmt import human_bytes
+from vecscope.core.migrate import predict
+from vecscope.core.migrate.plan import KIND_REINDEX, MigrationSpec, drop_sql
+from vecscope.core.models import Inventory
+from vecscope.core.pgvector import MAX_INDEX_DIMS, has_feature
+
+Conn = psycopg.Connection[TupleRow]
+
+OK = "ok"
+WARN = "warn"
+FAIL = "fail"
+INFO = "info"
+
+#: The most vecscope sets maintenance_work_mem to without being told (--max-memory).
+DEFAULT_MEMORY_CAP_KB = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    key: str
+    status: str
+    title: str
+    detail: str = ""
+    #: SQL that fixes it (shown; run only on request).
+    fix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """A session a concurrent build would wait for."""
+
+    pid: int
+    user: str
+    application: str
+    state: str
+    age_seconds: float
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    checks: tuple[Check, ...]
+    blockers: tuple[Blocker, ...]
+    leftovers: tuple[str, ...]
+    prediction: predict.Prediction | None
+    current_mwm_kb: int
+    cores: int | None
+    free_bytes: int | None
+    spec: MigrationSpec
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == FAIL)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _setting_kb(conn: Conn, name: str) -> int:
+    row = conn.execute(
+        "SELECT setting::bigint * CASE unit WHEN 'kB' THEN 1 WHEN 'MB' THEN 1024 "
+        "WHEN '8kB' THEN 8 ELSE 1 END FROM pg_settings WHERE name = %s",
+        (name,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _setting_int(conn: Conn, name: str) -> int:
+    row = conn.execute("SELECT setting::int FROM pg_settings WHERE name = %s", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def is_local(conn: Conn) -> bool:
+    """True when the server runs on this machine (Unix socket or loopback)."""
+    host = conn.info.host or ""
+    return host.startswith("/") or host in ("localhost", "127.0.0.1", "::1", "")
+
+
+def server_cores(conn: Conn, given: int | None) -> int | None:
+    if given:
+        return given
+    return os.cpu_count() if is_local(conn) else None
+
+
+def leftovers(conn: Conn, spec: MigrationSpec) -> list[str]:
+    """Invalid indexes on the table that an earlier attempt left (ours or anyone's)."""
+    rows = conn.execute(
+        """SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indrelid = %s::regclass AND NOT (x.indisvalid AND x.indisready)
+            ORDER BY 1""",
+        (spec.qualified_table,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def blockers(conn: Conn, older_than_s: float = 0.0) -> list[Blocker]:
+    """Transactions that hold a snapshot: a concurrent build waits for each to finish."""
+    rows = conn.execute(
+        """SELECT pid, coalesce(usename::text, ''), coalesce(application_name, ''),
+                  coalesce(state, ''),
+                  extract(epoch FROM clock_timestamp() - xact_start)::float8,
+                  left(coalesce(query, ''), 200)
+             FROM pg_stat_activity
+            WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
+              AND backend_type = 'client backend'
+              AND datname = current_database()
+              -- Only a snapshot or a transaction id makes a concurrent build wait.
+              AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)
+              AND clock_timestamp() - xact_start > make_interval(secs => %s)
+            ORDER BY xact_start""",
+        (older_than_s,),
+    ).fetchall()
+    return [Blocker(int(r[0]), r[1], r[2], r[3], float(r[4] or 0), r[5]) for r in rows]
+
+
+def _free_space(conn: Conn) -> int | None:
+    """Free bytes where the index will live, when the server is on this machine."""
+    if not is_local(conn):
+        return None
+    try:
+        row = conn.execute("SELECT current_setting('data_directory')").fetchone()
+    except psycopg.Error:
+        return None
+    if not row:
+        return None
+    try:
+        return shutil.disk_usage(Path(row[0])).free
+    except OSError:
+        return None
+
+
+def run(
+    conn: Conn,
+    spec: MigrationSpec,
+    inventory: Inventory,
+    *,
+    cores: int | None = None,
+    memory_cap_kb: int = DEFAULT_MEMORY_CAP_KB,
+    calibrate: bool = True,
+    maintenance_work_mem_kb: int | None = None,
+    workers: int | None = None,
+) -> Preflight:
+    """Run every check; returns the spec with the build settings chosen."""
+    checks: list[Check] = []
+    server = inventory.server
+    col = next(
+        (
+            c
+            for c in inventory.columns
+            if (c.schema, c.table, c.column) == (spec.schema, spec.table, spec.column)
+        ),
+        None,
+    )
+    # pgvector
+    need = "hnsw" if spec.method == "hnsw" else None
+    if need and not has_feature(server.pgvector, need):
+        checks.append(
+            Check(
+                "pgvector",
+                FAIL,
+                f"pgvector {server.pgvector} has no HNSW",
+                "HNSW needs pgvector 0.5.0 or later: ALTER EXTENSION vector UPDATE",
+            )
+        )
+    else:
+        checks.append(Check("pgvector", OK, f"pgvector {server.pgvector}"))
+    opc = conn.execute(
+        "SELECT 1 FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod "
+        "WHERE c.opcname = %s AND a.amname = %s",
+        (spec.opclass, spec.method),
+    ).fetchone()
+    if opc is None:
+        checks.append(
+            Check(
+                "opclass",
+                FAIL,
+                f"{spec.method} has no operator class {spec.opclass}",
+                "pick an operator class this method and pgvector version offer",
+            )
+        )
+    # dimensions
+    limit = MAX_INDEX_DIMS.get(spec.column_type)
+    if spec.dims is None:
+        checks.append(
+            Check(
+                "dims",
+                FAIL,
+                "the column has no declared dimensions",
+                "ALTER the column to vector(n) first: untyped vectors cannot be indexed",
+            )
+        )
+    elif limit is not None and spec.dims > limit:
+        checks.append(
+            Check(
+                "dims",
+                FAIL,
+                f"{spec.dims} dimensions: {spec.method} indexes {spec.column_type} up to {limit}",
+                "index a halfvec expression or reduce dimensions",
+            )
+        )
+    else:
+        checks.append(Check("dims", OK, f"{spec.dims} dimensions (limit {limit})"))
+    # privileges and standby
+    if col is not None and not col.can_create_index:
+        checks.append(
+            Check(
+                "privilege",
+                FAIL,
+                f"{server.current_user} may not create indexes on {spec.schema}.{spec.table}",
+                "run as the table's owner",
+            )
+        )
+    else:
+        checks.append(Check("privilege", OK, f"{server.current_user} owns the table"))
+    if server.in_recovery:
+        checks.append(
+            Check(
+                "standby",
+                FAIL,
+                "this server is a hot standby (read only)",
+                "connect to the primary",
+            )
+        )
+    else:
+        checks.append(Check("standby", OK, "primary (not in recovery)"))
+    # names and leftovers
+    left = leftovers(conn, spec)
+    for name in left:
+        checks.append(
+            Check(
+                "leftover",
+                WARN,
+                f"invalid index {name} on the table",
+                "the leftover of an interrupted concurrent build: every write "
+                "still maintains it; drop it before building",
+                drop_sql(spec, name),
+            )
+        )
+    if spec.kind != KIND_REINDEX:
+        taken = conn.execute(
+            "SELECT x.indisvalid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_index x ON x.indexrelid = c.oid WHERE n.nspname = %s AND c.relname = %s",
+            (spec.schema, spec.new_name),
+        ).fetchone()
+        if taken is not None and taken[0]:
+            checks.append(
+                Check(
+                    "name",
+                    WARN,
+                    f"{spec.new_name} already exists and is valid",
+                    "CREATE INDEX ... IF NOT EXISTS will keep it: an earlier run built it",
+                )
+            )
+    if spec.old_name:
+        old = next(
+            (
+                ix
+                for ix in inventory.indexes
+                if ix.schema == spec.schema and ix.name == spec.old_name
+            ),
+            None,
+        )
+        if old is not None and not old.usable:
+            checks.append(
+                Check("old", WARN, f"{spec.old_name} is not valid: queries cannot use it")
+            )
+    # long transactions
+    waits = blockers(conn, spec.lock_timeout_ms / 1000)
+    if waits:
+        oldest = waits[0]
+        checks.append(
+            Check(
+                "transactions",
+                WARN,
+                f"{len(waits)} transaction(s) open longer than lock_timeout; oldest "
+                f"{oldest.age_seconds:.0f} s (pid {oldest.pid}, "
+                f"{oldest.application or oldest.user})",
+                "a concurrent build waits for every transaction older than it to end; past "
+                "lock_timeout it gives up and retries",
+                f"SELECT pg_cancel_backend({oldest.pid});",
+            )
+        )
+    else:
+        checks.append(Check("transactions", OK, "no transaction older than lock_timeout"))
+    # memory, time and space
+    current_kb = _setting_kb(conn, "maintenance_work_mem")
+    ncores = server_cores(conn, cores)
+    max_workers = min(
+        _setting_int(conn, "max_parallel_workers"), _setting_int(conn, "max_worker_processes")
+    )
+    if workers is None:
+        workers = max(0, min((ncores or 3) - 1, max_workers))
+        if spec.method == "hnsw" and not has_feature(server.pgvector, "parallel_hnsw_build"):
+            workers = 0
+    cal = None
+    notes: list[str] = []
+    if calibrate and not any(c.status == FAIL for c in checks):
+        try:
+            cal = predict.calibrate(conn, spec)
+        except psycopg.Error as e:
+            notes.append(f"calibration build failed: {first_line(e)}")
+        except Exception as e:  # noqa: BLE001 - a prediction must never block a migration
+            notes.append(f"calibration build failed: {first_line(e)}")
+    rough = predict.predict(spec, cal, workers=workers, maintenance_work_mem_kb=current_kb)
+    need_bytes = rough.graph_bytes if spec.method == "hnsw" else predict.ivfflat_memory_bytes(spec)
+    mwm = maintenance_work_mem_kb or predict.choose_memory_kb(need_bytes, current_kb, memory_cap_kb)
+    pred = predict.predict(spec, cal, workers=workers, maintenance_work_mem_kb=mwm)
+    spec = spec.__class__(
+        **{**spec.to_json(), "maintenance_work_mem_kb": mwm, "parallel_workers": workers}
+    )
+    if need_bytes is not None and need_bytes > mwm * 1024:
+        checks.append(
+            Check(
+                "memory",
+                WARN,
+                f"{'graph' if spec.method == 'hnsw' else 'k-means'} needs "
+                f"~{human_bytes(need_bytes)}, maintenance_work_mem will be "
+                f"{human_bytes(mwm * 1024)}",
+                "the build will spill to disk and take much longer; raise --max-memory if the "
+                "server has the RAM",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "memory",
+                OK,
+                f"needs ~{human_bytes(need_bytes) if need_bytes else '?'}; this session will use "
+                f"maintenance_work_mem = {human_bytes(mwm * 1024)} "
+                f"(server: {human_bytes(current_kb * 1024)})",
+            )
+        )
+    checks.append(
+        Check(
+            "workers",
+            INFO,
+            f"{workers} parallel worker(s) plus the leader"
+            + (f" ({ncores} cores)" if ncores else " (server cores unknown: --server-cores)"),
+        )
+    )
+    if cal is not None:
+        checks.append(
+            Check(
+                "time",
+                INFO,
+                f"predicted build ~{pred.seconds:.0f} s",
+                f"from a {cal.sample_rows}-row calibration build; graph memory "
+                f"{'measured' if cal.memory_measured else 'estimated'} at "
+                f"{cal.graph_bytes_per_row or 0:.0f} bytes a row",
+            )
+        )
+    free = _free_space(conn)
+    if pred.index_bytes:
+        if free is None:
+            checks.append(
+                Check(
+                    "space",
+                    INFO,
+                    f"index ~{human_bytes(pred.index_bytes)}; free space unknown (remote server)",
+                )
+            )
+        elif free < pred.index_bytes * 1.5:
+            checks.append(
+                Check(
+                    "space",
+                    FAIL,
+                    f"index ~{human_bytes(pred.index_bytes)}, only {human_bytes(free)} free",
+                    "free disk space first",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "space", OK, f"index ~{human_bytes(pred.index_bytes)}, {human_bytes(free)} free"
+                )
+            )
+    return Preflight(
+        tuple(checks), tuple(waits), tuple(left), pred, current_kb, ncores, free, spec, tuple(notes)
+    )

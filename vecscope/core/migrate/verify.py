@@ -1,0 +1,246 @@
+"""Proof that the new index is valid, used by the planner and at least as accurate.
+
+The *baseline* measures today's plan (the old index, or an exact scan when no index
+serves the operator) on queries sampled from the table, before anything is built; the
+sample is saved beside the journal so *verify* measures the new index on the very same
+queries. While the old index still exists, the verifying sessions make an old IVFFlat
+unattractive with ``ivfflat.probes`` (pgvector's maintainers' advice); EXPLAIN, through
+the plan doctor, then shows which index served, and the lab measures recall@k and
+latency (:mod:`core.lab`, not written twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.rows import TupleRow
+
+from vecscope.core import lab
+from vecscope.core.connection import ConnectionTarget, connect
+from vecscope.core.doctor import diagnose, knn_query_for
+from vecscope.core.errors import BadInputError, VecscopeError
+from vecscope.core.explain import explain
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.migrate.ddl import analyze, index_state, open_ddl_session
+from vecscope.core.migrate.plan import DEFAULT_MIN_RECALL, KIND_REINDEX, MigrationSpec
+from vecscope.core.models import Inventory, VectorIndex
+
+Conn = psycopg.Connection[TupleRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What one side of the comparison measured (plain data: the journal keeps it)."""
+
+    label: str
+    #: The index EXPLAIN showed serving the measured query; ``None``: an exact scan.
+    index: str | None
+    recall: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    qps: float
+    queries: int
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Figures | None:
+        return cls(**data) if data else None
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    valid: bool
+    #: The index the plan doctor saw serving the nearest-neighbour query.
+    served_by: str | None
+    verdict: str
+    steering: dict[str, str]
+    new: Figures | None
+    old: Figures | None
+    required_recall: float | None
+    passed: bool
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["new"] = self.new.to_json() if self.new else None
+        out["old"] = self.old.to_json() if self.old else None
+        return out
+
+
+def _figures(m: lab.Measurement, label: str) -> Figures:
+    return Figures(
+        label,
+        m.index,
+        round(m.recall, 4),
+        round(m.p50_ms, 3),
+        round(m.p95_ms, 3),
+        round(m.p99_ms, 3),
+        round(m.qps, 1),
+        m.queries,
+        dict(m.settings),
+    )
+
+
+def _index(inventory: Inventory, spec: MigrationSpec, name: str | None) -> VectorIndex | None:
+    if name is None:
+        return None
+    return next(
+        (ix for ix in inventory.indexes if ix.schema == spec.schema and ix.name == name), None
+    )
+
+
+def _target(conn: Conn, spec: MigrationSpec, index: VectorIndex | None) -> lab.LabTarget:
+    if spec.dims is None:
+        raise BadInputError("the column has no declared dimensions")
+    return lab.make_target(
+        conn,
+        spec.schema,
+        spec.table,
+        spec.column,
+        spec.column_type,
+        spec.dims,
+        spec.operator,
+        index,
+    )
+
+
+def save_queries(path: Path, queries: lab.QuerySet) -> None:
+    tmp = path.with_suffix(".tmp.npz")
+    ids = queries.self_ids if queries.self_ids is not None else np.zeros(0, dtype=np.int64)
+    np.savez(tmp, vectors=queries.vectors, self_ids=ids)
+    tmp.replace(path)
+
+
+def load_queries(path: Path) -> lab.QuerySet:
+    try:
+        with np.load(path) as data:
+            vectors = np.asarray(data["vectors"], dtype=np.float32)
+            ids = np.asarray(data["self_ids"], dtype=np.int64)
+    except (OSError, KeyError, ValueError) as e:
+        raise BadInputError(f"cannot read the baseline's queries {path}: {e}") from e
+    return lab.QuerySet(vectors, ids if len(ids) else None, f"{len(vectors)} baseline queries")
+
+
+def baseline(conn_target: ConnectionTarget, spec: MigrationSpec, queries_path: Path) -> Figures:
+    """Measure today's plan for the target operator; save the sampled queries.
+
+    Raises:
+        BadInputError: the table cannot be measured (no integer primary key, no rows).
+    """
+    with connect(conn_target) as conn:
+        inventory = fetch_inventory(conn)
+        old = _index(inventory, spec, spec.old_name)
+        serves = old is not None and old.usable and spec.operator in (old.operator or "").split()
+        target = _target(conn, spec, old if serves else None)
+        queries = lab.sample_queries(conn, target, min(spec.queries, max(1, target.rows - 1)))
+        save_queries(queries_path, queries)
+        gt = lab.ground_truth(conn, target, queries, min(spec.k, target.rows - 1))
+    m = lab.measure(conn_target, target, queries, gt, min(spec.k, target.rows - 1), {})
+    return _figures(m, "before")
+
+
+def served_by(conn: Conn, spec: MigrationSpec, inventory: Inventory) -> tuple[str | None, str]:
+    """The index the plan doctor sees serving a nearest-neighbour query, and its verdict."""
+    query = knn_query_for(spec.schema, spec.table, spec.column, spec.operator)
+    diagnosis = diagnose(explain(conn, query, inventory), inventory)
+    site = next((s for s in diagnosis.sites if s.served and s.index is not None), None)
+    return (site.index.name if site and site.index else None), diagnosis.verdict
+
+
+def verify(
+    conn_target: ConnectionTarget,
+    spec: MigrationSpec,
+    before: Figures | None,
+    queries_path: Path | None,
+) -> Verification:
+    """Check the new index and compare it with the baseline (see the module docstring)."""
+    name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+    assert name is not None
+    reasons: list[str] = []
+    ddl, _ = open_ddl_session(conn_target, spec, build=False)
+    try:
+        state = index_state(ddl, spec.schema, name)
+        valid = state == (True, True)
+        if not valid:
+            return Verification(
+                False,
+                None,
+                "",
+                {},
+                None,
+                before,
+                None,
+                False,
+                (f"{name} is {'missing' if state is None else 'not valid'}",),
+            )
+        analyze(ddl, spec)
+    finally:
+        ddl.close()
+    with connect(conn_target) as conn:
+        inventory = fetch_inventory(conn)
+        new = _index(inventory, spec, name)
+        assert new is not None
+        siblings = [
+            ix
+            for ix in inventory.indexes
+            if (ix.schema, ix.table, ix.column) == (spec.schema, spec.table, spec.column)
+            and ix.usable
+        ]
+        steering = lab.steering_settings(siblings, new)
+        lab.apply_settings(conn, steering)
+        serving, verdict = served_by(conn, spec, inventory)
+        if serving != name:
+            reasons.append(
+                f"the planner chose {serving or 'a Seq Scan'} over {name}"
+                + (
+                    " even with " + ", ".join(f"{k}={v}" for k, v in steering.items())
+                    if steering
+                    else ""
+                )
+            )
+        figures: Figures | None = None
+        try:
+            target = _target(conn, spec, new)
+            queries = (
+                load_queries(queries_path)
+                if queries_path is not None and queries_path.exists()
+                else lab.sample_queries(conn, target, spec.queries)
+            )
+            k = min(spec.k, target.rows - 1)
+            gt = lab.ground_truth(conn, target, queries, k)
+        except VecscopeError as e:
+            reasons.append(f"recall not measured: {e.message}")
+            target = None
+    if target is not None:
+        m = lab.measure(conn_target, target, queries, gt, k, steering)
+        figures = _figures(m, "after")
+        if m.index != name:
+            reasons.append(f"the measured queries were served by {m.index or 'a Seq Scan'}")
+    required: float | None
+    if spec.min_recall is not None:
+        required = spec.min_recall
+    elif before is not None and before.index is not None:
+        required = before.recall
+    else:
+        required = DEFAULT_MIN_RECALL
+    if figures is not None and figures.recall + 1e-9 < required:
+        reasons.append(f"recall@{spec.k} {figures.recall:.3f} is below the required {required:.3f}")
+    passed = valid and not reasons
+    return Verification(
+        valid, serving, verdict, steering, figures, before, required, passed, tuple(reasons)
+    )
+
+
+def final_check(conn_target: ConnectionTarget, spec: MigrationSpec) -> tuple[str | None, str]:
+    """After cutover: EXPLAIN with no steering at all must show the new index."""
+    with connect(conn_target) as conn:
+        inventory = fetch_inventory(conn)
+        return served_by(conn, spec, inventory)

@@ -1,0 +1,114 @@
+"""The warnings any plan gets, nearest-neighbour or not (as pev2 shows them).
+
+Planner settings turned off in the session, nodes carrying disable_cost, sorts spilling
+to disk, filters discarding most rows, row estimates off by an order of magnitude, and
+the node where most time went.
+"""
+
+from __future__ import annotations
+
+from vecscope.core.explain import ExplainResult
+from vecscope.core.models import Finding, Severity
+from vecscope.core.plan import PlanNode
+
+
+def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]) -> list[Finding]:
+    """Rule 11 and the planner-setting warnings: what any plan reader expects to hear.
+
+    Args:
+        already: ``(rule, node)`` pairs the ordering rules reported, not to repeat.
+    """
+    out: list[Finding] = []
+    plan = result.plan
+    parents = plan.parents()
+    for name, value in plan.settings.items():
+        if (
+            name.startswith("enable_")
+            and value == "off"
+            and ("planner-setting", None) not in (already)
+        ):
+            out.append(
+                Finding(
+                    "planner-setting",
+                    Severity.WARNING,
+                    None,
+                    f"{name} = off in this session: the planner avoids that node type",
+                    f"RESET {name};",
+                )
+            )
+    for node in plan.nodes():
+        if node.disabled and (node.children == () or not any(c.disabled for c in node.children)):
+            out.append(
+                Finding(
+                    "disabled-node",
+                    Severity.WARNING,
+                    node.id,
+                    f"{node.label()} is disabled: the session disabled this node type "
+                    "and the planner had no other way",
+                    None,
+                )
+            )
+        if node.sort_space_type == "Disk":
+            out.append(
+                Finding(
+                    "sort-spill",
+                    Severity.WARNING,
+                    node.id,
+                    f"sort spilled {node.sort_space_used_kb or 0:.0f} kB to disk",
+                    f"raise work_mem above {int((node.sort_space_used_kb or 0) / 1024) + 1}MB for "
+                    "this query, or serve the ordering from an index",
+                )
+            )
+        removed = node.rows_removed_by_filter
+        if removed and ("post-filter", node.id) not in already:
+            kept = node.total_actual_rows or 0
+            if removed >= 1000 and removed > 10 * max(kept, 1):
+                out.append(
+                    Finding(
+                        "rows-removed",
+                        Severity.WARNING,
+                        node.id,
+                        f"the filter removed {removed:,.0f} rows to keep {kept:,.0f}",
+                        "an index on the filtered columns avoids reading them",
+                    )
+                )
+        if plan.analyzed and node.actual_rows is not None and not _under_limit(node, parents):
+            actual = node.total_actual_rows or 0
+            est = node.plan_rows * (node.actual_loops or 1)
+            hi, lo = max(actual, est), max(min(actual, est), 1)
+            if hi >= 100 and hi / lo >= 10:
+                out.append(
+                    Finding(
+                        "row-misestimate",
+                        Severity.WARNING,
+                        node.id,
+                        f"{node.label()}: estimated {est:,.0f} rows, got {actual:,.0f} "
+                        f"({hi / lo:,.0f}x off)",
+                        "ANALYZE the table; extended statistics for correlated filters",
+                    )
+                )
+    if plan.analyzed:
+        timed = [n for n in plan.nodes() if n.exclusive_ms is not None]
+        if timed:
+            slow = max(timed, key=lambda n: n.exclusive_ms or 0)
+            total = plan.execution_ms or sum(n.exclusive_ms or 0 for n in timed)
+            share = (slow.exclusive_ms or 0) / total * 100 if total else 0
+            out.append(
+                Finding(
+                    "slowest-node",
+                    Severity.INFO,
+                    slow.id,
+                    f"most time in {slow.label()}: {slow.exclusive_ms or 0:.2f} ms "
+                    f"({share:.0f}% of {total:.2f} ms)",
+                )
+            )
+    return out
+
+
+def _under_limit(node: PlanNode, parents: dict[int, PlanNode]) -> bool:
+    current = parents.get(node.id)
+    while current is not None:
+        if current.node_type == "Limit":
+            return True
+        current = parents.get(current.id)
+    return False

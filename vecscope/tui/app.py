@@ -1,0 +1,241 @@
+"""The Textual app: modes, app-wide keys, and the one route for worker errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import Screen
+
+from vecscope.core.connection import ConnectionTarget
+from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
+from vecscope.core.session import CatalogSession
+from vecscope.tui.screens.base import WorkerFailed
+from vecscope.tui.screens.confirm import ConfirmScreen
+from vecscope.tui.screens.connection_error import ConnectionErrorScreen
+from vecscope.tui.screens.explain import ExplainScreen
+from vecscope.tui.screens.faiss import FaissScreen
+from vecscope.tui.screens.help import HelpScreen
+from vecscope.tui.screens.indexes import IndexesScreen
+from vecscope.tui.screens.latency import LatencyScreen
+from vecscope.tui.screens.live import LiveOptions, LiveScreen
+from vecscope.tui.screens.migrate import MigrateScreen
+from vecscope.tui.terminal import driver_class
+
+
+class VecscopeApp(App[int]):
+    """vecscope's cockpit. Each top-level area is a mode; Indexes is the first."""
+
+    TITLE = "vecscope"
+    CSS_PATH = "styles/app.tcss"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "indexes": IndexesScreen,
+        "explain": ExplainScreen,
+        "latency": LatencyScreen,
+        "migrate": MigrateScreen,
+        "faiss": FaissScreen,
+        "live": LiveScreen,
+    }
+    DEFAULT_MODE = "indexes"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("f2", "switch_mode('indexes')", "Indexes"),
+        Binding("f3", "switch_mode('explain')", "Explain"),
+        Binding("f4", "switch_mode('latency')", "Latency"),
+        Binding("f5", "switch_mode('migrate')", "Migrate"),
+        Binding("f6", "switch_mode('faiss')", "FAISS"),
+        Binding("f7", "switch_mode('live')", "Live"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        target: ConnectionTarget,
+        *,
+        faiss_dir: Path | None = None,
+        live_options: LiveOptions | None = None,
+        start_mode: str = "indexes",
+    ) -> None:
+        # FAISS trains with descriptor 2 redirected: the screen is drawn through a copy.
+        super().__init__(driver_class=driver_class())
+        self.session = CatalogSession(target)
+        self.sub_title = target.describe()
+        #: Where the FAISS mode's browser starts (``None``: the working directory).
+        self.faiss_dir = faiss_dir
+        #: How the Live mode polls and records (``vecscope live`` sets them).
+        self.live_options = live_options or LiveOptions()
+        self.start_mode = start_mode
+
+    def on_mount(self) -> None:
+        if self.start_mode != self.DEFAULT_MODE:
+            self.switch_mode(self.start_mode)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: keys", "List every key of this screen", self.action_help)
+        yield SystemCommand(
+            "Mode: Indexes", "Vector columns and indexes", lambda: self.switch_mode("indexes")
+        )
+        yield SystemCommand("Mode: Explain", "The plan doctor", lambda: self.switch_mode("explain"))
+        yield SystemCommand(
+            "Mode: Latency", "The latency and recall lab", lambda: self.switch_mode("latency")
+        )
+        yield SystemCommand(
+            "Mode: Migrate",
+            "Rebuild an index safely: plan, backup, build, verify, cutover",
+            lambda: self.switch_mode("migrate"),
+        )
+        yield SystemCommand(
+            "Mode: FAISS",
+            "FAISS index files: inspect, convert with verified recall, tune, deploy",
+            lambda: self.switch_mode("faiss"),
+        )
+        yield SystemCommand(
+            "Mode: Live",
+            "The application's own vector queries, live, without adding load; record",
+            lambda: self.switch_mode("live"),
+        )
+        if isinstance(screen, LiveScreen):
+            yield SystemCommand(
+                "Live: record or stop recording", "Keep every poll in a file", screen.action_record
+            )
+            yield SystemCommand(
+                "Live: record without query texts",
+                "A recording to share: shapes named by queryid, no SQL text",
+                screen.action_record_without_text,
+            )
+        if isinstance(screen, IndexesScreen):
+            yield SystemCommand(
+                "Refresh inventory", "Read columns and indexes again", screen.action_refresh
+            )
+            yield SystemCommand(
+                "Problems only",
+                "Toggle: only columns with errors or warnings",
+                screen.action_problems_only,
+            )
+        if isinstance(screen, MigrateScreen):
+            yield SystemCommand(
+                "Migrate: open a journal",
+                "Resume an interrupted migration of this database",
+                screen.action_open_journal,
+            )
+            yield SystemCommand(
+                "Migrate: run all remaining steps",
+                "In order, as the CLI does",
+                screen.action_run_all,
+            )
+            yield SystemCommand(
+                "Migrate: roll back",
+                "Undo the migration from wherever it is",
+                screen.action_rollback,
+            )
+        if isinstance(screen, FaissScreen):
+            yield SystemCommand(
+                "FAISS: every file",
+                "Toggle: every file in the browser, or FAISS-looking ones",
+                screen.action_all_files,
+            )
+            yield SystemCommand(
+                "FAISS: copy the deployment",
+                "The tuned file's recommended setting as env, YAML, Helm, Python",
+                screen.action_copy_deployment,
+            )
+        yield SystemCommand(
+            "Reconnect", "Close the connection and open it again", self.action_reconnect
+        )
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_reconnect(self) -> None:
+        self.session.close()
+        if isinstance(self.screen, IndexesScreen):
+            self.screen.action_refresh()
+
+    async def explain_query(self, sql: str) -> None:
+        """Open the Explain mode on ``sql`` and explain it."""
+        await self.switch_mode("explain")
+        screen = self.screen
+        if isinstance(screen, ExplainScreen):
+            screen.load_query(sql)
+
+    async def lab_column(self, schema: str, table: str, column: str) -> None:
+        """Open the Latency mode on a vector column."""
+        await self.switch_mode("latency")
+        screen = self.screen
+        if isinstance(screen, LatencyScreen):
+            screen.open_target(schema, table, column)
+
+    async def migrate_index(self, schema: str, name: str) -> None:
+        """Open the Migrate mode on a vector index and plan its migration."""
+        await self.switch_mode("migrate")
+        screen = self.screen
+        if isinstance(screen, MigrateScreen):
+            screen.open_source(f"index:{schema}.{name}")
+
+    async def migrate_column(self, schema: str, table: str, column: str) -> None:
+        """Open the Migrate mode on a vector column without an index (a first index)."""
+        await self.switch_mode("migrate")
+        screen = self.screen
+        if isinstance(screen, MigrateScreen):
+            screen.open_source(f"column:{schema}.{table}.{column}")
+
+    def _migration_running(self) -> MigrateScreen | None:
+        try:
+            stack = self.get_screen_stack("migrate")
+        except KeyError:
+            return None
+        screen = stack[0] if stack else None
+        if isinstance(screen, MigrateScreen) and screen.running is not None:
+            return screen
+        return None
+
+    async def action_quit(self) -> None:
+        """Quit; during a migration step, ask first (a build is cancelled cleanly)."""
+        screen = self._migration_running()
+        if screen is None:
+            self.exit()
+            return
+        body = Content(
+            f"A migration step is running ({screen.running}). Quitting cancels a build "
+            "(the server stops it and its invalid index is dropped; the old index keeps "
+            "serving) or waits for any other step to end. The journal lets you resume."
+        )
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                screen.stop_and_quit()
+
+        self.push_screen(
+            ConfirmScreen("Quit during a migration?", body, action="Stop it and quit"), answered
+        )
+
+    @on(ConnectionErrorScreen.Recovered)
+    def connection_recovered(self, event: ConnectionErrorScreen.Recovered) -> None:
+        screen = self.screen
+        if isinstance(screen, IndexesScreen):
+            screen.show_inventory(event.inventory)
+
+    @on(WorkerFailed)
+    def route_worker_error(self, event: WorkerFailed) -> None:
+        """The one route for worker failures: a screen for connection trouble, else a toast."""
+        error = event.error
+        if isinstance(error, ConnectError | ExtensionMissingError):
+            if not isinstance(self.screen, ConnectionErrorScreen):
+                self.push_screen(ConnectionErrorScreen(error, self.session.target))
+        elif isinstance(error, VecscopeError):
+            self.notify(error.message, title=error.title, severity="error", timeout=10)
+        else:
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title="Unexpected error",
+                severity="error",
+                timeout=10,
+            )

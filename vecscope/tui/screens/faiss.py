@@ -1,0 +1,393 @@
+"""The FAISS mode: browse index files, see what each is, convert it, tune it, deploy it.
+
+For the engineer holding an index FAISS wrote (an IVF, say) who wants an HNSW or an
+OPQ+HNSW instead, with the recall checked and the query-time setting chosen. Every
+file is read in a child process first (:func:`core.faissidx.files.inspect`), so a
+corrupt one is a line in the inspector, never a crash. A conversion or a tuning runs
+one at a time in a thread worker (group ``faiss``: they share the machine's cores); the
+inspector reads files in a group of its own, so picking a file never stops a conversion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import DirectoryTree, Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from vecscope.core.errors import VecscopeError, first_line
+from vecscope.core.faissidx import files
+from vecscope.core.faissidx.convert import Converted, Stopped, convert
+from vecscope.core.faissidx.structure import IndexInfo
+from vecscope.core.faissidx.tune import Tuning, tune
+from vecscope.tui.context import faiss_dir_of
+from vecscope.tui.faiss_jobs import K, TuneRequest, factory_of, tuning_inputs
+from vecscope.tui.screens.base import VecscopeScreen
+from vecscope.tui.widgets.faiss_browser import FaissBrowser
+from vecscope.tui.widgets.faiss_convert import ConvertPanel
+from vecscope.tui.widgets.faiss_inspector import FaissInspector
+from vecscope.tui.widgets.faiss_tune import TunePanel, verdict
+
+CONVERT_TAB = "faiss-convert-tab"
+TUNE_TAB = "faiss-tune-tab"
+#: The running job, in words: what it is, what a cancel does, what a cancel did.
+JOB = {"convert": "A conversion", "tune": "A tuning"}
+CANCELLING = {
+    "convert": "Cancelling the conversion at its next step (training runs to its end)…",
+    "tune": "Cancelling the tuning after the setting being measured…",
+}
+STOPPED = {
+    "convert": "Conversion cancelled: nothing was written",
+    "tune": "Tuning cancelled before a setting was measured",
+}
+
+
+class FaissScreen(VecscopeScreen):
+    """File browser, inspector, conversion and tuning; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "convert", "Convert"),
+        Binding("t", "tune", "Tune"),
+        Binding("y", "copy_deployment", "Copy deploy"),
+        Binding("escape", "cancel", "Cancel"),
+        # Nothing to cancel: escape leaves a form for the browser.
+        Binding("escape", "focus_browser", "Back to the files", show=False),
+        Binding("a", "all_files", "All files"),
+        Binding("r", "reload", "Reload files"),
+    ]
+
+    class JobProgressed(Message):
+        """The running conversion or tuning moved on; a burst collapses to the newest."""
+
+        def __init__(self, job: str, stage: str, fraction: float) -> None:
+            super().__init__()
+            self.job = job
+            self.stage = stage
+            self.fraction = fraction
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, FaissScreen.JobProgressed) and message.job == self.job
+
+    class FileConverted(Message):
+        def __init__(self, converted: Converted) -> None:
+            super().__init__()
+            self.converted = converted
+
+    class JobStopped(Message):
+        """``job`` was cancelled before it had anything to show (a conversion writes nothing)."""
+
+        def __init__(self, job: str) -> None:
+            super().__init__()
+            self.job = job
+
+    class FileTuned(Message):
+        def __init__(self, path: Path, tuning: Tuning, described: str, stopped: bool) -> None:
+            super().__init__()
+            self.path = path
+            self.tuning = tuning
+            self.described = described
+            self.stopped = stopped
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: The file picked last, and what it is once read (``None``: not a usable index).
+        self.path: Path | None = None
+        self.info: IndexInfo | None = None
+        #: "convert" or "tune" while one runs.
+        self.job: str | None = None
+        #: Files converted here: their source and factory (tuning a lossy one needs both).
+        self.origins: dict[Path, tuple[Path, str]] = {}
+        #: The last tuning of each file, shown again when it is picked again.
+        self.tunings: dict[Path, FaissScreen.FileTuned] = {}
+        #: The browser's folder (the app's ``faiss_dir``, else the working directory).
+        self.folder = Path.cwd()
+
+    def compose(self) -> ComposeResult:
+        self.folder = faiss_dir_of(self.app)
+        yield Header()
+        yield Static(id="faiss-bar")
+        with Horizontal(id="faiss-main"):
+            yield FaissBrowser(self.folder, id="faiss-browser")
+            with Vertical(id="faiss-right"):
+                yield FaissInspector(id="faiss-inspector")
+                with TabbedContent(id="faiss-tabs", initial=CONVERT_TAB):
+                    with TabPane("Convert", id=CONVERT_TAB):
+                        yield ConvertPanel(id="faiss-convert")
+                    with TabPane("Tune", id=TUNE_TAB):
+                        yield TunePanel(id="faiss-tune")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_bar()
+        self.query_one(FaissBrowser).focus()
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_node(self)
+
+    def on_screen_suspend(self) -> None:
+        if self.job is not None and self.app.current_mode != "faiss":
+            self.app.notify(f"FAISS: {JOB[self.job]} keeps running; F6 shows it", timeout=4)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("convert", "tune"):
+            return self.info is not None or None
+        if action == "cancel":
+            return self.job is not None or None
+        if action == "copy_deployment":
+            panels = self.query(TunePanel)
+            return (bool(panels) and panels.first().deployment is not None) or None
+        return True
+
+    # --- the browser and the inspector -----------------------------------------------
+
+    def _show_bar(self) -> None:
+        bar = self.query_one("#faiss-bar", Static)
+        bar.update(self.query_one(FaissBrowser).describe(self.folder))
+
+    @on(DirectoryTree.FileSelected, "#faiss-browser")
+    def file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        self.open_file(event.path)
+
+    def open_file(self, path: Path) -> None:
+        """Read ``path`` in a child process and show what it is."""
+        self.path, self.info = path, None
+        self.refresh_bindings()
+        self.query_one(FaissInspector).inspect(path)
+
+    @on(FaissInspector.Inspected)
+    def file_inspected(self, event: FaissInspector.Inspected) -> None:
+        if event.path != self.path:
+            return
+        if event.info is not None:
+            self._show_file(event.path, event.info)
+            return
+        nothing = Content.styled(f"{event.path.name} is not a usable index", "$text-muted")
+        if self.job != "convert":
+            self.query_one(ConvertPanel).say(nothing)
+        if self.job != "tune":
+            self.query_one(TunePanel).clear(nothing)
+
+    def _show_file(self, path: Path, info: IndexInfo) -> None:
+        self.path, self.info = path, info
+        origin = self.origins.get(path)
+        note = f"converted here from {origin[0].name} ({origin[1]})" if origin else ""
+        self.query_one(FaissInspector).show(info, note)
+        convert_panel = self.query_one(ConvertPanel)
+        convert_panel.set_source(path, info)
+        if self.job != "convert":
+            convert_panel.ready(path)
+        self.query_one(TunePanel).source = path
+        if self.job != "tune":
+            self._show_tuned()
+        self.refresh_bindings()
+
+    def _show_tuned(self) -> None:
+        """The selected file's last tuning, or what ``t`` would do."""
+        if self.path is None or self.info is None:
+            return
+        tuned = self.tunings.get(self.path)
+        if tuned is None:
+            self.query_one(TunePanel).not_tuned(self.path)
+            return
+        line = verdict(tuned.tuning, tuned.path.name, stopped=tuned.stopped)
+        self.query_one(TunePanel).show_tuning(tuned.tuning, line, tuned.described)
+
+    def action_focus_browser(self) -> None:
+        self.query_one(FaissBrowser).focus()
+
+    async def action_all_files(self) -> None:
+        await self.query_one(FaissBrowser).toggle_all()
+        self._show_bar()
+
+    async def action_reload(self) -> None:
+        await self.query_one(FaissBrowser).reload()
+
+    # --- converting ------------------------------------------------------------------
+
+    def action_convert(self) -> None:
+        self.query_one(TabbedContent).active = CONVERT_TAB
+        self.query_one(ConvertPanel).request()
+
+    def _busy(self) -> bool:
+        """A job runs, or no readable file is selected: say so."""
+        if self.job is not None:
+            self.app.notify(
+                f"{JOB[self.job]} is running: Esc cancels it", severity="warning", timeout=3
+            )
+            return True
+        if self.path is None or self.info is None:
+            self.app.notify("Pick a readable FAISS file first", severity="warning", timeout=3)
+            return True
+        return False
+
+    @on(ConvertPanel.ConvertRequested)
+    def convert_requested(self, event: ConvertPanel.ConvertRequested) -> None:
+        if self._busy() or self.path is None:
+            return
+        self.query_one(ConvertPanel).progress(
+            f"{self.path.name} → {event.destination.name}: reading the source", 0.0
+        )
+        self.job = "convert"
+        self.refresh_bindings()
+        self.convert_file(self.path, event.destination, event.factory, event.vectors)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="faiss",
+        description="Converting a FAISS index",
+    )
+    def convert_file(self, src: Path, dst: Path, factory: str, vectors: Path | None) -> None:
+        worker = get_current_worker()
+
+        def progress(stage: str, fraction: float) -> None:
+            self.post_message(
+                self.JobProgressed("convert", f"{src.name} → {dst.name}: {stage}", fraction)
+            )
+
+        try:
+            result = convert(
+                src,
+                dst,
+                factory,
+                vectors=vectors,
+                progress=progress,
+                should_stop=lambda: worker.is_cancelled,
+            )
+        except Stopped:
+            self.post_message(self.JobStopped("convert"))
+            return
+        self.post_message(self.FileConverted(result))
+
+    @on(FileConverted)
+    async def file_converted(self, event: FileConverted) -> None:
+        c = event.converted
+        dst = Path(c.dst)
+        self.origins[dst] = (Path(c.src), c.factory)
+        # The new file is the one to look at (and tune) next.
+        self._show_file(dst, c.info)
+        self.query_one(ConvertPanel).finished(c)
+        await self.query_one(FaissBrowser).show_path(dst)
+
+    @on(JobStopped)
+    def job_stopped(self, event: JobStopped) -> None:
+        self._panel(event.job).say(Content.styled(STOPPED[event.job], "$warning"))
+
+    # --- tuning ----------------------------------------------------------------------
+
+    def action_tune(self) -> None:
+        self.query_one(TabbedContent).active = TUNE_TAB
+        self.query_one(TunePanel).request()
+
+    @on(TunePanel.TuneRequested)
+    def tune_requested(self, event: TunePanel.TuneRequested) -> None:
+        if self._busy() or self.path is None or self.info is None:
+            return
+        origin = self.origins.get(self.path)
+        request = TuneRequest(
+            self.path,
+            self.info,
+            event.queries,
+            event.vectors,
+            event.target,
+            origin[0] if origin else None,
+            factory_of(self.info, origin[1] if origin else None),
+        )
+        self.query_one(TunePanel).progress(
+            f"{self.path.name}: loading it and computing the exact answers", 0.0
+        )
+        self.job = "tune"
+        self.refresh_bindings()
+        self.tune_file(request)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="faiss",
+        description="Tuning a FAISS index",
+    )
+    def tune_file(self, r: TuneRequest) -> None:
+        worker = get_current_worker()
+        index = files.load(r.path)
+        inputs = tuning_inputs(index, r.info, queries=r.queries, vectors=r.vectors, origin=r.origin)
+
+        def progress(setting: str, fraction: float) -> None:
+            self.post_message(
+                self.JobProgressed("tune", f"{r.path.name}: measuring {setting}", fraction)
+            )
+
+        result = tune(
+            index,
+            inputs.queries,
+            inputs.truth,
+            K,
+            corpus=inputs.corpus,
+            self_ids=inputs.self_ids,
+            target_recall=r.target,
+            label=r.info.type,
+            factory=r.factory,
+            memory_bytes=r.info.bytes,
+            progress=progress,
+            should_stop=lambda: worker.is_cancelled,
+        )
+        if not result.points:
+            self.post_message(self.JobStopped("tune"))
+            return
+        self.post_message(self.FileTuned(r.path, result, inputs.described, worker.is_cancelled))
+
+    @on(FileTuned)
+    def file_tuned(self, event: FileTuned) -> None:
+        self.tunings[event.path] = event
+        if event.path != self.path:
+            self.app.notify(f"Tuned {event.path.name}: pick it to see the result", timeout=4)
+        self._show_tuned()
+        self.refresh_bindings()
+
+    def action_copy_deployment(self) -> None:
+        text = self.query_one(TunePanel).deployment
+        if text is None:
+            return
+        self.app.copy_to_clipboard(text)
+        self.app.notify(
+            f"Copied the deployment settings ({len(text.splitlines())} lines)", timeout=3
+        )
+
+    # --- the running job -------------------------------------------------------------
+
+    @on(JobProgressed)
+    def job_progressed(self, event: JobProgressed) -> None:
+        self._panel(event.job).progress(event.stage, event.fraction)
+
+    def _panel(self, job: str | None) -> ConvertPanel | TunePanel:
+        return self.query_one(ConvertPanel) if job == "convert" else self.query_one(TunePanel)
+
+    def action_cancel(self) -> None:
+        if self.job is None:
+            return
+        self.workers.cancel_group(self, "faiss")
+        self.app.notify(CANCELLING[self.job], timeout=3)
+
+    @on(Worker.StateChanged)
+    def job_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "faiss" or not event.worker.is_finished:
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            message = (
+                error.message
+                if isinstance(error, VecscopeError)
+                else first_line(error or Exception())
+            )
+            failed = Content.assemble(("✗ ", "$error bold"), (message, "$error"))
+            self._panel(self.job).say(failed)
+        self.job = None
+        self.refresh_bindings()

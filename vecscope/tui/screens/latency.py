@@ -1,0 +1,598 @@
+"""The Latency mode: run a column's nearest-neighbour workload live and tune it.
+
+For the engineer turning ``hnsw.ef_search`` / ``ivfflat.probes``: a live loop measures one
+window after another while the knobs move; a sweep measures every value of the knob and
+marks the Pareto front; an A/B measures two settings one after the other. Only one of
+them touches the server at a time (``_bench``), so no measurement skews another.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg.rows import TupleRow
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, get_current_worker
+
+from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
+from vecscope.core.fmt import human_count, params_text
+from vecscope.core.inventory import fetch_inventory
+from vecscope.core.lab import (
+    GroundTruth,
+    LabTarget,
+    Measurement,
+    QuerySet,
+    Sweep,
+    default_values,
+    ground_truth,
+    knob_for,
+    measure,
+    resolve_target,
+    sample_queries,
+    steering_settings,
+    sweep,
+)
+from vecscope.core.live_lab import LatencySample, LiveLab
+from vecscope.core.models import VectorIndex
+from vecscope.core.pgvector import QUERY_SETTINGS_DEFAULTS, has_feature
+from vecscope.tui.context import session_of
+from vecscope.tui.screens.base import VecscopeScreen
+from vecscope.tui.widgets.knobs import KnobsBar, KnobState
+from vecscope.tui.widgets.lab_results import LabBench, setting_label
+from vecscope.tui.widgets.latency_plots import FiguresLine, LatencyPlot, ThroughputPlot
+
+QUERIES = 200
+TARGET_RECALL = 0.95
+#: Actions that need a prepared column; the footer shows them disabled until then.
+LAB_ACTIONS = frozenset({"toggle_run", "knob", "concurrency", "k", "threshold", "sweep", "ab"})
+
+
+class _Stopped(Exception):
+    """Raised from a sweep's progress callback to end it after a cancel."""
+
+
+def failure_message(error: Exception) -> str:
+    """The one line to show for a failed lab job; connection trouble goes to the app."""
+    if isinstance(error, ConnectError | ExtensionMissingError):
+        raise error
+    if isinstance(error, VecscopeError):
+        return error.message
+    if isinstance(error, psycopg.OperationalError) and not isinstance(
+        error, psycopg.errors.QueryCanceled
+    ):
+        raise ConnectError(f"connection lost during the lab: {error}") from error
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def prepared_line(target: LabTarget, queries: QuerySet, gt: GroundTruth) -> Content:
+    """What was prepared: the column, its index, the sample and the exact ground truth."""
+    ix = target.index
+    index = f"{ix.name} ({ix.method} {params_text(ix.params, ix.params_explicit)})" if ix else "?"
+    sep = (" │ ", "$text-muted")
+    return Content.assemble(
+        ("✓ ", "$success bold"),
+        (target.label, "bold"),
+        sep,
+        index,
+        sep,
+        f"{human_count(target.rows)} rows, {len(queries)} queries",
+        sep,
+        f"exact top-{gt.distances.shape[1]}: {gt.method} {gt.seconds:,.2f} s",
+    )
+
+
+class LatencyScreen(VecscopeScreen):
+    """Live latency, QPS and recall of one column while its query-time knobs move."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_run", "Run/stop"),
+        Binding("plus,equals_sign", "knob(1)", "Knob up", key_display="+"),
+        Binding("minus", "knob(-1)", "Knob down", key_display="-"),
+        Binding("right_square_bracket", "concurrency(1)", "Conc+", key_display="]"),
+        Binding("left_square_bracket", "concurrency(-1)", "Conc-", key_display="["),
+        Binding("K", "k(1)", "k+"),
+        Binding("k", "k(-1)", "k-"),
+        Binding("t", "threshold", "Target ms"),
+        Binding("i", "iterative", "Iterative scan"),
+        Binding("s", "sweep", "Sweep"),
+        Binding("a", "ab", "A/B"),
+        Binding("escape", "cancel", "Cancel sweep/A-B", show=False),
+    ]
+
+    class Prepared(Message):
+        """The column's queries and ground truth are ready; ``lab`` runs them."""
+
+        def __init__(
+            self, lab: LiveLab, pgvector: str | None, indexes: tuple[VectorIndex, ...]
+        ) -> None:
+            super().__init__()
+            self.lab = lab
+            self.pgvector = pgvector
+            self.indexes = indexes
+
+    class LabFailed(Message):
+        """A lab job failed with an error worth one status line."""
+
+        def __init__(self, message: str) -> None:
+            super().__init__()
+            self.message = message
+
+    class WindowMeasured(Message):
+        """The live loop measured one window; a burst collapses to the newest."""
+
+        def __init__(self, lab: LiveLab, sample: LatencySample) -> None:
+            super().__init__()
+            self.lab = lab
+            self.sample = sample
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LatencyScreen.WindowMeasured)
+
+    class RunStopped(Message):
+        """The live loop of ``worker`` ended (and closed its sessions)."""
+
+        def __init__(self, worker: Worker[Any], error: str | None) -> None:
+            super().__init__()
+            self.worker = worker
+            self.error = error
+
+    class SweepProgressed(Message):
+        def __init__(self, measurement: Measurement) -> None:
+            super().__init__()
+            self.measurement = measurement
+
+    class SweepFinished(Message):
+        def __init__(self, sweep: Sweep) -> None:
+            super().__init__()
+            self.sweep = sweep
+
+    class Compared(Message):
+        def __init__(self, a: Measurement, b: Measurement) -> None:
+            super().__init__()
+            self.a = a
+            self.b = b
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sweep_result: Sweep | None = None
+        self.indexes: tuple[VectorIndex, ...] = ()
+        self.ab_result: tuple[Measurement, Measurement] | None = None
+        self.lab: LiveLab | None = None
+        self.knobs: KnobState | None = None
+        self._runner: Worker[None] | None = None
+        self._pending: tuple[str, str, str] | None = None
+        #: The column asked for last: a slower, earlier preparation must not win.
+        self._wanted: tuple[str, str, str] | None = None
+        # Held by whichever job measures: the live loop, a sweep or an A/B.
+        self._bench = threading.Lock()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield KnobsBar(id="lab-knobs")
+        yield Static(id="lab-status")
+        with Horizontal(id="lab-plots"):
+            yield LatencyPlot(id="lab-latency-plot")
+            yield ThroughputPlot(id="lab-throughput-plot")
+        yield FiguresLine(id="lab-figures")
+        yield LabBench(target_recall=TARGET_RECALL, id="lab-results")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_panels(results=False)
+        self._show_knobs()
+        if self._pending is not None:
+            self._open(*self._pending)
+            self._pending = None
+        else:
+            self._status(
+                Content.assemble(
+                    "Pick a column: press ",
+                    ("l", "$accent bold"),
+                    " on the Indexes screen (F2) to measure its nearest-neighbour queries here",
+                )
+            )
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_node(self)
+        # A running loop closes its own sessions; otherwise nothing holds them.
+        if self.lab is not None and self._bench.acquire(blocking=False):
+            try:
+                self.lab.close()
+            finally:
+                self._bench.release()
+
+    def on_screen_suspend(self) -> None:
+        # Leaving the mode stops the workload: it is real load on the server.
+        if self._runner is not None and not self._runner.is_cancelled:
+            self._stop_run()
+            self.app.notify("Latency lab: live run stopped on leaving the mode", timeout=3)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "iterative":
+            return self.knobs is not None and self.knobs.iterative is not None
+        if action in LAB_ACTIONS and self.lab is None:
+            return None
+        return True
+
+    # --- preparing -------------------------------------------------------------------
+
+    def open_target(self, schema: str, table: str, column: str) -> None:
+        """Prepare ``schema.table.column``: sample queries, compute the exact ground truth."""
+        if self.is_mounted:
+            self._open(schema, table, column)
+        else:
+            self._pending = (schema, table, column)
+
+    def _open(self, schema: str, table: str, column: str) -> None:
+        self._wanted = (schema, table, column)
+        self._stop_run()
+        self.workers.cancel_group(self, "lab-bench")
+        self.lab, self.knobs = None, None
+        self.refresh_bindings()
+        self._show_knobs()
+        self.query_one(LatencyPlot).show((), 20)
+        self.query_one(ThroughputPlot).show((), TARGET_RECALL)
+        self.query_one(FiguresLine).update("")
+        self._show_panels(results=False)
+        self._status(
+            Content.styled(
+                f"Preparing {schema}.{table}.{column}: sampling {QUERIES} queries and "
+                "computing the exact ground truth…",
+                "$text-muted",
+            )
+        )
+        self.prepare(schema, table, column)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="lab-prepare",
+        description="Preparing the latency lab",
+    )
+    def prepare(self, schema: str, table: str, column: str) -> None:
+        session = session_of(self.app)
+
+        def job(
+            conn: psycopg.Connection[TupleRow],
+        ) -> tuple[str | None, LabTarget, QuerySet, GroundTruth, tuple[VectorIndex, ...]]:
+            inv = fetch_inventory(conn)
+            target = resolve_target(conn, inv, schema, table, column)
+            queries = sample_queries(conn, target, QUERIES)
+            gt = ground_truth(conn, target, queries, k=max(10, min(50, target.rows - 1)))
+            # Every usable index serving the operator: with two (as during a migration),
+            # A/B compares the indexes themselves.
+            serving = tuple(
+                ix
+                for ix in inv.indexes
+                if (ix.schema, ix.table, ix.column) == (schema, table, column)
+                and ix.usable
+                and ix.expression is None
+                and target.operator in (ix.operator or "").split()
+            )
+            return inv.server.pgvector, target, queries, gt, serving
+
+        try:
+            pgvector, target, queries, gt, serving = session.run(job)
+        except (VecscopeError, psycopg.Error) as e:
+            self.post_message(self.LabFailed(failure_message(e)))
+            return
+        if get_current_worker().is_cancelled:
+            return
+        knob = knob_for(target)
+        settings = {knob: QUERY_SETTINGS_DEFAULTS[knob]}
+        lab = LiveLab(session.target, target, queries, gt, k=10, settings=settings)
+        self.post_message(self.Prepared(lab, pgvector, serving))
+
+    @on(Prepared)
+    def prepared(self, event: Prepared) -> None:
+        lab = event.lab
+        if (lab.target.schema, lab.target.table, lab.target.column) != self._wanted:
+            return
+        self.lab = lab
+        self.indexes = event.indexes
+        iterative = has_feature(event.pgvector, "iterative_scan")
+        self.knobs = KnobState.for_target(lab.target, lab.max_k, iterative=iterative)
+        self._apply_knobs()
+        self.refresh_bindings()
+        self._status(prepared_line(lab.target, lab.queries, lab.gt))
+        self._show_panels(results=False)
+        self.query_one(FiguresLine).update(
+            Content.styled(
+                "space starts the live run · s sweeps the knob · a runs an A/B", "$text-muted"
+            )
+        )
+
+    @on(LabFailed)
+    def lab_failed(self, event: LabFailed) -> None:
+        self._failed(event.message)
+
+    # --- the live loop ---------------------------------------------------------------
+
+    def action_toggle_run(self) -> None:
+        if self.lab is None:
+            return
+        if self._runner is not None and not self._runner.is_cancelled:
+            self._stop_run()
+            self.notify("Stopping after this window", timeout=2)
+            return
+        if self._bench_busy():
+            self.notify("The live run starts when the sweep or A/B ends (Escape cancels it)")
+        self._runner = self.run_live(self.lab)
+        self._show_knobs()
+
+    def _stop_run(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+        self._show_knobs()
+
+    def _acquire(self, worker: Worker[Any]) -> bool:
+        """Wait for the bench (another job may finish its window); False when cancelled."""
+        while not self._bench.acquire(timeout=0.1):
+            if worker.is_cancelled:
+                return False
+        if worker.is_cancelled:
+            self._bench.release()
+            return False
+        return True
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="lab-run",
+        description="Running the live workload",
+    )
+    def run_live(self, lab: LiveLab) -> None:
+        worker = get_current_worker()
+        if not self._acquire(worker):
+            self.post_message(self.RunStopped(worker, None))
+            return
+        error: str | None = None
+        try:
+            while not worker.is_cancelled:
+                self.post_message(self.WindowMeasured(lab, lab.run_window()))
+        except (VecscopeError, psycopg.Error) as e:
+            error = failure_message(e)
+        finally:
+            lab.close()
+            self._bench.release()
+            self.post_message(self.RunStopped(worker, error))
+
+    @on(WindowMeasured)
+    def window_measured(self, event: WindowMeasured) -> None:
+        if event.lab is not self.lab or self.knobs is None:
+            return
+        self._show_panels(results=self.query_one("#lab-results").display)
+        self._replot()
+        self.query_one(FiguresLine).show(event.sample, self.knobs.threshold_ms, TARGET_RECALL)
+
+    @on(RunStopped)
+    def run_stopped(self, event: RunStopped) -> None:
+        if event.worker is self._runner:
+            self._runner = None
+        self._show_knobs()
+        if event.error is not None:
+            self._failed(event.error)
+
+    def _replot(self) -> None:
+        if self.lab is None or self.knobs is None:
+            return
+        samples = self.lab.samples.items()
+        self.query_one(LatencyPlot).show(samples, self.knobs.threshold_ms)
+        self.query_one(ThroughputPlot).show(samples, TARGET_RECALL)
+
+    # --- knobs -----------------------------------------------------------------------
+
+    def action_knob(self, direction: int) -> None:
+        if self.knobs is not None:
+            self._set_knobs(self.knobs.stepped_value(direction))
+
+    def action_concurrency(self, direction: int) -> None:
+        if self.knobs is not None:
+            self._set_knobs(self.knobs.stepped_concurrency(direction))
+
+    def action_k(self, direction: int) -> None:
+        if self.knobs is not None:
+            self._set_knobs(self.knobs.stepped_k(direction))
+
+    def action_threshold(self) -> None:
+        if self.knobs is not None:
+            self._set_knobs(self.knobs.next_threshold())
+            self._replot()
+
+    def action_iterative(self) -> None:
+        if self.knobs is not None:
+            self._set_knobs(self.knobs.toggled_iterative())
+
+    def _set_knobs(self, knobs: KnobState) -> None:
+        self.knobs = knobs
+        self._apply_knobs()
+
+    def _apply_knobs(self) -> None:
+        """Hand the knobs to the lab (they take effect next window) and show them."""
+        if self.lab is not None and self.knobs is not None:
+            for name, value in self.knobs.settings().items():
+                self.lab.set_setting(name, value)
+            self.lab.set_concurrency(self.knobs.concurrency)
+            self.lab.set_k(self.knobs.k)
+        self._show_knobs()
+
+    def _show_knobs(self) -> None:
+        running = self._runner is not None and not self._runner.is_cancelled
+        self.query_one(KnobsBar).show(self.knobs, running=running)
+
+    # --- sweep and A/B ---------------------------------------------------------------
+
+    def action_sweep(self) -> None:
+        if self.lab is None or self.knobs is None:
+            return
+        self._stop_run()
+        knobs = self.knobs
+        grid = [knobs.settings(v) for v in default_values(self.lab.target)]
+        self._show_panels(results=True)
+        self.query_one(LabBench).start_sweep(knobs.knob)
+        self._status(
+            Content.styled(
+                f"Sweeping {knobs.knob} over {len(grid)} values at k={knobs.k}, "
+                f"concurrency {knobs.concurrency} ({len(self.lab.queries)} queries each, after "
+                "a warm-up; the live run is stopped)… Escape cancels",
+                "$text-muted",
+            )
+        )
+        self.run_sweep(self.lab, grid, knobs.k, knobs.concurrency)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="lab-bench",
+        description="Sweeping the query-time knob",
+    )
+    def run_sweep(self, lab: LiveLab, grid: list[dict[str, str]], k: int, concurrency: int) -> None:
+        worker = get_current_worker()
+        if not self._acquire(worker):
+            return
+
+        def progressed(m: Measurement) -> None:
+            if worker.is_cancelled:
+                raise _Stopped
+            self.post_message(self.SweepProgressed(m))
+
+        try:
+            result = sweep(
+                lab.conn_target,
+                lab.target,
+                lab.queries,
+                lab.gt,
+                k,
+                grid,
+                concurrency=concurrency,
+                target_recall=TARGET_RECALL,
+                on_result=progressed,
+                should_stop=lambda: worker.is_cancelled,
+            )
+        except _Stopped:
+            return
+        except (VecscopeError, psycopg.Error) as e:
+            self.post_message(self.LabFailed(failure_message(e)))
+            return
+        finally:
+            self._bench.release()
+        if not worker.is_cancelled:
+            self.post_message(self.SweepFinished(result))
+
+    @on(SweepProgressed)
+    def sweep_progressed(self, event: SweepProgressed) -> None:
+        self.query_one(LabBench).add_measurement(event.measurement)
+
+    @on(SweepFinished)
+    def sweep_finished(self, event: SweepFinished) -> None:
+        self.sweep_result = event.sweep
+        self._status(self.query_one(LabBench).finish_sweep(event.sweep))
+
+    def action_ab(self) -> None:
+        if self.lab is None or self.knobs is None:
+            return
+        knobs = self.knobs
+        if len(self.indexes) >= 2:
+            # Two indexes on the column: compare them, each session steered to one.
+            first, second = self.indexes[0], self.indexes[1]
+            a = {**knobs.settings(), **steering_settings(self.indexes, first)}
+            b = {**knobs.settings(), **steering_settings(self.indexes, second)}
+            self._stop_run()
+            self._status(
+                Content.styled(
+                    f"A/B: index {first.name} then {second.name} at k={knobs.k}… Escape cancels "
+                    "(EXPLAIN shows which index served each side)",
+                    "$text-muted",
+                )
+            )
+            self.run_ab(self.lab, a, b, knobs.k, knobs.concurrency)
+            return
+        other = knobs.stepped_value(1).value
+        if other == knobs.value:
+            other = knobs.stepped_value(-1).value
+        if other == knobs.value:
+            self.notify(f"{knobs.knob} has a single value here: nothing to compare", timeout=3)
+            return
+        self._stop_run()
+        a, b = knobs.settings(), knobs.settings(other)
+        self._status(
+            Content.styled(
+                f"A/B: measuring {setting_label(a, knobs.knob)} then "
+                f"{setting_label(b, knobs.knob)} at k={knobs.k}… Escape cancels",
+                "$text-muted",
+            )
+        )
+        self.run_ab(self.lab, a, b, knobs.k, knobs.concurrency)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="lab-bench",
+        description="Measuring settings A and B",
+    )
+    def run_ab(
+        self, lab: LiveLab, a: dict[str, str], b: dict[str, str], k: int, concurrency: int
+    ) -> None:
+        worker = get_current_worker()
+        if not self._acquire(worker):
+            return
+        try:
+
+            def stop() -> bool:
+                return worker.is_cancelled
+
+            args = (lab.conn_target, lab.target, lab.queries, lab.gt, k)
+            first = measure(*args, a, concurrency=concurrency, should_stop=stop)
+            second = measure(*args, b, concurrency=concurrency, should_stop=stop)
+        except (VecscopeError, psycopg.Error) as e:
+            self.post_message(self.LabFailed(failure_message(e)))
+            return
+        finally:
+            self._bench.release()
+        if not worker.is_cancelled:
+            self.post_message(self.Compared(first, second))
+
+    @on(Compared)
+    def compared(self, event: Compared) -> None:
+        self.ab_result = (event.a, event.b)
+        if self.knobs is not None:
+            self._show_panels(results=True)
+            self._status(self.query_one(LabBench).show_ab(event.a, event.b, self.knobs.knob))
+
+    def _bench_busy(self) -> bool:
+        """A sweep or an A/B is measuring."""
+        return any(w.node is self and w.group == "lab-bench" and w.is_running for w in self.workers)
+
+    def action_cancel(self) -> None:
+        if self._bench_busy():
+            self.workers.cancel_group(self, "lab-bench")
+            self._status(Content.styled("Cancelled after the current measurement.", "$warning"))
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _show_panels(self, *, results: bool) -> None:
+        """No empty frames: plots once there are samples, results once there are some."""
+        plots = self.lab is not None and len(self.lab.samples) > 0
+        self.query_one("#lab-plots").display = plots
+        self.set_class(not plots, "-no-plots")
+        self.query_one(FiguresLine).display = self.lab is not None
+        self.query_one("#lab-results").display = results
+
+    def _failed(self, message: str) -> None:
+        self._status(Content.assemble(("✗ ", "$error bold"), (message, "$error")))
+
+    def _status(self, content: Content) -> None:
+        self.query_one("#lab-status", Static).update(content)

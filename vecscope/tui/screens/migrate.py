@@ -1,0 +1,547 @@
+"""The Migrate mode: one index migration, step by step, each step's SQL and result beside it.
+
+The checklist is the engine's steps in order (:class:`core.migrate.engine.Migration`);
+the panel shows the highlighted one. Steps run one at a time in a thread worker (group
+``migrate``), in the order and with the stops of ``vecscope migrate run``; the questions a
+step needs (the backup's kind, a typed name before an index is dropped) are asked first,
+in an async worker that awaits the modals. A build goes on when the user leaves the mode;
+quitting during one asks first (:meth:`tui.app.VecscopeApp.action_quit`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header, Select, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from vecscope.core.errors import VecscopeError, first_line
+from vecscope.core.migrate import journal as jn
+from vecscope.core.migrate.build import BuildProgress
+from vecscope.core.migrate.engine import Migration
+from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.tui.context import session_of
+from vecscope.tui.migrate_steps import (
+    TITLES,
+    Answers,
+    Hooks,
+    JournalEntry,
+    PlanChoice,
+    StepResult,
+    journal_entries,
+    results_from_journal,
+    run_step,
+    stops_after,
+)
+from vecscope.tui.screens.backup_choice import BackupChoiceScreen
+from vecscope.tui.screens.base import VecscopeScreen
+from vecscope.tui.screens.journals import JournalsScreen
+from vecscope.tui.screens.migrate_questions import (
+    cutover_question,
+    drop_question,
+    resume_question,
+    rollback_question,
+)
+from vecscope.tui.widgets.checklist import Checklist
+from vecscope.tui.widgets.migrate_step import StepPanel
+from vecscope.tui.widgets.migrate_views import (
+    Board,
+    journal_text,
+    notes,
+    states,
+    step_view,
+    top_line,
+)
+from vecscope.tui.widgets.plan_form import PlanForm
+
+
+class MigrateScreen(VecscopeScreen):
+    """The migration wizard; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "run", "Run step", key_display="⏎/r"),
+        Binding("a", "run_all", "Run all remaining"),
+        Binding("c", "cancel", "Cancel build"),
+        Binding("x", "rollback", "Rollback"),
+        Binding("o", "open_journal", "Open journal"),
+        Binding("d", "drop_leftovers", "Drop leftovers"),
+        Binding("p", "plan", "Plan", show=False),
+        Binding("escape", "focus_checklist", "Checklist", show=False),
+    ]
+
+    class MigrationOpened(Message):
+        """A journal was started, or opened and reconciled with the database."""
+
+        def __init__(
+            self,
+            mig: Migration,
+            results: dict[str, StepResult | None],
+            found: list[str],
+            *,
+            resumed: bool,
+        ) -> None:
+            super().__init__()
+            self.mig = mig
+            self.results = results
+            self.found = found
+            self.resumed = resumed
+
+    class StepStarted(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    class StepFinished(Message):
+        def __init__(self, key: str, result: StepResult | list[str] | None) -> None:
+            super().__init__()
+            self.key = key
+            self.result = result
+
+    class BuildProgressed(Message):
+        """The build's progress; a burst collapses to the newest."""
+
+        def __init__(self, progress: BuildProgress) -> None:
+            super().__init__()
+            self.progress = progress
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, MigrateScreen.BuildProgressed)
+
+    class Said(Message):
+        def __init__(self, key: str, text: str) -> None:
+            super().__init__()
+            self.key = key
+            self.text = text
+
+    class JournalsListed(Message):
+        def __init__(self, entries: list[JournalEntry], offer: bool) -> None:
+            super().__init__()
+            self.entries = entries
+            self.offer = offer
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.board = Board()
+        self.choice: PlanChoice | None = None
+        self._cancel = threading.Event()
+        self._quit_after = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="migrate-bar")
+        with Horizontal(id="migrate-main"):
+            with Vertical(id="migrate-left"):
+                yield Checklist(id="checklist")
+                yield Static(id="journal-path")
+            yield StepPanel(id="migrate-step")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+        self.query_one(Checklist).focus()
+        self.list_journals(offer=True)
+
+    def on_screen_suspend(self) -> None:
+        # Another mode now (a modal above this screen suspends it too): the step goes on.
+        if self.running is not None and self.app.current_mode != "migrate":
+            self.app.notify(
+                f"Migrate: {TITLES.get(self.running, self.running)} keeps running; F5 shows it",
+                timeout=4,
+            )
+
+    def on_unmount(self) -> None:
+        self._cancel.set()  # the app is closing: a build stops and drops its invalid index
+
+    @property
+    def running(self) -> str | None:
+        """The step a worker runs now, if any."""
+        return self.board.running
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        board = self.board
+        if action == "cancel":
+            return True if board.running == "build" else None
+        if action == "drop_leftovers":
+            return bool(self._leftovers())
+        if action == "run_all":
+            return board.spec is not None or None
+        if action == "rollback":
+            return (board.mig is not None and not board.mig.rolled_back) or None
+        return True
+
+    # --- choosing what to migrate ----------------------------------------------------
+
+    def open_source(self, source: str) -> None:
+        """Plan ``index:SCHEMA.NAME`` or ``column:SCHEMA.TABLE.COLUMN`` (the Indexes screen's m)."""
+        if self.board.in_progress() or self.running is not None:
+            self.app.notify(
+                "A migration is in progress here: finish it or roll it back (x) first",
+                severity="warning",
+                timeout=5,
+            )
+            return
+        self.query_one(PlanForm).open_source(source)
+        self.query_one(Checklist).select_key("plan")
+
+    def action_plan(self) -> None:
+        self.query_one(Checklist).select_key("plan")
+        self.query_one("#plan-source", Select).focus()
+
+    @on(PlanForm.Planned)
+    def planned(self, event: PlanForm.Planned) -> None:
+        if self.board.in_progress() or self.running is not None:
+            return
+        mig = self.board.mig
+        if mig is not None and not mig.finished:
+            self.app.notify(
+                f"The earlier plan's journal stays in {mig.path.parent} (nothing was built)",
+                timeout=4,
+            )
+        self.choice = event.choice
+        self.board.reset(event.spec)
+        self.board.plan_error = event.error or None
+        self.query_one(PlanForm).show_spec(event.spec, self.board.plan_error)
+        self.show()
+
+    # --- running steps ---------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        if self.running is None:
+            return False
+        what = TITLES.get(self.running, self.running)
+        self.app.notify(f"{what} is running (c cancels a build)", severity="warning", timeout=3)
+        return True
+
+    def action_run(self) -> None:
+        self._run_key(self.query_one(Checklist).selected_key)
+
+    @on(Checklist.StepChosen)
+    def step_chosen(self, event: Checklist.StepChosen) -> None:
+        self._run_key(event.key)
+
+    def _run_key(self, key: str) -> None:
+        if key == "plan":
+            self.action_plan()
+            return
+        if key == "rollback":
+            self.action_rollback()
+            return
+        if self._busy():
+            return
+        reason = self.board.blocked(key)
+        force = key == "cutover" and self.board.may_force_cutover()
+        if reason and not force:
+            self.app.notify(f"{TITLES[key]}: {reason}", severity="warning", timeout=5)
+            return
+        self.ask_and_run((key,), force)
+
+    def action_run_all(self) -> None:
+        if self._busy() or self.board.spec is None:
+            return
+        keys = self.board.to_run()
+        if not keys:
+            self.app.notify("Nothing left to run", timeout=3)
+            return
+        self.ask_and_run(keys, False)
+
+    @work(
+        exclusive=True,
+        exit_on_error=False,
+        group="migrate-ask",
+        description="Asking before a migration step",
+    )
+    async def ask_and_run(self, keys: tuple[str, ...], force: bool) -> None:
+        """Ask what the steps need (modals), then start them in the thread worker."""
+        spec = self.board.spec
+        assert spec is not None
+        answers = Answers()
+        if "backup" in keys:
+            default = self.board.mig.options().get("backup") if self.board.mig else None
+            table = f"{spec.schema}.{spec.table}"
+            choice = await self.app.push_screen_wait(
+                BackupChoiceScreen(table, str(default or "table"))
+            )
+            if choice is None:
+                return
+            answers = replace(answers, backup=choice)
+        if "cutover" in keys and spec.old_name:
+            question = cutover_question(spec, force=force, before_verify="verify" in keys)
+            if not await self.app.push_screen_wait(question):
+                return
+            answers = replace(answers, cutover=True, force_cutover=force)
+        if self.running is None:
+            self._start(keys, answers)
+
+    def _start(self, keys: tuple[str, ...], answers: Answers, drop: tuple[str, ...] = ()) -> None:
+        spec, choice = self.board.spec, self.choice
+        assert spec is not None
+        self._cancel.clear()
+        self.board.running = keys[0]
+        options = choice.options() if choice else {}
+        self.run_steps(self.board.mig, spec, options, keys, answers, drop)
+        self.show()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="migrate",
+        description="Running migration steps",
+    )
+    def run_steps(
+        self,
+        mig: Migration | None,
+        spec: MigrationSpec,
+        options: dict[str, Any],
+        keys: tuple[str, ...],
+        answers: Answers,
+        drop: tuple[str, ...],
+    ) -> None:
+        worker = get_current_worker()
+        if mig is None:
+            mig = Migration.start(session_of(self.app).target, spec, options=options)
+            self.post_message(self.MigrationOpened(mig, {}, [], resumed=False))
+
+        def say(key: str, text: str) -> None:
+            self.post_message(self.Said(key, text))
+
+        def progress(p: BuildProgress) -> None:
+            self.post_message(self.BuildProgressed(p))
+
+        hooks = Hooks(
+            say=say,
+            progress=progress,
+            should_cancel=lambda: self._cancel.is_set() or worker.is_cancelled,
+        )
+        if drop:
+            for name in mig.drop_leftovers(list(drop), lambda t: hooks.say("preflight", t)):
+                hooks.say("preflight", f"dropped the invalid leftover {name}")
+        for key in keys:
+            if worker.is_cancelled or self._cancel.is_set():
+                return  # quitting, or a cancel: no further step starts
+            self.post_message(self.StepStarted(key))
+            result = run_step(mig, key, answers, hooks)
+            self.post_message(self.StepFinished(key, result))
+            if stops_after(key, result):
+                return
+
+    @on(MigrationOpened)
+    def migration_opened(self, event: MigrationOpened) -> None:
+        running = self.board.running
+        if self.board.mig is not event.mig:
+            self.board.reset(event.mig.spec, event.mig)
+            self.board.results.update(event.results)
+        self.board.running = running
+        if event.found:
+            self.board.logs["plan"] = [f"reconcile: {line}" for line in event.found]
+        if event.resumed:
+            self.query_one(Checklist).select_key(event.mig.next_step() or "plan")
+            nxt = event.mig.next_step()
+            self.app.notify(
+                f"Journal reconciled; next: {TITLES.get(nxt, nxt)} (enter runs it, a runs all)"
+                if nxt
+                else "Journal reconciled: nothing left to run",
+                timeout=5,
+            )
+        self.show()
+
+    @on(StepStarted)
+    def step_started(self, event: StepStarted) -> None:
+        board = self.board
+        board.running = event.key
+        board.results.pop(event.key, None)
+        board.errors.pop(event.key, None)
+        board.progress, board.percent = None, 0.0
+        board.logs.setdefault(event.key, [])
+        self.query_one(Checklist).select_key(event.key)
+        self.show()
+
+    @on(StepFinished)
+    def step_finished(self, event: StepFinished) -> None:
+        self.board.results[event.key] = event.result
+        self.show()
+
+    @on(BuildProgressed)
+    def build_progressed(self, event: BuildProgressed) -> None:
+        self.board.progress = event.progress
+        if event.progress.percent is not None:
+            self.board.percent = event.progress.percent
+        self.show()
+
+    @on(Said)
+    def said(self, event: Said) -> None:
+        self.board.logs.setdefault(event.key, []).append(event.text)
+        self.show()
+
+    @on(Worker.StateChanged)
+    def job_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "migrate" or not event.worker.is_finished:
+            return
+        board = self.board
+        if event.state == WorkerState.ERROR and board.running is not None:
+            error = event.worker.error
+            board.errors[board.running] = (
+                error.message
+                if isinstance(error, VecscopeError)
+                else first_line(error or Exception())
+            )
+        board.running = None
+        board.progress, board.percent = None, 0.0
+        self.show()
+        self.query_one(PlanForm).reload()
+        if self._quit_after:
+            self.app.exit()
+
+    def action_cancel(self) -> None:
+        if self.running != "build":
+            self.app.notify("Only a running build can be cancelled", timeout=3)
+            return
+        self._cancel.set()
+        self.app.notify(
+            "Cancelling the build: the server stops it and its invalid index is dropped",
+            timeout=4,
+        )
+
+    def stop_and_quit(self) -> None:
+        """Quit once the running step ends (a build is cancelled cleanly first)."""
+        self._quit_after = True
+        self._cancel.set()
+        self.app.notify("Quitting when the running step has stopped…", timeout=10)
+
+    # --- rollback, leftovers, journals -----------------------------------------------
+
+    def action_rollback(self) -> None:
+        if self._busy():
+            return
+        mig = self.board.mig
+        if mig is None:
+            self.app.notify("Nothing to roll back: no step has run", timeout=3)
+            return
+        if mig.rolled_back:
+            self.app.notify("Already rolled back", timeout=3)
+            return
+        self.ask_rollback(mig)
+
+    @work(
+        exclusive=True,
+        exit_on_error=False,
+        group="migrate-ask",
+        description="Asking before a rollback",
+    )
+    async def ask_rollback(self, mig: Migration) -> None:
+        confirmed = await self.app.push_screen_wait(rollback_question(mig))
+        if confirmed and self.running is None:
+            self.board.running = "rollback"
+            self.run_rollback(mig)
+            self.show()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="migrate",
+        description="Rolling the migration back",
+    )
+    def run_rollback(self, mig: Migration) -> None:
+        def say(text: str) -> None:
+            self.post_message(self.Said("rollback", text))
+
+        self.post_message(self.StepStarted("rollback"))
+        mig.reconcile(say)
+        self.post_message(self.StepFinished("rollback", mig.rollback(say)))
+
+    def _leftovers(self) -> tuple[str, ...]:
+        result = self.board.results.get("preflight")
+        return getattr(result, "leftovers", ())
+
+    def action_drop_leftovers(self) -> None:
+        names = self._leftovers()
+        if not names or self._busy():
+            return
+        self.ask_drop(names)
+
+    @work(
+        exclusive=True,
+        exit_on_error=False,
+        group="migrate-ask",
+        description="Asking before dropping leftovers",
+    )
+    async def ask_drop(self, names: tuple[str, ...]) -> None:
+        ok = await self.app.push_screen_wait(drop_question(names))
+        if ok and self.running is None:
+            self._start(("preflight",), Answers(), drop=names)
+
+    def action_open_journal(self) -> None:
+        if not self._busy():
+            self.list_journals(offer=False)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="migrate-journals",
+        description="Reading the migration journals",
+    )
+    def list_journals(self, offer: bool) -> None:
+        entries = journal_entries(session_of(self.app).target, newest_unfinished=offer)
+        self.post_message(self.JournalsListed(entries, offer))
+
+    @on(JournalsListed)
+    def journals_listed(self, event: JournalsListed) -> None:
+        if event.offer:
+            if event.entries and self.board.mig is None and self.running is None:
+                path, line, _ = event.entries[0]
+                screen = resume_question(path, line)
+                self.app.push_screen(screen, lambda yes: self._resume(path) if yes else None)
+            return
+        if not event.entries:
+            self.app.notify(f"No migration journal of this database in {jn.migrations_dir()}")
+            return
+        self.app.push_screen(JournalsScreen(event.entries), self._resume)
+
+    def _resume(self, path: Path | None) -> None:
+        if path is None or self._busy():
+            return
+        self.board.running = "reconcile"
+        self.open_journal(path)
+        self.show()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="migrate",
+        description="Opening and reconciling a migration journal",
+    )
+    def open_journal(self, path: Path) -> None:
+        mig = Migration.open(path, session_of(self.app).target)
+        found = mig.reconcile()
+        self.post_message(self.MigrationOpened(mig, results_from_journal(mig), found, resumed=True))
+
+    # --- showing ---------------------------------------------------------------------
+
+    @on(Checklist.StepHighlighted)
+    def step_highlighted(self) -> None:
+        self.show()
+
+    def action_focus_checklist(self) -> None:
+        self.query_one(Checklist).focus()
+
+    def show(self) -> None:
+        """Bring every part of the screen up to date with the board."""
+        board = self.board
+        checklist = self.query_one(Checklist)
+        checklist.show(states(board), notes(board))
+        self.query_one("#migrate-bar", Static).update(top_line(board))
+        self.query_one("#journal-path", Static).update(journal_text(board))
+        self.query_one(PlanForm).set_locked(board.in_progress() or board.running is not None)
+        self.query_one(StepPanel).show(step_view(board, checklist.selected_key))
+        self.refresh_bindings()

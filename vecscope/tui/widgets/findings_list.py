@@ -1,0 +1,50 @@
+"""The doctor's findings, most severe first; highlighting one selects its plan node."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from vecscope.core.doctor import Diagnosis, Finding
+from vecscope.core.plan import shorten_vectors
+from vecscope.tui.widgets.marks import MARK, STYLE
+
+
+def finding_prompt(f: Finding) -> Content:
+    parts: list[Content | str | tuple[str, str]] = [
+        (f"{MARK[f.severity]} {f.rule} ", f"{STYLE[f.severity]} bold"),
+        shorten_vectors(f.message),
+    ]
+    if f.fix:
+        parts += ["\n", ("  fix: ", "$text-muted"), (shorten_vectors(f.fix), "$text-accent")]
+    return Content.assemble(*parts)
+
+
+class FindingsList(OptionList):
+    class FindingHighlighted(Message):
+        def __init__(self, finding: Finding) -> None:
+            super().__init__()
+            self.finding = finding
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.findings: tuple[Finding, ...] = ()
+
+    def show(self, diagnosis: Diagnosis) -> None:
+        self.findings = diagnosis.findings
+        self.clear_options()
+        if not diagnosis.findings:
+            self.add_option(
+                Option(Content.styled("✓ nothing to report", "$success"), disabled=True)
+            )
+            return
+        self.add_options(
+            [Option(finding_prompt(f), id=str(i)) for i, f in enumerate(diagnosis.findings)]
+        )
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option_id is not None:
+            self.post_message(self.FindingHighlighted(self.findings[int(event.option_id)]))

@@ -1,0 +1,210 @@
+"""The latency lab's results: a sweep (one row per setting) or an A/B side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import DataTable
+
+from vecscope.core.lab import Measurement, Sweep
+from vecscope.tui.widgets.latency_plots import SweepPlot
+
+#: A/B rows: label, value, format, and whether lower is better.
+AB_ROWS: tuple[tuple[str, Callable[[Measurement], float], str, bool], ...] = (
+    ("p50 ms", lambda m: m.p50_ms, ",.2f", True),
+    ("p95 ms", lambda m: m.p95_ms, ",.2f", True),
+    ("p99 ms", lambda m: m.p99_ms, ",.2f", True),
+    ("QPS", lambda m: m.qps, ",.0f", False),
+)
+SWEEP_COLUMNS = ("", "setting", "p50 ms", "p95 ms", "p99 ms", "QPS", "recall", "index", "")
+
+
+def setting_label(settings: Mapping[str, str], knob: str) -> str:
+    """``probes=5``, plus any other setting that is not at its "off" default."""
+    parts = [f"{knob.split('.')[-1]}={settings.get(knob, '?')}"]
+    parts += [
+        f"{name.split('.')[-1]}={value}"
+        for name, value in settings.items()
+        if name != knob and value != "off"
+    ]
+    return " ".join(parts)
+
+
+def _num(value: float, fmt: str = ",.2f", style: Style | None = None) -> Text:
+    return Text(format(value, fmt), justify="right", style=style or Style())
+
+
+class LabResults(DataTable[Text]):
+    """Shows either a sweep or an A/B comparison; colours come from the running theme."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="none", zebra_stripes=True)
+
+    def _style(self, name: str, *, bold: bool = False) -> Style:
+        return Style(color=self.app.theme_variables.get(name), bold=bold)
+
+    def _index(self, index: str | None) -> Text:
+        if index is None:
+            return Text("Seq Scan!", style=self._style("error", bold=True))
+        return Text(index)
+
+    def show_sweep(
+        self,
+        measurements: Sequence[Measurement],
+        knob: str,
+        *,
+        pareto: frozenset[int] = frozenset(),
+        recommended: int | None = None,
+        target_recall: float = 0.95,
+    ) -> None:
+        """One row per measured setting; ★ marks the Pareto front."""
+        self.clear(columns=True)
+        for n, label in enumerate(SWEEP_COLUMNS):
+            self.add_column(
+                label if label != "recall" else f"recall@{_k(measurements)}", key=str(n)
+            )
+        for i, m in enumerate(measurements):
+            recall_style = self._style("success" if m.recall >= target_recall else "warning")
+            self.add_row(
+                Text("★" if i in pareto else "", style=self._style("primary", bold=True)),
+                Text(setting_label(m.settings, knob)),
+                _num(m.p50_ms),
+                _num(m.p95_ms),
+                _num(m.p99_ms),
+                _num(m.qps, ",.0f"),
+                _num(m.recall, ".3f", recall_style),
+                self._index(m.index),
+                Text(
+                    "← recommended" if i == recommended else "",
+                    style=self._style("success", bold=True),
+                ),
+                key=str(i),
+            )
+
+    def show_ab(self, a: Measurement, b: Measurement, knob: str) -> None:
+        """A and B side by side, with B's change against A."""
+        self.clear(columns=True)
+        for label in ("", "A", "B", "B against A"):
+            self.add_column(label, key=label or "metric")
+        better, worse = self._style("success"), self._style("warning")
+
+        def change(get: Callable[[Measurement], float], lower_is_better: bool) -> Text:
+            before, after = get(a), get(b)
+            if not before:
+                return Text("")
+            pct = (after - before) / before * 100
+            good = (pct < 0) == lower_is_better
+            return Text(f"{pct:+.0f}%", justify="right", style=better if good else worse)
+
+        muted = self._style("foreground-darken-3")
+        self.add_row(
+            Text("setting", style=muted),
+            Text(setting_label(a.settings, knob)),
+            Text(setting_label(b.settings, knob)),
+            Text(""),
+        )
+        for name, get, fmt, lower in AB_ROWS:
+            self.add_row(
+                Text(name, style=muted), _num(get(a), fmt), _num(get(b), fmt), change(get, lower)
+            )
+        self.add_row(
+            Text(f"recall@{a.k}", style=muted),
+            _num(a.recall, ".3f"),
+            _num(b.recall, ".3f"),
+            Text(
+                f"{b.recall - a.recall:+.3f}",
+                justify="right",
+                style=better if b.recall >= a.recall else worse,
+            ),
+        )
+        self.add_row(
+            Text("served by", style=muted), self._index(a.index), self._index(b.index), Text("")
+        )
+
+
+def _k(measurements: Sequence[Measurement]) -> str:
+    return str(measurements[0].k) if measurements else "k"
+
+
+class LabBench(Horizontal):
+    """A sweep or an A/B: the table beside the recall/latency scatter, and its verdict."""
+
+    def __init__(self, *, target_recall: float, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.target_recall = target_recall
+        self.knob = ""
+        self.measured: list[Measurement] = []
+
+    def compose(self) -> ComposeResult:
+        yield LabResults(id="lab-table")
+        yield SweepPlot(id="lab-sweep-plot")
+
+    def start_sweep(self, knob: str) -> None:
+        self.knob = knob
+        self.measured = []
+        self._show_sweep(frozenset(), None)
+
+    def add_measurement(self, m: Measurement) -> None:
+        """One more setting of a sweep under way."""
+        self.measured.append(m)
+        self._show_sweep(frozenset(), None)
+
+    def finish_sweep(self, sweep: Sweep) -> Content:
+        """Mark the Pareto front and the recommendation; the verdict in one line."""
+        self.measured = list(sweep.measurements)
+        self._show_sweep(frozenset(sweep.pareto), sweep.recommendation)
+        k = self.measured[0].k if self.measured else "?"
+        if sweep.recommendation is None:
+            return Content.styled(
+                f"Sweep done: no setting met recall@{k} ≥ {sweep.target_recall}",
+                "$warning bold",
+            )
+        best = sweep.measurements[sweep.recommendation]
+        return Content.assemble(
+            ("✓ Sweep done: recommended ", "$success"),
+            (setting_label(best.settings, self.knob), "$success bold"),
+            (
+                f" (p50 {best.p50_ms:,.2f} ms, recall@{k} {best.recall:.3f}"
+                f" ≥ {sweep.target_recall}); ★ = Pareto front",
+                "$success",
+            ),
+        )
+
+    def _show_sweep(self, pareto: frozenset[int], recommended: int | None) -> None:
+        self.query_one(LabResults).show_sweep(
+            self.measured,
+            self.knob,
+            pareto=pareto,
+            recommended=recommended,
+            target_recall=self.target_recall,
+        )
+        self.query_one(SweepPlot).show(
+            self.measured,
+            [m.settings.get(self.knob, "?") for m in self.measured],
+            pareto=pareto,
+            recommended=recommended,
+            target_recall=self.target_recall,
+        )
+
+    def show_ab(self, a: Measurement, b: Measurement, knob: str) -> Content:
+        """A and B side by side; the verdict says whether the same index served both."""
+        self.query_one(LabResults).show_ab(a, b, knob)
+        labels = [f"A {a.settings.get(knob)}", f"B {b.settings.get(knob)}"]
+        self.query_one(SweepPlot).show([a, b], labels, target_recall=self.target_recall)
+        if a.index == b.index:
+            return Content.assemble(
+                ("✓ A/B done", "$success bold"),
+                (f" · both served by {a.index or 'a Seq Scan'}", "$text-muted"),
+            )
+        return Content.assemble(
+            ("✓ A/B done", "$success bold"),
+            (
+                f" · different plans: A by {a.index or 'Seq Scan'}, B by {b.index or 'Seq Scan'}",
+                "$warning bold",
+            ),
+        )

@@ -1,0 +1,106 @@
+"""The panel beside the checklist: the highlighted step, what it runs, and what it found.
+
+The screen hands it a :class:`StepView` (plain data) and the panel lays it out: a heading
+with the step's state or why it cannot run, the plan form on the Plan step, the progress
+bar during a build, the result, the step's log, then its SQL and what it does besides SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import ProgressBar, Static
+
+from vecscope.core.migrate.plan import Statement
+from vecscope.tui.widgets.checklist import STATE_MARK
+from vecscope.tui.widgets.plan_form import PlanForm
+from vecscope.tui.widgets.step_results import bad, muted, statement_lines
+
+#: What the heading says of each state.
+STATE_WORDS = {
+    "pending": "not run yet",
+    "running": "running",
+    "done": "done",
+    "failed": "failed",
+    "not needed": "not needed for this migration",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """Everything the panel shows of one step."""
+
+    key: str
+    title: str
+    state: str
+    #: Why the step cannot run now (``None``: it can).
+    blocked: str | None = None
+    statements: tuple[Statement, ...] = ()
+    actions: tuple[str, ...] = ()
+    #: The result's lines (live during a build).
+    result: tuple[Content, ...] = ()
+    log: tuple[str, ...] = ()
+    error: str | None = None
+    #: 0..100 while building, else ``None`` (no bar).
+    percent: float | None = None
+    #: The keys that apply, one line.
+    hint: Content = field(default_factory=Content)
+    #: Heading of the SQL section.
+    sql_title: str = "SQL"
+
+
+def _section(title: str) -> Content:
+    return Content.styled(title, "bold $text-primary")
+
+
+def body_lines(view: StepView) -> list[Content]:
+    """The panel's text below the heading (and below the form or the bar)."""
+    lines: list[Content] = []
+    if view.error and view.state in ("failed", "pending"):
+        lines += [bad(view.error), Content("")]
+    if view.result:
+        lines += [*view.result, Content("")]
+    if view.log:
+        lines += [_section("Log"), *(muted(f"  {line}") for line in view.log[-12:]), Content("")]
+    if view.statements:
+        lines += [_section(view.sql_title), *statement_lines(view.statements), Content("")]
+    if view.actions:
+        lines += [_section("What it does"), *(Content(f"  · {a}") for a in view.actions)]
+    return lines
+
+
+def head_line(view: StepView) -> Content:
+    mark, style = STATE_MARK.get(view.state, ("?", ""))
+    parts: list[Content | str | tuple[str, str]] = [
+        (f"{mark} {view.title}", f"bold {style}"),
+        ("  ", ""),
+        (STATE_WORDS.get(view.state, view.state), "$text-muted"),
+    ]
+    if view.blocked and view.state not in ("done", "running", "not needed"):
+        parts += [("  ·  ", "$text-muted"), (f"waits: {view.blocked}", "$warning")]
+    lines = [Content.assemble(*parts)]
+    if view.hint:
+        lines.append(view.hint)
+    return Content("\n").join(lines)
+
+
+class StepPanel(VerticalScroll):
+    """Scrollable; :meth:`show` lays out a :class:`StepView`."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="step-head")
+        yield PlanForm(id="plan-form")
+        yield ProgressBar(total=100, show_eta=False, id="build-bar")
+        yield Static(id="step-body")
+
+    def show(self, view: StepView) -> None:
+        self.query_one("#step-head", Static).update(head_line(view))
+        self.query_one(PlanForm).display = view.key == "plan"
+        bar = self.query_one("#build-bar", ProgressBar)
+        bar.display = view.percent is not None
+        if view.percent is not None:
+            bar.update(progress=view.percent)
+        self.query_one("#step-body", Static).update(Content("\n").join(body_lines(view)))
