@@ -25,7 +25,13 @@ def test_demo_up_reuse_reset_down(tmp_path: Path) -> None:
         assert "doc_chunks" in first.err  # progress goes to stderr, the DSN alone to stdout
         with psycopg.connect(dsn) as conn:
             count = conn.execute("SELECT count(*) FROM public.doc_chunks").fetchone()
+            if embedded.ships("pg_stat_statements"):
+                # Preloaded by the demo's server and created in its database: the Live
+                # mode and the doctor's top queries have something to read.
+                conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
         assert count == (1000,)
+        for table in ("doc_chunks", "messages", "articles", "atoms", "Product Embeddings"):
+            assert table in first.err  # progress per table
 
         again = vecscope("demo", "up", "--data-dir", str(data_dir))
         assert again.code == 0, again.err
@@ -45,6 +51,31 @@ def test_demo_up_reuse_reset_down(tmp_path: Path) -> None:
         assert status.code == 1
     finally:
         embedded.stop(data_dir / "pgdata")
+
+
+def test_demo_made_by_another_postgresql(tmp_path: Path) -> None:
+    """A demo directory left by an older vecscope (PostgreSQL 16 from pgserver): refused
+    with the way out, untouched; ``--reset`` makes the demo anew on this server."""
+    data_dir = tmp_path / "demo"
+    (data_dir / "pgdata").mkdir(parents=True)
+    (data_dir / "pgdata" / "PG_VERSION").write_text("9\n")
+    refused = vecscope("demo", "up", "--data-dir", str(data_dir), "--rows", "1000")
+    assert_one_line_error(refused, "PostgreSQL 9")
+    assert "--reset" in refused.err
+    assert (data_dir / "pgdata" / "PG_VERSION").read_text() == "9\n"
+    try:
+        made = vecscope("demo", "up", "--data-dir", str(data_dir), "--rows", "1000", "--reset")
+        assert made.code == 0, made.err
+        assert embedded.data_major(data_dir / "pgdata") == embedded.server_major()
+    finally:
+        embedded.stop(data_dir / "pgdata")
+
+
+def test_unknown_server_choice_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VECSCOPE_SERVER", "nosuch")
+    r = vecscope("demo", "up", "--data-dir", str(tmp_path / "d"))
+    assert_one_line_error(r, "VECSCOPE_SERVER")
+    assert not (tmp_path / "d" / "pgdata").exists()
 
 
 def test_demo_rejects_tiny_rows(tmp_path: Path) -> None:

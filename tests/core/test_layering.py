@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 CHECK = """
 import importlib, pkgutil, sys
@@ -37,3 +40,17 @@ def test_headless_cli_does_not_import_textual() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["core", "tui"])
+def test_no_top_level_core_or_tui(name: str, tmp_path: Path) -> None:
+    """Installed, vecscope is one import package: another distribution's ``core`` or
+    ``tui`` is never shadowed (run outside the repository, whose folders are not these)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import {name}"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode != 0 and "No module named" in proc.stderr
+    ok = subprocess.run(
+        [sys.executable, "-c", f"import vecscope.{name}"], capture_output=True, cwd=tmp_path
+    )
+    assert ok.returncode == 0

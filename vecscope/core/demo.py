@@ -14,6 +14,8 @@ Built deterministically (fixed seeds) so every figure on it can be compared run 
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -134,15 +136,17 @@ class DemoSizes:
 
 def _texts(topics: np.ndarray, rng: np.random.Generator) -> list[str]:
     # Each topic has its own few words, so text and embedding agree the way real data does.
-    out = []
-    for t in topics.tolist():
-        topic_words = [_WORDS[(t * 7 + k * 13) % len(_WORDS)] for k in range(4)]
-        picks = rng.integers(0, 4, size=6)
-        fill = rng.integers(0, len(_FILLER), size=4)
-        words = [topic_words[i] for i in picks[:3]] + [_FILLER[i] for i in fill]
-        words += [topic_words[i] for i in picks[3:]]
-        out.append(" ".join(words).capitalize() + ".")
-    return out
+    n = len(topics)
+    words = np.array(_WORDS, dtype=object)
+    filler = np.array(_FILLER, dtype=object)
+    # Topic t's four words are _WORDS[(7t + 13k) % len]; each text picks six of them
+    # (three before the filler, three after) and four filler words, drawn all at once.
+    topic_words = words[(topics[:, None] * 7 + np.arange(4)[None, :] * 13) % len(_WORDS)]
+    picks = rng.integers(0, 4, size=(n, 6))
+    fill = filler[rng.integers(0, len(_FILLER), size=(n, 4))]
+    chosen = np.take_along_axis(topic_words, picks, axis=1)
+    parts = np.concatenate([chosen[:, :3], fill, chosen[:, 3:]], axis=1)
+    return [" ".join(row).capitalize() + "." for row in parts.tolist()]
 
 
 def _copy(
@@ -168,6 +172,11 @@ def _copy(
 
 def _vectors(n: int, stream: int) -> tuple[Matrix, np.ndarray]:
     return sample(topic_model(SEED), n, SEED + stream)
+
+
+def _rng(stream: int) -> np.random.Generator:
+    """The seed's own generator for one table: tables do not depend on each other's draws."""
+    return np.random.default_rng([SEED, stream])
 
 
 def _tenants(n: int, rng: np.random.Generator) -> list[str]:
@@ -230,6 +239,57 @@ def _fail_concurrent_build(dsn: str, progress: Progress) -> None:
     )
 
 
+class _Builds:
+    """Index builds on a connection and thread of their own, one after another, so the
+    server builds while this process generates and loads the next table (the seed's two
+    halves, numpy and the server, then run side by side instead of in turn)."""
+
+    def __init__(self, dsn: str, step: Progress) -> None:
+        self._conn = psycopg.connect(dsn, autocommit=True)
+        # This session only: build indexes the way a careful DBA would.
+        self._conn.execute("SET maintenance_work_mem = '512MB'")
+        # No parallel workers: two build sessions and the seed's own process already keep
+        # a small machine's cores busy, and a serial build spends the least CPU per index.
+        self._conn.execute("SET max_parallel_maintenance_workers = 0")
+        self._step = step
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="demo-index-builds", daemon=True)
+        self._thread.start()
+
+    def add(self, label: str, statement: str) -> None:
+        self._queue.put((label, statement))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failure is not None:
+                continue  # drain: the first failure is the one reported
+            label, statement = item
+            started = time.monotonic()
+            try:
+                self._conn.execute(statement.encode())
+            except BaseException as e:  # noqa: BLE001 - handed to the seeding thread
+                self._failure = e
+                continue
+            self._step(f"{label} built in {time.monotonic() - started:.1f}s")
+
+    def wait(self) -> None:
+        """Wait for every queued build; re-raise the first failure."""
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+        if self._failure is not None:
+            raise self._failure
+
+    def abandon(self) -> None:
+        """On a failure elsewhere: cancel the running build and stop."""
+        with contextlib.suppress(psycopg.Error):
+            self._conn.cancel_safe()
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._conn.close()
+
+
 def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None:
     """Create and fill the demo tables in the (empty) database at ``dsn``.
 
@@ -246,152 +306,182 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        # The contrib modules the Live mode and the plan doctor read, where the server
-        # ships them; pg_stat_statements only where it is preloaded (the embedded server
-        # does), since its view fails everywhere else.
-        for (name,) in conn.execute(
-            "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)"
-            " AND (name <> 'pg_stat_statements'"
-            "      OR current_setting('shared_preload_libraries') ~ 'pg_stat_statements')"
-            " ORDER BY name",
-            (list(CONTRIB),),
-        ).fetchall():
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
-        (version,) = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-        ).fetchone() or ("",)
-        register_vector(conn)
-        # This session only: build indexes the way a careful DBA would.
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        conn.execute("SET max_parallel_maintenance_workers = 2")
-        rng = np.random.default_rng(SEED)
-
-        step(f"doc_chunks: {sizes.doc_chunks:,} clustered 384-d embeddings")
-        conn.execute("""
-            CREATE TABLE public.doc_chunks (
-                id bigint PRIMARY KEY,
-                tenant_id text NOT NULL,
-                text text NOT NULL,
-                embedding vector(384))""")
-        vecs, topics = _vectors(sizes.doc_chunks, 1)
-        tenants = _tenants(sizes.doc_chunks, rng)
-        texts = _texts(topics, rng)
-        _copy(
-            conn,
-            sql.Identifier("public", "doc_chunks"),
-            ["id", "tenant_id", "text", "embedding"],
-            ["int8", "text", "text", "vector"],
-            [(i + 1, tenants[i], texts[i], vecs[i]) for i in range(sizes.doc_chunks)],
-        )
-        conn.execute("CREATE INDEX doc_chunks_tenant_id_idx ON public.doc_chunks (tenant_id)")
-        step("doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)")
-        conn.execute("""
-            CREATE INDEX idx_doc_chunks_embedding ON public.doc_chunks
-            USING ivfflat (embedding vector_cosine_ops) WITH (lists = 100)""")
-
-        step(f"messages: {sizes.messages:,} rows, HNSW on vector_l2_ops (app queries <=>)")
-        conn.execute("""
-            CREATE TABLE public.messages (
-                id bigint PRIMARY KEY,
-                conversation_id bigint NOT NULL,
-                role text NOT NULL,
-                body text NOT NULL,
-                created_at timestamptz NOT NULL,
-                embedding vector(384))""")
-        vecs, topics = _vectors(sizes.messages, 2)
-        texts = _texts(topics, rng)
-        conv = rng.integers(1, max(2, sizes.messages // 12), size=sizes.messages)
-        base = datetime(2026, 1, 1, tzinfo=UTC)
-        offsets = np.sort(rng.integers(0, 300 * 86400, size=sizes.messages))
-        _copy(
-            conn,
-            sql.Identifier("public", "messages"),
-            ["id", "conversation_id", "role", "body", "created_at", "embedding"],
-            ["int8", "int8", "text", "text", "timestamptz", "vector"],
-            [
-                (
-                    i + 1,
-                    int(conv[i]),
-                    "user" if i % 2 == 0 else "assistant",
-                    texts[i],
-                    base + timedelta(seconds=int(offsets[i])),
-                    vecs[i],
-                )
-                for i in range(sizes.messages)
-            ],
-        )
-        conn.execute("""
-            CREATE INDEX idx_messages_embedding_hnsw ON public.messages
-            USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)""")
-
-        step(f"articles: {sizes.articles:,} rows, no vector index")
-        conn.execute("""
-            CREATE TABLE public.articles (
-                id bigint PRIMARY KEY,
-                uri text NOT NULL,
-                title text NOT NULL,
-                embedding vector(384))""")
-        vecs, topics = _vectors(sizes.articles, 3)
-        texts = _texts(topics, rng)
-        _copy(
-            conn,
-            sql.Identifier("public", "articles"),
-            ["id", "uri", "title", "embedding"],
-            ["int8", "text", "text", "vector"],
-            [
-                (i + 1, f"https://news.example/a/{i + 1}", texts[i], vecs[i])
-                for i in range(sizes.articles)
-            ],
-        )
-
-        step(f"atoms: {sizes.atoms} rows with an HNSW index (a Seq Scan is right here)")
-        conn.execute("""
-            CREATE TABLE public.atoms (
-                id bigint PRIMARY KEY,
-                title text NOT NULL,
-                embedding vector(384))""")
-        vecs, topics = _vectors(sizes.atoms, 4)
-        texts = _texts(topics, rng)
-        _copy(
-            conn,
-            sql.Identifier("public", "atoms"),
-            ["id", "title", "embedding"],
-            ["int8", "text", "vector"],
-            [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)],
-        )
-        conn.execute("""
-            CREATE INDEX idx_atoms_embedding_hnsw ON public.atoms
-            USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)""")
-
-        step(f'search."Product Embeddings": {sizes.products:,} rows, names that need quoting')
-        conn.execute("CREATE SCHEMA search")
-        conn.execute("""
-            CREATE TABLE search."Product Embeddings" (
-                "Product ID" bigint PRIMARY KEY,
-                "SKU" text NOT NULL,
-                "Embedding" vector(384))""")
-        vecs, _ = _vectors(sizes.products, 5)
-        _copy(
-            conn,
-            sql.Identifier("search", "Product Embeddings"),
-            ["Product ID", "SKU", "Embedding"],
-            ["int8", "text", "vector"],
-            [(i + 1, f"SKU-{i + 1:06d}", vecs[i]) for i in range(sizes.products)],
-        )
-        conn.execute("""
-            CREATE INDEX "Product Embeddings_hnsw" ON search."Product Embeddings"
-            USING hnsw ("Embedding" vector_ip_ops)""")
-        if has_feature(version, "halfvec"):
-            # pgvector 0.7+: half-precision indexing of a full-precision column, an
-            # expression index that queries must repeat exactly to use.
-            conn.execute("""
-                CREATE INDEX "Product Embeddings_half_idx" ON search."Product Embeddings"
-                USING hnsw (("Embedding"::halfvec(384)) halfvec_cosine_ops)""")
-
+        # Two build sessions: messages' HNSW graph (the longest build) on one, the others
+        # on the second, so neither waits for the other.
+        builds = (_Builds(dsn, step), _Builds(dsn, step))
+        try:
+            _load(conn, dsn, sizes, builds, step)
+            for b in builds:
+                b.wait()
+        except BaseException:
+            for b in builds:
+                b.abandon()
+            raise
         # VACUUM as well: it writes each table's free-space and visibility maps now, so
         # sizes do not change later when autovacuum gets to the freshly loaded tables.
         step("VACUUM (ANALYZE)")
         conn.execute("VACUUM (ANALYZE)")
-        step('search."Product Embeddings": a concurrent build that fails for real')
-        _fail_concurrent_build(dsn, step)
     step("demo database ready")
+
+
+def _load(
+    conn: psycopg.Connection[TupleRow],
+    dsn: str,
+    sizes: DemoSizes,
+    sessions: tuple[_Builds, _Builds],
+    step: Progress,
+) -> None:
+    """Create and fill the tables; their vector indexes are built by ``sessions``."""
+    long_builds, builds = sessions
+    # The contrib modules the Live mode and the plan doctor read, where the server
+    # ships them; pg_stat_statements only where it is preloaded (the embedded server
+    # does), since its view fails everywhere else.
+    for (name,) in conn.execute(
+        "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)"
+        " AND (name <> 'pg_stat_statements'"
+        "      OR current_setting('shared_preload_libraries') ~ 'pg_stat_statements')"
+        " ORDER BY name",
+        (list(CONTRIB),),
+    ).fetchall():
+        conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+    (version,) = conn.execute(
+        "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+    ).fetchone() or ("",)
+    register_vector(conn)
+
+    # messages first: its HNSW build is the longest, and starts as soon as it is loaded.
+    step(f"messages: {sizes.messages:,} rows, HNSW on vector_l2_ops (app queries <=>)")
+    conn.execute("""
+        CREATE TABLE public.messages (
+            id bigint PRIMARY KEY,
+            conversation_id bigint NOT NULL,
+            role text NOT NULL,
+            body text NOT NULL,
+            created_at timestamptz NOT NULL,
+            embedding vector(384))""")
+    vecs, topics = _vectors(sizes.messages, 2)
+    rng = _rng(2)
+    texts = _texts(topics, rng)
+    conv = rng.integers(1, max(2, sizes.messages // 12), size=sizes.messages)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    offsets = np.sort(rng.integers(0, 300 * 86400, size=sizes.messages))
+    _copy(
+        conn,
+        sql.Identifier("public", "messages"),
+        ["id", "conversation_id", "role", "body", "created_at", "embedding"],
+        ["int8", "int8", "text", "text", "timestamptz", "vector"],
+        [
+            (
+                i + 1,
+                int(conv[i]),
+                "user" if i % 2 == 0 else "assistant",
+                texts[i],
+                base + timedelta(seconds=int(offsets[i])),
+                vecs[i],
+            )
+            for i in range(sizes.messages)
+        ],
+    )
+    long_builds.add(
+        "messages: HNSW index (vector_l2_ops)",
+        """CREATE INDEX idx_messages_embedding_hnsw ON public.messages
+        USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)""",
+    )
+
+    step(f"doc_chunks: {sizes.doc_chunks:,} clustered 384-d embeddings")
+    conn.execute("""
+        CREATE TABLE public.doc_chunks (
+            id bigint PRIMARY KEY,
+            tenant_id text NOT NULL,
+            text text NOT NULL,
+            embedding vector(384))""")
+    vecs, topics = _vectors(sizes.doc_chunks, 1)
+    rng = _rng(1)
+    tenants = _tenants(sizes.doc_chunks, rng)
+    texts = _texts(topics, rng)
+    _copy(
+        conn,
+        sql.Identifier("public", "doc_chunks"),
+        ["id", "tenant_id", "text", "embedding"],
+        ["int8", "text", "text", "vector"],
+        [(i + 1, tenants[i], texts[i], vecs[i]) for i in range(sizes.doc_chunks)],
+    )
+    conn.execute("CREATE INDEX doc_chunks_tenant_id_idx ON public.doc_chunks (tenant_id)")
+    builds.add(
+        "doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)",
+        """CREATE INDEX idx_doc_chunks_embedding ON public.doc_chunks
+        USING ivfflat (embedding vector_cosine_ops) WITH (lists = 100)""",
+    )
+
+    step(f"articles: {sizes.articles:,} rows, no vector index")
+    conn.execute("""
+        CREATE TABLE public.articles (
+            id bigint PRIMARY KEY,
+            uri text NOT NULL,
+            title text NOT NULL,
+            embedding vector(384))""")
+    vecs, topics = _vectors(sizes.articles, 3)
+    texts = _texts(topics, _rng(3))
+    _copy(
+        conn,
+        sql.Identifier("public", "articles"),
+        ["id", "uri", "title", "embedding"],
+        ["int8", "text", "text", "vector"],
+        [
+            (i + 1, f"https://news.example/a/{i + 1}", texts[i], vecs[i])
+            for i in range(sizes.articles)
+        ],
+    )
+
+    step(f"atoms: {sizes.atoms} rows with an HNSW index (a Seq Scan is right here)")
+    conn.execute("""
+        CREATE TABLE public.atoms (
+            id bigint PRIMARY KEY,
+            title text NOT NULL,
+            embedding vector(384))""")
+    vecs, topics = _vectors(sizes.atoms, 4)
+    texts = _texts(topics, _rng(4))
+    _copy(
+        conn,
+        sql.Identifier("public", "atoms"),
+        ["id", "title", "embedding"],
+        ["int8", "text", "vector"],
+        [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)],
+    )
+    builds.add(
+        "atoms: HNSW index (vector_cosine_ops)",
+        """CREATE INDEX idx_atoms_embedding_hnsw ON public.atoms
+        USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)""",
+    )
+
+    step(f'search."Product Embeddings": {sizes.products:,} rows, names that need quoting')
+    conn.execute("CREATE SCHEMA search")
+    conn.execute("""
+        CREATE TABLE search."Product Embeddings" (
+            "Product ID" bigint PRIMARY KEY,
+            "SKU" text NOT NULL,
+            "Embedding" vector(384))""")
+    vecs, _ = _vectors(sizes.products, 5)
+    _copy(
+        conn,
+        sql.Identifier("search", "Product Embeddings"),
+        ["Product ID", "SKU", "Embedding"],
+        ["int8", "text", "vector"],
+        [(i + 1, f"SKU-{i + 1:06d}", vecs[i]) for i in range(sizes.products)],
+    )
+    # Now, while the background builds work on other tables (they would hold it up).
+    step('search."Product Embeddings": a concurrent build that fails for real')
+    _fail_concurrent_build(dsn, step)
+    builds.add(
+        'search."Product Embeddings": HNSW index (vector_ip_ops)',
+        """CREATE INDEX "Product Embeddings_hnsw" ON search."Product Embeddings"
+        USING hnsw ("Embedding" vector_ip_ops)""",
+    )
+    if has_feature(version, "halfvec"):
+        # pgvector 0.7+: half-precision indexing of a full-precision column, an
+        # expression index that queries must repeat exactly to use.
+        builds.add(
+            'search."Product Embeddings": halfvec expression index',
+            """CREATE INDEX "Product Embeddings_half_idx" ON search."Product Embeddings"
+            USING hnsw (("Embedding"::halfvec(384)) halfvec_cosine_ops)""",
+        )

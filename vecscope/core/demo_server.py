@@ -7,6 +7,7 @@ which ``--rows``), so a second run reuses the data and an interrupted seeding is
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,8 +68,22 @@ def up(
             f"the demo was seeded with --rows {seeded_rows}; add --reset to re-seed "
             f"with --rows {rows}"
         )
-    progress(f"embedded PostgreSQL in {data_dir / 'pgdata'}")
-    server = embedded.start(data_dir / "pgdata")
+    embedded.backend()  # the server this run uses is installed, before anything is said
+    pgdata = data_dir / "pgdata"
+    made_by = embedded.data_major(pgdata)
+    if made_by is not None and made_by != (major := embedded.server_major()):
+        if not reset:
+            raise EmbeddedServerError(
+                f"the demo in {data_dir} was made by PostgreSQL {made_by} and the embedded "
+                f"server is PostgreSQL {major}: add --reset to make the demo anew"
+            )
+        # Only the demo's own data lives here: it is made again from the seed.
+        progress(f"removing the demo's PostgreSQL {made_by} data directory {pgdata}")
+        embedded.stop(pgdata)
+        shutil.rmtree(pgdata)
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+    progress(f"embedded PostgreSQL in {pgdata}")
+    server = embedded.start(pgdata)
     try:
         _ensure_seeded(server, data_dir, rows, reset, progress)
     except BaseException:

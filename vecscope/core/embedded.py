@@ -86,7 +86,8 @@ def bin_dir() -> Path:
     return install_dir() / "bin"
 
 
-def _has_library(name: str) -> bool:
+def ships(name: str) -> bool:
+    """Whether the embedded server ships the shared library ``name`` (a contrib module)."""
     lib = install_dir() / "lib"
     return any((d / f"{name}.so").exists() for d in (lib, lib / "postgresql"))
 
@@ -214,7 +215,7 @@ def _log_tail(pgdata: Path) -> str:
 
 def _configure_preload(server: EmbeddedServer) -> bool:
     """Preload :data:`PRELOAD` where the server ships it; True when a restart is needed."""
-    wanted = [lib for lib in PRELOAD if _has_library(lib)]
+    wanted = [lib for lib in PRELOAD if ships(lib)]
     if not wanted:
         return False
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:

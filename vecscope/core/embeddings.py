@@ -85,10 +85,14 @@ def sample(model: TopicModel, n: int, seed: int) -> tuple[Matrix, npt.NDArray[np
     rank = model.scales.shape[0]
     coeffs = rng.standard_normal((n, rank)).astype(np.float32) * model.scales
     vecs = model.centers[topics].copy()
-    # Stretch each point along its own topic's directions, in blocks to bound memory.
-    for start in range(0, n, 8192):
-        sl = slice(start, start + 8192)
-        vecs[sl] += np.einsum("nr,nrd->nd", coeffs[sl], model.stretch[topics[sl]])
+    # Stretch each point along its own topic's directions: one matrix product per topic
+    # (a gather of every point's (rank, dims) block would move n x 37 kB through memory).
+    order = np.argsort(topics, kind="stable")
+    bounds = np.searchsorted(topics[order], np.arange(len(model.weights) + 1))
+    for t in range(len(model.weights)):
+        rows = order[bounds[t] : bounds[t + 1]]
+        if rows.size:
+            vecs[rows] += coeffs[rows] @ model.stretch[t]
     vecs += (model.noise / np.sqrt(model.dims)) * rng.standard_normal(vecs.shape).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs.astype(np.float32), topics.astype(np.int64)
