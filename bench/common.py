@@ -21,7 +21,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from vecscope.core import embedded
-from vecscope.core.embeddings import sample, topic_model
+from vecscope.core.demo.embeddings import sample, topic_model
 from vecscope.core.errors import VecscopeError
 
 SCHEMA = "public"

@@ -57,7 +57,7 @@ import faiss
 import numpy as np
 from common import SEED
 
-from vecscope.core.embeddings import sample, topic_model
+from vecscope.core.demo.embeddings import sample, topic_model
 from vecscope.core.errors import VecscopeError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import Converted, build, convert

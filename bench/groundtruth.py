@@ -61,9 +61,15 @@ import numpy as np
 from common import COLUMN, SCHEMA, TABLE, BenchError, Built, build_table, run_with_server
 
 from vecscope.core import embedded
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
-from vecscope.core.inventory import fetch_inventory
-from vecscope.core.lab import GroundTruth, QuerySet, ground_truth, resolve_target, sample_queries
+from vecscope.core.lab.measure import (
+    GroundTruth,
+    QuerySet,
+    ground_truth,
+    resolve_target,
+    sample_queries,
+)
 
 BENCH_DB = "bench_groundtruth"
 TARGET_SPEEDUP = 20.0

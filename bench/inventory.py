@@ -42,8 +42,8 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import embedded
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
-from vecscope.core.inventory import fetch_inventory
 
 BENCH_DB = "bench_inventory"
 SMALL_DB = "bench_inventory_small"
@@ -195,7 +195,7 @@ def time_runs(fn: Callable[[], None], runs: int = RUNS, warmup: int = 1) -> Timi
 def launcher() -> list[str]:
     """The installed ``vecscope`` script next to this interpreter, else ``-m tui.launch``."""
     script = Path(sys.executable).parent / "vecscope"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "vecscope.tui.launch"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "vecscope.cli.launch"]
 
 
 def run_cli(args: list[str]) -> str:

@@ -54,9 +54,9 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import embedded
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
-from vecscope.core.inventory import fetch_inventory
-from vecscope.core.lab import (
+from vecscope.core.lab.measure import (
     LabTarget,
     knn_sql,
     open_session,

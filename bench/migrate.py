@@ -59,10 +59,11 @@ from common import COLUMN, SCHEMA, TABLE, BenchError, build_table, run_with_serv
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from vecscope.core import embedded, lab
+from vecscope.core import embedded
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.fmt import human_bytes
-from vecscope.core.inventory import fetch_inventory
+from vecscope.core.lab import measure as lab
 from vecscope.core.migrate import build, plan, predict, preflight
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.plan import MigrationSpec

@@ -25,9 +25,9 @@ from textual._doc import take_svg_screenshot
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from vecscope.core import demo_server
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.demo_server import MISMATCH_QUERY
+from vecscope.core.demo import server as demo_server
+from vecscope.core.demo.server import MISMATCH_QUERY
 from vecscope.tui.app import VecscopeApp
 from vecscope.tui.screens.backup_choice import BackupChoiceScreen
 from vecscope.tui.screens.confirm import ConfirmScreen
@@ -87,7 +87,7 @@ def faiss_files(folder: Path) -> Path:
     """
     import faiss
 
-    from vecscope.core.embeddings import sample, topic_model
+    from vecscope.core.demo.embeddings import sample, topic_model
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -113,7 +113,7 @@ def live_shot(dsn: str) -> None:
 
     import psycopg
 
-    from vecscope.core.demo_workload import DemoWorkload
+    from vecscope.core.demo.workload import DemoWorkload
     from vecscope.tui.screens.live import LiveOptions, LiveScreen
 
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -20,7 +20,7 @@ from psycopg.rows import TupleRow
 
 from vecscope.core import embedded
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.demo import seed
+from vecscope.core.demo.seed import seed
 from vecscope.core.embedded import EmbeddedServer
 
 #: A role that must authenticate with a password, so bad passwords are tested for real.

@@ -2,6 +2,6 @@
 
 import sys
 
-from vecscope.tui.launch import main
+from vecscope.cli.launch import main
 
 sys.exit(main())

@@ -19,7 +19,7 @@ def vecscope(*args: str, env: dict[str, str] | None = None, timeout: float = 120
     full_env = dict(os.environ if env is None else env)
     full_env.setdefault("PYTHONWARNINGS", "ignore")
     proc = subprocess.run(
-        [sys.executable, "-m", "vecscope.tui.launch", *args],
+        [sys.executable, "-m", "vecscope.cli.launch", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

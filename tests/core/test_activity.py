@@ -8,7 +8,7 @@ import time
 import psycopg
 
 from tests.conftest import Database
-from vecscope.core.activity import fetch_live_queries
+from vecscope.core.catalog.activity import fetch_live_queries
 from vecscope.core.embedded import EmbeddedServer
 
 

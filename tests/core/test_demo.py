@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import DEMO_TEST_ROWS, Database, _drop_database, _fresh_database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
 from vecscope.core import embedded
-from vecscope.core.demo import DemoSizes, seed
-from vecscope.core.embeddings import sample, topic_model
+from vecscope.core.demo.embeddings import sample, topic_model
+from vecscope.core.demo.seed import DemoSizes, seed
 
 
 def test_demo_up_reuse_reset_down(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import pytest
 from psycopg.rows import TupleRow
 
 from tests.conftest import Database
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import connected
-from vecscope.core.doctor import Diagnosis, diagnose, try_fix
-from vecscope.core.explain import explain
-from vecscope.core.inventory import fetch_inventory
+from vecscope.core.doctor.diagnose import Diagnosis, diagnose, try_fix
+from vecscope.core.doctor.explain import explain
 from vecscope.core.models import Severity
 from vecscope.core.pgvector import has_feature
 

@@ -54,7 +54,7 @@ def test_file_and_stdin(demo_db: Database, tmp_path: Path) -> None:
     assert r.code == 0, r.err
     assert "served by idx_messages_embedding_hnsw" in r.out
     proc = subprocess.run(
-        [sys.executable, "-m", "vecscope.tui.launch", "explain", "--dsn", demo_db.dsn, "-"],
+        [sys.executable, "-m", "vecscope.cli.launch", "explain", "--dsn", demo_db.dsn, "-"],
         input=MISMATCH,
         capture_output=True,
         text=True,

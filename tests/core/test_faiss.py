@@ -18,7 +18,7 @@ import pytest
 from pgvector.psycopg import register_vector
 
 from tests.conftest import Database
-from vecscope.core import cli
+from vecscope.cli import main as cli
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import convert
@@ -122,7 +122,7 @@ def test_bad_files_are_one_line_and_exit_2(
         raw = data["hnsw"].read_bytes()
         path.write_bytes(raw[: len(raw) // 3])
     proc = subprocess.run(
-        [sys.executable, "-m", "vecscope.tui.launch", "faiss", "inspect", str(path)],
+        [sys.executable, "-m", "vecscope.cli.launch", "faiss", "inspect", str(path)],
         cwd=ROOT,
         capture_output=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

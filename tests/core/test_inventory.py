@@ -12,14 +12,14 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import DEMO_TEST_ROWS, LIMITED_ROLE, Database
+from vecscope.core.catalog.inventory import fetch_inventory, inventory_to_json
 from vecscope.core.connection import ConnectionTarget, connected
-from vecscope.core.inventory import fetch_inventory, inventory_to_json
 from vecscope.core.pgvector import has_feature
 
 
 def _cli_json(*args: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "vecscope.tui.launch", "indexes", "--json", *args],
+        [sys.executable, "-m", "vecscope.cli.launch", "indexes", "--json", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -161,7 +161,7 @@ def test_halfvec_expression_index_where_supported(demo_json: dict[str, Any]) -> 
 
 def test_table_output_mentions_every_index(demo_db: Database) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "vecscope.tui.launch", "indexes", "--dsn", demo_db.dsn],
+        [sys.executable, "-m", "vecscope.cli.launch", "indexes", "--dsn", demo_db.dsn],
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import Database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import connected
 from vecscope.core.errors import BadInputError, ConnectError
-from vecscope.core.inventory import fetch_inventory
-from vecscope.core.lab import (
+from vecscope.core.lab.measure import (
     LabTarget,
     QuerySet,
     ground_truth,
@@ -26,8 +26,8 @@ from vecscope.core.lab import (
     sample_queries,
     sweep,
 )
-from vecscope.core.live_lab import LiveLab
-from vecscope.core.stats import cheapest_meeting, pareto_front, percentiles, recall_at_k
+from vecscope.core.lab.runner import LiveLab
+from vecscope.core.lab.stats import cheapest_meeting, pareto_front, percentiles, recall_at_k
 
 
 def test_recall_counts_ties_at_the_kth_distance() -> None:
@@ -241,7 +241,7 @@ def test_cli_bad_input(demo_db: Database) -> None:
 
 def test_ab_two_indexes_on_one_column(db: Database) -> None:
     """As during a migration: the same queries against the old and the new index."""
-    from vecscope.core.lab import measure_ab, steering_settings
+    from vecscope.core.lab.measure import measure_ab, steering_settings
 
     with db.connect() as c:
         c.execute("CREATE TABLE ab (id int PRIMARY KEY, e vector(16))")

@@ -1,4 +1,6 @@
-"""``core`` never imports the UI: checked in a fresh interpreter, as harlequin does."""
+"""The layers: ``core`` imports neither front end (the TUI, the CLI) nor any UI library,
+checked in a fresh interpreter as harlequin does; import-linter checks the same statically,
+and that the TUI never imports the CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ for name in names:
     importlib.import_module(name)
 ui = {"textual", "rich", "plotext", "textual_plotext"}
 bad = sorted(
-    m for m in sys.modules if m.split(".")[0] in ui or m.startswith("vecscope.tui")
+    m for m in sys.modules
+    if m.split(".")[0] in ui or m.startswith(("vecscope.tui", "vecscope.cli"))
 )
 print(len(names), ",".join(bad))
 """
@@ -34,12 +37,31 @@ def test_core_imports_no_ui() -> None:
 
 
 def test_headless_cli_does_not_import_textual() -> None:
-    code = (
-        "import sys; from vecscope.tui import launch; from vecscope.core import cli; "
-        "print('textual' in sys.modules)"
-    )
+    code = "import sys; from vecscope.cli import launch, main; print('textual' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_core_does_not_parse_command_lines() -> None:
+    """argparse belongs to the CLI: core takes typed options."""
+    import ast
+
+    import vecscope.core
+
+    root = Path(vecscope.core.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n.split(".")[0] == "argparse" for n in names):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []
 
 
 @pytest.mark.parametrize("name", ["core", "tui"])

@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 
 from tests.conftest import Database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
-from vecscope.core.demo_workload import DemoWorkload
+from vecscope.core.demo.workload import DemoWorkload
 from vecscope.core.live.recording import Recording
 
 SECRET = "Sup3rSecret"
@@ -236,7 +236,7 @@ def test_headless_live_and_replay_do_not_import_textual(db: Database, tmp_path: 
     record = tmp_path / "r.sqlite"
     code = (
         "import sys\n"
-        "from vecscope.tui.launch import main\n"
+        "from vecscope.cli.launch import main\n"
         "live = main(['live', '--dsn', sys.argv[1], '--json', '--interval', '0.2',"
         " '--duration', '0.5s', '--record', sys.argv[2]])\n"
         "replay = main(['replay', sys.argv[2], '--json'])\n"

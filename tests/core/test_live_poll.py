@@ -17,7 +17,7 @@ from psycopg.rows import TupleRow
 from tests.conftest import Database
 from vecscope.core import embedded
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.demo_workload import DemoWorkload
+from vecscope.core.demo.workload import DemoWorkload
 from vecscope.core.embedded import EmbeddedServer
 from vecscope.core.errors import QueryError
 from vecscope.core.live.model import IndexRate, LivePoint, ShapeRate

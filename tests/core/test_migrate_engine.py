@@ -24,10 +24,10 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from tests.conftest import Database
-from vecscope.core import cli
+from vecscope.cli import main as cli
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
 from vecscope.core.errors import BadInputError
-from vecscope.core.inventory import fetch_inventory
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate import plan
 from vecscope.core.migrate.ddl import MigrationError
@@ -218,7 +218,7 @@ def _spawn(db: Database, table: str, journal: Path) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "vecscope.tui.launch",
+            "vecscope.cli.launch",
             "migrate",
             "run",
             "--dsn",
@@ -480,7 +480,7 @@ def test_no_terminal_and_no_yes_refuses(db: Database, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "vecscope.tui.launch",
+            "vecscope.cli.launch",
             "migrate",
             "run",
             "--dsn",

@@ -69,7 +69,7 @@ def write_faiss_files(folder: Path, n: int = 1000, d: int = 32) -> dict[str, Pat
     import faiss
     import numpy as np
 
-    from vecscope.core.embeddings import sample, topic_model
+    from vecscope.core.demo.embeddings import sample, topic_model
 
     folder.mkdir(parents=True, exist_ok=True)
     threads = faiss.omp_get_max_threads()

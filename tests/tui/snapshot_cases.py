@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from tests.conftest import Database
 from tests.tui.helpers import wait_loaded
-from vecscope.core.demo_server import MISMATCH_QUERY
+from vecscope.core.demo.server import MISMATCH_QUERY
 from vecscope.tui.app import VecscopeApp
 
 SIZE = (160, 36)

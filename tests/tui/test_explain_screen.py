@@ -11,7 +11,7 @@ from textual.widgets import OptionList, Static, TextArea
 
 from tests.conftest import Database
 from tests.tui.helpers import wait_loaded, wait_until
-from vecscope.core.history import load_history
+from vecscope.core.doctor.history import load_history
 from vecscope.tui.app import VecscopeApp
 from vecscope.tui.screens.explain import ExplainScreen
 from vecscope.tui.widgets.findings_list import FindingsList

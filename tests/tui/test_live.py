@@ -15,11 +15,11 @@ from textual.widgets import TextArea
 
 from tests.conftest import Database
 from tests.tui.helpers import capture_notes, screen_text, wait_loaded, wait_until
+from vecscope.cli.launch import main
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.demo_workload import DemoWorkload
+from vecscope.core.demo.workload import DemoWorkload
 from vecscope.core.live.recording import Recording, recordings_dir
 from vecscope.tui.app import VecscopeApp
-from vecscope.tui.launch import main
 from vecscope.tui.replay import ReplayApp
 from vecscope.tui.screens.explain import ExplainScreen
 from vecscope.tui.screens.live import LiveOptions, LiveScreen

@@ -14,8 +14,8 @@ from textual.widgets import Input, ProgressBar, Select, Static
 
 from tests.conftest import Database
 from tests.tui.helpers import capture_notes, wait_loaded, wait_until
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.inventory import fetch_inventory
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.backup import BackupRecord
 from vecscope.core.migrate.build import BuildOutcome

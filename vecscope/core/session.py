@@ -14,9 +14,9 @@ from typing import TypeVar
 import psycopg
 from psycopg.rows import TupleRow
 
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionInfo, ConnectionTarget, connect, connection_info
 from vecscope.core.errors import ConnectError
-from vecscope.core.inventory import fetch_inventory
 from vecscope.core.models import Inventory
 
 T = TypeVar("T")

@@ -15,11 +15,11 @@ from typing import Any
 
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
-from vecscope.core.faissidx.cli import factory_of as guessed_factory
 from vecscope.core.faissidx.convert import corpus_of
 from vecscope.core.faissidx.deploy import deployment
 from vecscope.core.faissidx.search import F32, I64, Corpus, Truth, exact, sample_queries
 from vecscope.core.faissidx.structure import IndexInfo
+from vecscope.core.faissidx.structure import factory_of as guessed_factory
 from vecscope.core.faissidx.tune import Point, Tuning, candidates
 
 #: What the browser shows unless asked for every file.

@@ -16,10 +16,10 @@ import faiss
 import psycopg
 from psycopg.rows import TupleRow
 
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx.convert import write_atomically
-from vecscope.core.inventory import fetch_inventory
-from vecscope.core.lab import make_target
+from vecscope.core.lab.measure import make_target
 from vecscope.core.pgvector import DEFAULT_OPERATOR
 from vecscope.core.vectors_io import fetch_vectors
 

@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from vecscope.core.stats import recall_at_k
+from vecscope.core.lab.stats import recall_at_k
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]

@@ -182,3 +182,13 @@ def stores_vectors(index: Any) -> str:
 def serialized_bytes(index: Any) -> int:
     """What the index takes in memory once loaded: its serialized size."""
     return int(faiss.serialize_index(index).nbytes)
+
+
+def factory_of(info: IndexInfo) -> str:
+    """A factory-like name for the deploy snippet (HNSW, OPQ+HNSW, IVF)."""
+    kinds = " ".join(p.kind for p in info.chain)
+    if "IVF" in kinds:
+        return "IVF"
+    if "HNSW" in kinds:
+        return ("OPQ," if any(p.role == "transform" for p in info.chain) else "") + "HNSW"
+    return info.type

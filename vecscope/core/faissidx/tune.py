@@ -33,7 +33,7 @@ from vecscope.core.faissidx.search import (
     search,
 )
 from vecscope.core.faissidx.structure import IndexInfo, flatten, serialized_bytes, walk
-from vecscope.core.stats import cheapest_meeting, pareto_front, percentiles
+from vecscope.core.lab.stats import cheapest_meeting, pareto_front, percentiles
 
 #: Values tried per knob (a knob's values beyond the index's range are dropped).
 GRID: dict[str, tuple[int, ...]] = {

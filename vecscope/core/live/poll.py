@@ -20,10 +20,10 @@ from psycopg import sql
 from psycopg.rows import TupleRow, dict_row
 
 from vecscope.core import queries
-from vecscope.core.activity import statements_status
+from vecscope.core.catalog.activity import statements_status
 from vecscope.core.connection import ConnectionTarget, connect, redact
+from vecscope.core.doctor.explain import QUERY_SETTINGS
 from vecscope.core.errors import QueryError, first_line
-from vecscope.core.explain import QUERY_SETTINGS
 from vecscope.core.live.model import IndexCounters, Running, Setting, Snapshot, StatementCounters
 
 #: Settings that change how vector queries are planned or how many results they return:

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
+from vecscope.core.lab.runner import RingBuffer
 from vecscope.core.live.model import (
     Activity,
     IndexCounters,
@@ -31,7 +32,6 @@ from vecscope.core.live.model import (
     Snapshot,
     StatementCounters,
 )
-from vecscope.core.live_lab import RingBuffer
 
 #: An index with no scans for this long while its table is sequentially scanned, after
 #: it was used earlier in the run, is flagged: the planner stopped using it.

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import BadInputError, VecscopeError
-from vecscope.core.inventory import fetch_inventory
 from vecscope.core.migrate import backup as bk
 from vecscope.core.migrate import build as bld
 from vecscope.core.migrate import journal as jn

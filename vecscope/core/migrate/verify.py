@@ -19,12 +19,12 @@ import numpy as np
 import psycopg
 from psycopg.rows import TupleRow
 
-from vecscope.core import lab
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connect
-from vecscope.core.doctor import diagnose, knn_query_for
+from vecscope.core.doctor.diagnose import diagnose, knn_query_for
+from vecscope.core.doctor.explain import explain
 from vecscope.core.errors import BadInputError, VecscopeError
-from vecscope.core.explain import explain
-from vecscope.core.inventory import fetch_inventory
+from vecscope.core.lab import measure as lab
 from vecscope.core.migrate.ddl import analyze, index_state, open_ddl_session
 from vecscope.core.migrate.plan import DEFAULT_MIN_RECALL, KIND_REINDEX, MigrationSpec
 from vecscope.core.models import Inventory, VectorIndex

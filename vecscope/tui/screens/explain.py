@@ -25,13 +25,13 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from vecscope.core.activity import LiveQueries, fetch_live_queries
-from vecscope.core.doctor import Diagnosis, diagnose, try_fix
+from vecscope.core.catalog.activity import LiveQueries, fetch_live_queries
+from vecscope.core.catalog.inventory import fetch_inventory
+from vecscope.core.doctor.diagnose import Diagnosis, diagnose, try_fix
+from vecscope.core.doctor.explain import explain
+from vecscope.core.doctor.history import load_history, remember
+from vecscope.core.doctor.plan import plan_text, shorten_vectors
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
-from vecscope.core.explain import explain
-from vecscope.core.history import load_history, remember
-from vecscope.core.inventory import fetch_inventory
-from vecscope.core.plan import plan_text, shorten_vectors
 from vecscope.core.session import CatalogSession
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen

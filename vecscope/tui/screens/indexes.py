@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
-from vecscope.core.doctor import knn_query_for
-from vecscope.core.inventory import HEADLINE_SETTINGS
+from vecscope.core.catalog.inventory import HEADLINE_SETTINGS
+from vecscope.core.doctor.diagnose import knn_query_for
 from vecscope.core.models import Inventory, Severity, VectorColumn
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen

@@ -22,10 +22,10 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
 from vecscope.core.fmt import human_count, params_text
-from vecscope.core.inventory import fetch_inventory
-from vecscope.core.lab import (
+from vecscope.core.lab.measure import (
     GroundTruth,
     LabTarget,
     Measurement,
@@ -40,7 +40,7 @@ from vecscope.core.lab import (
     steering_settings,
     sweep,
 )
-from vecscope.core.live_lab import LatencySample, LiveLab
+from vecscope.core.lab.runner import LatencySample, LiveLab
 from vecscope.core.models import VectorIndex
 from vecscope.core.pgvector import QUERY_SETTINGS_DEFAULTS, has_feature
 from vecscope.tui.context import session_of

@@ -24,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from vecscope.core.errors import VecscopeError
+from vecscope.core.lab.runner import RingBuffer
 from vecscope.core.live.model import LivePoint
 from vecscope.core.live.rates import LiveTracker
 from vecscope.core.live.recording import (
@@ -33,7 +34,6 @@ from vecscope.core.live.recording import (
     recordings_dir,
 )
 from vecscope.core.live.session import LiveSession
-from vecscope.core.live_lab import RingBuffer
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.widgets.live_views import (

@@ -7,8 +7,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from vecscope.core.doctor import Diagnosis, Finding
-from vecscope.core.plan import shorten_vectors
+from vecscope.core.doctor.diagnose import Diagnosis, Finding
+from vecscope.core.doctor.plan import shorten_vectors
 from vecscope.tui.widgets.marks import MARK, STYLE
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from textual.content import Content
 from textual.widgets import Static
 
-from vecscope.core.lab import LabTarget, knob_for
+from vecscope.core.lab.measure import LabTarget, knob_for
 from vecscope.core.pgvector import QUERY_SETTINGS_DEFAULTS
 
 EF_SEARCH_STEPS = (10, 20, 40, 80, 160, 320, 640)

@@ -11,7 +11,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import DataTable
 
-from vecscope.core.lab import Measurement, Sweep
+from vecscope.core.lab.measure import Measurement, Sweep
 from vecscope.tui.widgets.latency_plots import SweepPlot
 
 #: A/B rows: label, value, format, and whether lower is better.

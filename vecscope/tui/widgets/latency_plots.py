@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from vecscope.core.live_lab import LatencySample
+from vecscope.core.lab.runner import LatencySample
 
 RGB = tuple[int, int, int]
 #: Quadrant blocks: twice the cells' resolution, and in every terminal font.

@@ -8,8 +8,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from vecscope.core.activity import LiveQueries
-from vecscope.core.plan import shorten_vectors
+from vecscope.core.catalog.activity import LiveQueries
+from vecscope.core.doctor.plan import shorten_vectors
 
 
 def _one_line(sql: str, width: int = 90) -> str:

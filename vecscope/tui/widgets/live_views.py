@@ -16,9 +16,9 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from vecscope.core.doctor.plan import shorten_vectors
 from vecscope.core.live.model import LivePoint, ShapeRate
 from vecscope.core.live.rates import top_shapes
-from vecscope.core.plan import shorten_vectors
 from vecscope.tui.widgets.latency_plots import MARKER, LabPlot
 
 TITLES = {

@@ -9,9 +9,9 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from vecscope.core.doctor import Diagnosis
+from vecscope.core.doctor.diagnose import Diagnosis
+from vecscope.core.doctor.plan import PlanNode
 from vecscope.core.models import Severity
-from vecscope.core.plan import PlanNode
 
 
 def node_label(n: PlanNode, style: Style, muted: Style) -> Text:
@@ -89,7 +89,7 @@ class PlanTree(Tree[int]):
 
 def node_detail(n: PlanNode, diagnosis: Diagnosis) -> Content:
     """Everything about one plan node, and the findings that point at it."""
-    from vecscope.core.plan import shorten_vectors
+    from vecscope.core.doctor.plan import shorten_vectors
     from vecscope.tui.widgets.findings_list import finding_prompt
 
     def kv(label: str, value: str) -> Content:

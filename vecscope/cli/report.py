@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vecscope.core.doctor import Diagnosis
-from vecscope.core.plan import plan_text, shorten_vectors
+from vecscope.core.doctor.diagnose import Diagnosis
+from vecscope.core.doctor.plan import plan_text, shorten_vectors
 
 
 def diagnosis_json(d: Diagnosis) -> dict[str, Any]:

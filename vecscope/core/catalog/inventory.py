@@ -13,10 +13,10 @@ from psycopg import sql
 from psycopg.rows import TupleRow, dict_row
 
 from vecscope.core import queries
+from vecscope.core.catalog.problems import find_problems
 from vecscope.core.errors import ConnectError, ExtensionMissingError, QueryError, first_line
 from vecscope.core.models import Inventory, ServerInfo, Setting, VectorColumn, VectorIndex
 from vecscope.core.pgvector import DEFAULT_PARAMS, parse_reloptions
-from vecscope.core.problems import find_problems
 
 #: The settings a DBA looks at first (CLI header, the TUI's server strip), in this order.
 HEADLINE_SETTINGS: tuple[str, ...] = (

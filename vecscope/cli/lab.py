@@ -8,11 +8,11 @@ import sys
 from typing import Any, TextIO
 
 from vecscope.core import sqlscan
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.errors import BadInputError
 from vecscope.core.fmt import table
-from vecscope.core.inventory import fetch_inventory
-from vecscope.core.lab import (
+from vecscope.core.lab.measure import (
     Measurement,
     default_values,
     ground_truth,

@@ -120,7 +120,7 @@ def _ensure_seeded(
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
     # Imported here: numpy and the generator are only needed when seeding, and the
     # headless CLI (which imports this module) should start fast.
-    from vecscope.core.demo import seed
+    from vecscope.core.demo.seed import seed
 
     started = time.monotonic()
     try:

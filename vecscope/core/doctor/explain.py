@@ -17,9 +17,9 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import sqlscan
+from vecscope.core.doctor.plan import Plan, parse_plan
 from vecscope.core.errors import BadInputError, ConnectError, QueryError, first_line
 from vecscope.core.models import Inventory, VectorColumn
-from vecscope.core.plan import Plan, parse_plan
 
 DEFAULT_TIMEOUT_MS = 30_000
 #: The session settings the doctor judges a plan with.

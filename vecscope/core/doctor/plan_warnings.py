@@ -7,9 +7,9 @@ the node where most time went.
 
 from __future__ import annotations
 
-from vecscope.core.explain import ExplainResult
+from vecscope.core.doctor.explain import ExplainResult
+from vecscope.core.doctor.plan import PlanNode
 from vecscope.core.models import Finding, Severity
-from vecscope.core.plan import PlanNode
 
 
 def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]) -> list[Finding]:

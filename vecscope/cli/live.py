@@ -17,9 +17,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from vecscope.cli.live_args import parse_duration
 from vecscope.core.connection import ConnectionTarget
 from vecscope.core.errors import VecscopeError
-from vecscope.core.live.args import parse_duration
 from vecscope.core.live.rates import LiveTracker
 from vecscope.core.live.recording import Recording, check_new_recording
 from vecscope.core.live.session import LiveSession, check_interval, point_to_json

@@ -18,7 +18,7 @@ from vecscope.core.faissidx import files
 from vecscope.core.faissidx.bridge import export_column
 from vecscope.core.faissidx.convert import Converted, convert
 from vecscope.core.faissidx.deploy import deployment
-from vecscope.core.faissidx.structure import IndexInfo
+from vecscope.core.faissidx.structure import IndexInfo, factory_of
 from vecscope.core.faissidx.tune import Tuning, best_recall, compare, frontier, pick, tune, workload
 from vecscope.core.fmt import human_bytes, human_count, table
 
@@ -186,16 +186,6 @@ def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         text += ["", "Deploy it:", deploy]
     out.write(json.dumps(doc, indent=2) + "\n" if args.json else "\n".join(text) + "\n")
     return 0 if result.best is not None else 3
-
-
-def factory_of(info: IndexInfo) -> str:
-    """A factory-like name for the deploy snippet (HNSW, OPQ+HNSW, IVF)."""
-    kinds = " ".join(p.kind for p in info.chain)
-    if "IVF" in kinds:
-        return "IVF"
-    if "HNSW" in kinds:
-        return ("OPQ," if any(p.role == "transform" for p in info.chain) else "") + "HNSW"
-    return info.type
 
 
 def cmd_export(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:

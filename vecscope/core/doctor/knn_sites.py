@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vecscope.core import sqlscan
-from vecscope.core.explain import ExplainResult
+from vecscope.core.doctor.explain import ExplainResult
+from vecscope.core.doctor.plan import PlanNode
 from vecscope.core.models import Inventory, VectorIndex
-from vecscope.core.plan import PlanNode
 from vecscope.core.sqltext import ident
 
 SORTS = ("Sort", "Incremental Sort")

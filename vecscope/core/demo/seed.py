@@ -27,8 +27,8 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from vecscope.core.demo_server import DEFAULT_ROWS, Progress
-from vecscope.core.embeddings import Matrix, sample, topic_model
+from vecscope.core.demo.embeddings import Matrix, sample, topic_model
+from vecscope.core.demo.server import DEFAULT_ROWS, Progress
 from vecscope.core.errors import EmbeddedServerError
 from vecscope.core.pgvector import has_feature
 

@@ -19,13 +19,13 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from vecscope.core import sqlscan
-from vecscope.core.explain import ExplainResult, explain
-from vecscope.core.knn_sites import KnnSite, find_sites, parse_distance
+from vecscope.core.catalog.problems import SMALL_TABLE_ROWS
+from vecscope.core.doctor.explain import ExplainResult, explain
+from vecscope.core.doctor.knn_sites import KnnSite, find_sites, parse_distance
+from vecscope.core.doctor.plan import PlanNode
+from vecscope.core.doctor.plan_warnings import general_warnings
 from vecscope.core.models import Finding, Inventory, Severity, VectorIndex
 from vecscope.core.pgvector import OPERATOR_NAME, has_feature, opclass_for
-from vecscope.core.plan import PlanNode
-from vecscope.core.plan_warnings import general_warnings
-from vecscope.core.problems import SMALL_TABLE_ROWS
 from vecscope.core.sqltext import create_index_sql, ident
 
 __all__ = [

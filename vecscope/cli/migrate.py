@@ -18,10 +18,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.errors import BadInputError
 from vecscope.core.fmt import human_bytes
-from vecscope.core.inventory import fetch_inventory
 from vecscope.core.migrate import export, lint, predict
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.build import BuildProgress

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.lab import (
+from vecscope.core.lab.measure import (
     Conn,
     GroundTruth,
     LabTarget,
@@ -32,7 +32,7 @@ from vecscope.core.lab import (
     run_parallel,
     serving_index,
 )
-from vecscope.core.stats import percentiles
+from vecscope.core.lab.stats import percentiles
 
 T = TypeVar("T")
 

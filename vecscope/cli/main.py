@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from vecscope.core import demo_server
+from vecscope.cli.faiss_args import add_parser as add_faiss_parser
+from vecscope.cli.live_args import add_parsers as add_live_parsers
+from vecscope.cli.migrate_args import add_parser as add_migrate_parser
+from vecscope.core.catalog.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
 from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.demo import server as demo_server
 from vecscope.core.errors import BadInputError, VecscopeError
-from vecscope.core.faissidx.args import add_parser as add_faiss_parser
 from vecscope.core.fmt import human_bytes, human_count, params_text, table
-from vecscope.core.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
-from vecscope.core.live.args import add_parsers as add_live_parsers
-from vecscope.core.migrate.args import add_parser as add_migrate_parser
 from vecscope.core.models import Inventory
 
 #: Commands that open the TUI; everything else runs headless.
@@ -303,7 +303,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _workload_options(args: argparse.Namespace) -> tuple[float | None, float]:
-    from vecscope.core.live.args import parse_duration
+    from vecscope.cli.live_args import parse_duration
 
     if not 1 <= args.clients <= 32:
         raise BadInputError("--clients must be between 1 and 32")
@@ -312,7 +312,7 @@ def _workload_options(args: argparse.Namespace) -> tuple[float | None, float]:
 
 
 def _demo_workload(args: argparse.Namespace, conninfo: str) -> int:
-    from vecscope.core.demo_workload import DemoWorkload
+    from vecscope.core.demo.workload import DemoWorkload
 
     duration, deploy_after = _workload_options(args)
     workload = DemoWorkload(
@@ -353,9 +353,9 @@ def _read_query(args: argparse.Namespace) -> str:
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    from vecscope.core.doctor import diagnose, try_fix
-    from vecscope.core.explain import explain
-    from vecscope.core.report import diagnosis_json, diagnosis_text
+    from vecscope.cli.report import diagnosis_json, diagnosis_text
+    from vecscope.core.doctor.diagnose import diagnose, try_fix
+    from vecscope.core.doctor.explain import explain
 
     query = _read_query(args)
     with connected(target_from(args)) as conn:
@@ -379,31 +379,31 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
-    from vecscope.core.labcli import run_bench
+    from vecscope.cli.lab import run_bench
 
     return run_bench(args, target_from(args), out)
 
 
 def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
-    from vecscope.core.migrate.cli import run as run_migrate
+    from vecscope.cli.migrate import run as run_migrate
 
     return run_migrate(args, target_from(args), out)
 
 
 def cmd_faiss(args: argparse.Namespace, out: TextIO) -> int:
-    from vecscope.core.faissidx.cli import run as run_faiss
+    from vecscope.cli.faiss import run as run_faiss
 
     return run_faiss(args, target_from(args), out)
 
 
 def cmd_live(args: argparse.Namespace, out: TextIO) -> int:
-    from vecscope.core.live.cli import run_live
+    from vecscope.cli.live import run_live
 
     return run_live(args, target_from(args), out)
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    from vecscope.core.live.cli import run_replay
+    from vecscope.cli.live import run_replay
 
     return run_replay(args, out)
 

@@ -28,14 +28,14 @@ from psycopg.rows import TupleRow
 
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import BadInputError, ConnectError, QueryError, first_line
-from vecscope.core.models import Inventory, VectorIndex
-from vecscope.core.stats import (
+from vecscope.core.lab.stats import (
     Percentiles,
     cheapest_meeting,
     pareto_front,
     percentiles,
     recall_at_k,
 )
+from vecscope.core.models import Inventory, VectorIndex
 from vecscope.core.vectors_io import fetch_vectors
 
 Conn = psycopg.Connection[TupleRow]

@@ -1,0 +1,1 @@
+"""The Live mode: polls of the server's statistics, their rates, recordings."""
