@@ -69,7 +69,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from vecscope.core import embedded, queries
+from vecscope.core import db, embedded
 from vecscope.core.connection import ConnectionTarget
 from vecscope.core.errors import VecscopeError
 from vecscope.core.live.model import Snapshot
@@ -372,19 +372,24 @@ class Explained:
 
 def poll_statements(poller: Poller) -> list[tuple[str, bytes, dict[str, Any] | None]]:
     """The statements one poll runs, as it runs them (the Poller's own texts)."""
+
+    def text(name: str) -> bytes:
+        return db.statement(name).as_bytes(poller.conn)
+
     out: list[tuple[str, bytes, dict[str, Any] | None]] = [
-        (label_of(queries.load("live_server")), queries.load("live_server").encode(), None)
+        (label_of(text("live_server").decode()), text("live_server"), None)
     ]
     # Private, but exactly what poll() sends (the view's schema and version resolved).
-    for text in (poller._statements_sql, poller._reset_sql):
-        if text is not None:
-            out.append((label_of(text.decode()), text, None))
+    for composed in (poller._statements, poller._reset):
+        if composed is not None:
+            raw = composed.as_bytes(poller.conn)
+            out.append((label_of(raw.decode()), raw, None))
     for name in ("live_activity", "live_indexes"):
-        out.append((label_of(queries.load(name)), queries.load(name).encode(), None))
+        out.append((label_of(text(name).decode()), text(name), None))
     out.append(
         (
-            label_of(queries.load("live_settings")),
-            queries.load("live_settings").encode(),
+            label_of(text("live_settings").decode()),
+            text("live_settings"),
             {"names": list(WATCHED_SETTINGS)},
         )
     )

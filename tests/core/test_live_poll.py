@@ -354,3 +354,32 @@ def test_stuck_catalog_cancels_the_poll_and_the_next_one_works(demo_db: Database
         locker.execute("ROLLBACK")
     assert poller.poll().indexes
     poller.conn.close()
+
+
+def test_unloadable_pg_stat_statements_is_said_once_and_left_out(
+    bare_pg: EmbeddedServer, bare_demo_db: Database
+) -> None:
+    """Created but not preloaded: the first poll says why it cannot be read; later polls
+    do not read it again (one server-log error, not one per poll), the rest goes on."""
+    with bare_demo_db.connect() as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    log = bare_pg.pgdata / "log"
+    marker = "must be loaded via"
+    before = log.read_text(errors="replace").count(marker)
+    try:
+        poller = Poller(open_poll_connection(ConnectionTarget(dsn=bare_demo_db.dsn), 2))
+        snaps = [poller.poll() for _ in range(4)]
+        poller.conn.close()
+    finally:
+        with bare_demo_db.connect() as c:
+            c.execute("DROP EXTENSION pg_stat_statements")
+    missing = {s.statements_missing for s in snaps}
+    assert len(missing) == 1
+    (text,) = missing
+    assert text is not None and "pg_stat_statements cannot be read" in text
+    assert all(s.statements is None and s.indexes for s in snaps)
+    deadline = time.monotonic() + 5
+    while log.read_text(errors="replace").count(marker) - before < 1:
+        assert time.monotonic() < deadline, "the server logged the failed read"
+        time.sleep(0.1)
+    assert log.read_text(errors="replace").count(marker) - before == 1

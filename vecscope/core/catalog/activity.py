@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import TupleRow, dict_row
+from psycopg.rows import TupleRow
 
-from vecscope.core import queries
-from vecscope.core.errors import QueryError, first_line
+from vecscope.core import db
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +51,7 @@ class LiveQueries:
 
 def statements_status(conn: psycopg.Connection[TupleRow]) -> tuple[str | None, str | None, bool]:
     """(schema of pg_stat_statements or None, how to enable it or None, sees all roles)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(queries.load("statements_status").encode()).fetchone()
+    row = db.row(conn, "statements_status")
     assert row is not None
     sees_all = bool(row["read_all_stats"])
     if row["schema"] is not None:
@@ -85,17 +83,17 @@ def statements_status(conn: psycopg.Connection[TupleRow]) -> tuple[str | None, s
 
 def fetch_live_queries(conn: psycopg.Connection[TupleRow]) -> LiveQueries:
     """The vector queries running now and, where possible, the costliest ones overall."""
-    try:
+    with db.mapped_errors("reading live queries"):
         schema, missing, sees_all = statements_status(conn)
-        with conn.cursor(row_factory=dict_row) as cur:
-            running = tuple(
-                RunningQuery(**r) for r in cur.execute(queries.load("activity").encode())
+        running = tuple(db.records(conn, "activity", RunningQuery))
+        top: tuple[StatementStat, ...] = ()
+        if schema is not None:
+            top = tuple(
+                db.records(
+                    conn,
+                    "statements",
+                    StatementStat,
+                    statements=sql.Identifier(schema, "pg_stat_statements"),
+                )
             )
-            top: tuple[StatementStat, ...] = ()
-            if schema is not None:
-                view = sql.Identifier(schema, "pg_stat_statements").as_string(conn)
-                text = queries.load("statements").replace("STATEMENTS", view)
-                top = tuple(StatementStat(**r) for r in cur.execute(text.encode()))
-    except psycopg.Error as e:
-        raise QueryError(f"reading live queries failed: {first_line(e)}") from e
     return LiveQueries(running, top, missing, sees_all)

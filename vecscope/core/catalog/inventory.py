@@ -10,11 +10,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import TupleRow, dict_row
+from psycopg.rows import TupleRow
 
-from vecscope.core import queries
+from vecscope.core import db
 from vecscope.core.catalog.problems import find_problems
-from vecscope.core.errors import ConnectError, ExtensionMissingError, QueryError, first_line
+from vecscope.core.errors import ExtensionMissingError
 from vecscope.core.models import Inventory, ServerInfo, Setting, VectorColumn, VectorIndex
 from vecscope.core.pgvector import DEFAULT_PARAMS, parse_reloptions
 
@@ -50,37 +50,22 @@ WATCHED_SETTINGS: tuple[str, ...] = (
 
 def _rows(
     conn: psycopg.Connection[TupleRow],
-    query: str | sql.SQL | sql.Composed,
+    name: str,
     params: dict[str, Any] | None = None,
+    **parts: sql.Composable,
 ) -> list[dict[str, Any]]:
-    try:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query.encode() if isinstance(query, str) else query, params)
-            return cur.fetchall()
-    except psycopg.Error as e:
-        first = first_line(e)
-        if conn.broken:
-            raise ConnectError(f"connection lost: {first}") from e
-        if isinstance(e, psycopg.errors.QueryCanceled):
-            raise QueryError(
-                f"catalog query cancelled ({first}): the server is slow or locked; try again"
-            ) from e
-        raise QueryError(f"catalog query failed: {first}") from e
+    with db.mapped_errors("catalog query", conn):
+        return db.rows(conn, name, params, **parts)
 
 
 def fetch_server(conn: psycopg.Connection[TupleRow]) -> ServerInfo:
     """Server version, pgvector versions, recovery state and the settings that matter."""
-    (row,) = _rows(conn, queries.load("server"))
+    (row,) = _rows(conn, "server")
     if row["pgvector"] is not None and row["pgvector_schema"]:
         # pgvector defines hnsw.* and ivfflat.* when its library loads in this backend;
         # parsing one vector literal loads it, so current_setting() can see them.
-        _rows(
-            conn,
-            sql.SQL("SELECT '[1]'::{}.vector IS NOT NULL AS loaded").format(
-                sql.Identifier(row["pgvector_schema"])
-            ),
-        )
-    settings = _rows(conn, queries.load("settings"), {"names": list(WATCHED_SETTINGS)})
+        _rows(conn, "load_pgvector", schema=sql.Identifier(row["pgvector_schema"]))
+    settings = _rows(conn, "settings", {"names": list(WATCHED_SETTINGS)})
     return ServerInfo(
         version=row["version"],
         version_num=row["version_num"],
@@ -117,14 +102,16 @@ def require_pgvector(server: ServerInfo, dbname: str) -> None:
 
 
 def fetch_columns(conn: psycopg.Connection[TupleRow]) -> tuple[VectorColumn, ...]:
-    return tuple(VectorColumn(**r) for r in _rows(conn, queries.load("columns")))
+    return tuple(VectorColumn(**r) for r in _rows(conn, "columns"))
 
 
 def fetch_indexes(
     conn: psycopg.Connection[TupleRow], server_version_num: int
 ) -> tuple[VectorIndex, ...]:
     result = []
-    for r in _rows(conn, queries.indexes_sql(server_version_num)):
+    # pg_stat_user_indexes.last_idx_scan is PostgreSQL 16+.
+    last_scan = "s.last_idx_scan::text" if server_version_num >= 160000 else "NULL::text"
+    for r in _rows(conn, "indexes", last_scan=sql.SQL(last_scan)):
         explicit = parse_reloptions(r.pop("reloptions"))
         params = {**DEFAULT_PARAMS.get(r["method"], {}), **explicit}
         result.append(VectorIndex(params=params, params_explicit=tuple(explicit), **r))

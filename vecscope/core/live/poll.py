@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow, dict_row
 
-from vecscope.core import queries
+from vecscope.core import db
 from vecscope.core.catalog.activity import statements_status
 from vecscope.core.connection import ConnectionTarget, connect, redact
 from vecscope.core.doctor.explain import QUERY_SETTINGS
-from vecscope.core.errors import QueryError, first_line
+from vecscope.core.errors import first_line
 from vecscope.core.live.model import IndexCounters, Running, Setting, Snapshot, StatementCounters
 
 #: Settings that change how vector queries are planned or how many results they return:
@@ -67,39 +66,35 @@ class Poller:
     def __init__(self, conn: psycopg.Connection[TupleRow]) -> None:
         self.conn = conn
         self._seq = 0
-        self._statements_sql: bytes | None = None
-        self._reset_sql: bytes | None = None
+        self._statements: sql.Composed | None = None
+        self._reset: sql.Composed | None = None
         self._missing: str | None = None
+        #: pg_stat_statements failed to read once: left out for the rest of the run (as
+        #: pg_activity does), so a broken view does not write a server-log error per poll.
+        self._statements_failed = False
         self._sees_all = False
         self._probe_statements()
 
     def _probe_statements(self) -> None:
         """Where pg_stat_statements is, and which of its columns this version has."""
-        try:
+        with db.mapped_errors("reading pg_stat_statements' status"):
             schema, missing, self._sees_all = statements_status(self.conn)
-        except psycopg.Error as e:
-            raise QueryError(f"reading pg_stat_statements' status failed: {first_line(e)}") from e
-        self._missing = missing
-        self._statements_sql = self._reset_sql = None
-        if schema is None:
-            return
-        with self.conn.cursor() as cur:
-            has_since = cur.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass"
-                " AND attname = 'stats_since' AND NOT attisdropped)",
-                (sql.Identifier(schema, "pg_stat_statements").as_string(self.conn),),
-            ).fetchone()
-            has_info = cur.execute(
-                "SELECT to_regclass(%s) IS NOT NULL",
-                (sql.Identifier(schema, "pg_stat_statements_info").as_string(self.conn),),
-            ).fetchone()
-        view = sql.Identifier(schema, "pg_stat_statements").as_string(self.conn)
-        since = "min(stats_since)" if has_since and has_since[0] else "NULL::timestamptz"
-        text = queries.load("live_statements").replace("STATEMENTS", view)
-        self._statements_sql = text.replace("SINCE", since).encode()
-        if has_info and has_info[0]:
-            info = sql.Identifier(schema, "pg_stat_statements_info").as_string(self.conn)
-            self._reset_sql = f"SELECT stats_reset FROM {info}".encode()
+            self._missing = missing
+            self._statements = self._reset = None
+            if schema is None:
+                return
+            view = sql.Identifier(schema, "pg_stat_statements")
+            info = sql.Identifier(schema, "pg_stat_statements_info")
+            found = db.row(
+                self.conn,
+                "live_statements_columns",
+                {"view": view.as_string(self.conn), "info": info.as_string(self.conn)},
+            )
+        assert found is not None
+        since = "min(stats_since)" if found["has_since"] else "NULL::timestamptz"
+        self._statements = db.statement("live_statements", statements=view, since=sql.SQL(since))
+        if found["has_info"]:
+            self._reset = db.statement("live_statements_reset", info=info)
 
     def poll(self) -> Snapshot:
         """Read one snapshot.
@@ -109,27 +104,17 @@ class Poller:
                 indexes); pg_stat_statements failing only sets ``statements_missing``.
         """
         started = time.perf_counter()
-        if self._statements_sql is None:
+        if self._statements is None and not self._statements_failed:
             self._probe_statements()  # it may have been installed since the last poll
-        try:
-            with self.conn.cursor(row_factory=dict_row) as cur:
-                clock = cur.execute(queries.load("live_server").encode()).fetchone()
-                assert clock is not None
-                statements, reset = self._read_statements(cur)
-                running = tuple(
-                    Running(**r) for r in cur.execute(queries.load("live_activity").encode())
-                )
-                indexes = tuple(
-                    IndexCounters(**r) for r in cur.execute(queries.load("live_indexes").encode())
-                )
-                settings = tuple(
-                    Setting(**r)
-                    for r in cur.execute(
-                        queries.load("live_settings").encode(), {"names": list(WATCHED_SETTINGS)}
-                    )
-                )
-        except psycopg.Error as e:
-            raise QueryError(f"polling the server failed: {first_line(e)}") from e
+        with db.mapped_errors("polling the server"):
+            clock = db.row(self.conn, "live_server")
+            assert clock is not None
+            statements, reset = self._read_statements()
+            running = tuple(db.records(self.conn, "live_activity", Running))
+            indexes = tuple(db.records(self.conn, "live_indexes", IndexCounters))
+            settings = tuple(
+                db.records(self.conn, "live_settings", Setting, {"names": list(WATCHED_SETTINGS)})
+            )
         self._seq += 1
         return Snapshot(
             seq=self._seq,
@@ -146,19 +131,21 @@ class Poller:
         )
 
     def _read_statements(
-        self, cur: psycopg.Cursor[dict[str, Any]]
+        self,
     ) -> tuple[tuple[StatementCounters, ...] | None, datetime | None]:
-        if self._statements_sql is None:
+        if self._statements is None:
             return None, None
         try:
-            rows = cur.execute(self._statements_sql).fetchall()
-            reset_row = cur.execute(self._reset_sql).fetchone() if self._reset_sql else None
+            with self.conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(self._statements).fetchall()
+                reset_row = cur.execute(self._reset).fetchone() if self._reset else None
         except psycopg.errors.QueryCanceled:
             raise
         except psycopg.Error as e:
-            # Created but not preloaded, or not allowed: say so once and poll the rest.
+            # Created but not preloaded, or not allowed: said once, left out from now on.
             self._missing = f"pg_stat_statements cannot be read: {first_line(e)}"
-            self._statements_sql = None
+            self._statements = None
+            self._statements_failed = True
             return None, None
         statements = tuple(
             StatementCounters(

@@ -12,6 +12,6 @@ SELECT pid,
  WHERE datname = current_database()
    AND pid <> pg_backend_pid()
    AND backend_type = 'client backend'
-   AND query ~ '(<->|<=>|<#>|<\+>|<~>|<%>)'
+   AND query ~ {vector_operators}
  ORDER BY query_start NULLS LAST
  LIMIT 200

@@ -1,5 +1,5 @@
 -- Every pgvector (hnsw, ivfflat) and pgvectorscale (diskann) index, with what a DBA needs
--- to judge it. One query, whatever the number of tables. LAST_SCAN is chosen by server
+-- to judge it. One query, whatever the number of tables. {last_scan} is chosen by server
 -- version in core.queries (pg_stat_all_indexes.last_idx_scan exists from PostgreSQL 16).
 WITH locked AS (
     SELECT DISTINCT relation FROM pg_locks
@@ -38,7 +38,7 @@ SELECT n.nspname::text AS schema,
        pg_get_expr(x.indexprs, x.indrelid) AS expression,
        s.idx_scan AS scans,
        s.idx_tup_read AS tuples_read,
-       LAST_SCAN AS last_scan,
+       {last_scan} AS last_scan,
        ts.spcname::text AS tablespace
   FROM pg_index x
   JOIN pg_class i ON i.oid = x.indexrelid

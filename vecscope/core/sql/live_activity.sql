@@ -14,7 +14,7 @@ SELECT pid,
    AND pid <> pg_backend_pid()
    AND ((backend_type = 'client backend'
          AND state = 'active'
-         AND query ~ '(<->|<=>|<#>|<\+>|<~>|<%>)')
+         AND query ~ {vector_operators})
         OR query = '<insufficient privilege>')
  ORDER BY query_start NULLS LAST
  LIMIT 500

@@ -1,16 +1,16 @@
 -- Vector query shapes from pg_stat_statements: cumulative counters, summed over the
--- roles that ran the same shape. STATEMENTS is the quoted view, SINCE the oldest
+-- roles that ran the same shape. {statements} is the quoted view, {since} the oldest
 -- per-entry start (pg_stat_statements 1.11+, else NULL); both are set in core.live.poll.
 SELECT queryid,
        sum(calls)::bigint AS calls,
        sum(total_exec_time)::float8 AS total_ms,
        sum(rows)::bigint AS rows,
        min(query) AS query,
-       SINCE AS since
-  FROM STATEMENTS
+       {since} AS since
+  FROM {statements}
  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND queryid IS NOT NULL
-   AND query ~ '(<->|<=>|<#>|<\+>|<~>|<%>)'
+   AND query ~ {vector_operators}
    -- DDL and EXPLAIN that mention the operators (CREATE EXTENSION vector's own script, a
    -- DBA's EXPLAIN, vecscope's plan doctor) are no application query shape; leading
    -- comments are skipped.
