@@ -114,7 +114,8 @@ def live_shot(dsn: str) -> None:
     import psycopg
 
     from vecscope.core.demo.workload import DemoWorkload
-    from vecscope.tui.screens.live import LiveOptions, LiveScreen
+    from vecscope.tui.context import LiveOptions
+    from vecscope.tui.screens.live import LiveScreen
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_statements_reset()")

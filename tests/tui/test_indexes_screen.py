@@ -237,3 +237,28 @@ async def test_limited_role_is_marked_not_hidden(demo_db: Database) -> None:
         assert rows["col:public.messages.embedding"][2] == "no SELECT"
         assert rows["col:public.atoms.embedding"][2] == "1/1 usable"
         assert f"{LIMITED_ROLE}@local socket" in app.sub_title
+
+
+async def test_navigation_and_palette_commands_are_the_screens_own(demo_db: Database) -> None:
+    """`e` on a row opens the doctor on it (a message the app handles); the palette lists
+    the current screen's own commands, not another screen's."""
+    from vecscope.tui.screens.explain import ExplainScreen
+    from vecscope.tui.screens.live import LiveScreen
+
+    app = VecscopeApp(demo_db.target)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Refresh inventory", "Problems only"} <= titles
+        assert not any(t.startswith("Live:") for t in titles)
+        table = app.screen.query_one(InventoryTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("ix:public.idx_messages_embedding_hnsw"))
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExplainScreen))
+        editor = app.screen.query_one("#editor")
+        await wait_until(pilot, lambda: "messages" in str(getattr(editor, "text", "")))
+        await app.switch_mode("live")
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen))
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert "Live: record or stop recording" in titles and "Refresh inventory" not in titles

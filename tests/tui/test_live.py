@@ -20,9 +20,10 @@ from vecscope.core.connection import ConnectionTarget
 from vecscope.core.demo.workload import DemoWorkload
 from vecscope.core.live.recording import Recording, recordings_dir
 from vecscope.tui.app import VecscopeApp
+from vecscope.tui.context import LiveOptions
 from vecscope.tui.replay import ReplayApp
 from vecscope.tui.screens.explain import ExplainScreen
-from vecscope.tui.screens.live import LiveOptions, LiveScreen
+from vecscope.tui.screens.live import LiveScreen
 from vecscope.tui.widgets.live_views import IndexesTable, ShapesTable
 
 RECORDING = Path(__file__).parent.parent / "data" / "live_demo.sqlite"

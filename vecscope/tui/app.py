@@ -15,7 +15,9 @@ from textual.screen import Screen
 from vecscope.core.connection import ConnectionTarget
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
 from vecscope.core.session import CatalogSession
-from vecscope.tui.screens.base import WorkerFailed
+from vecscope.tui.context import LiveOptions
+from vecscope.tui.messages import ExplainQuery, OpenLab, OpenMigration
+from vecscope.tui.screens.base import VecscopeScreen, WorkerFailed
 from vecscope.tui.screens.confirm import ConfirmScreen
 from vecscope.tui.screens.connection_error import ConnectionErrorScreen
 from vecscope.tui.screens.explain import ExplainScreen
@@ -23,7 +25,7 @@ from vecscope.tui.screens.faiss import FaissScreen
 from vecscope.tui.screens.help import HelpScreen
 from vecscope.tui.screens.indexes import IndexesScreen
 from vecscope.tui.screens.latency import LatencyScreen
-from vecscope.tui.screens.live import LiveOptions, LiveScreen
+from vecscope.tui.screens.live import LiveScreen
 from vecscope.tui.screens.migrate import MigrateScreen
 from vecscope.tui.terminal import driver_class
 
@@ -100,24 +102,8 @@ class VecscopeApp(App[int]):
             "The application's own vector queries, live, without adding load; record",
             lambda: self.switch_mode("live"),
         )
-        if isinstance(screen, LiveScreen):
-            yield SystemCommand(
-                "Live: record or stop recording", "Keep every poll in a file", screen.action_record
-            )
-            yield SystemCommand(
-                "Live: record without query texts",
-                "A recording to share: shapes named by queryid, no SQL text",
-                screen.action_record_without_text,
-            )
-        if isinstance(screen, IndexesScreen):
-            yield SystemCommand(
-                "Refresh inventory", "Read columns and indexes again", screen.action_refresh
-            )
-            yield SystemCommand(
-                "Problems only",
-                "Toggle: only columns with errors or warnings",
-                screen.action_problems_only,
-            )
+        if isinstance(screen, VecscopeScreen):
+            yield from screen.palette_commands()
         if isinstance(screen, MigrateScreen):
             yield SystemCommand(
                 "Migrate: open a journal",
@@ -159,33 +145,29 @@ class VecscopeApp(App[int]):
         if isinstance(self.screen, IndexesScreen):
             self.screen.action_refresh()
 
-    async def explain_query(self, sql: str) -> None:
-        """Open the Explain mode on ``sql`` and explain it."""
+    @on(ExplainQuery)
+    async def explain_query(self, event: ExplainQuery) -> None:
+        """Open the Explain mode on a query and explain it."""
         await self.switch_mode("explain")
         screen = self.screen
         if isinstance(screen, ExplainScreen):
-            screen.load_query(sql)
+            screen.load_query(event.sql)
 
-    async def lab_column(self, schema: str, table: str, column: str) -> None:
+    @on(OpenLab)
+    async def lab_column(self, event: OpenLab) -> None:
         """Open the Latency mode on a vector column."""
         await self.switch_mode("latency")
         screen = self.screen
         if isinstance(screen, LatencyScreen):
-            screen.open_target(schema, table, column)
+            screen.open_target(event.schema, event.table, event.column)
 
-    async def migrate_index(self, schema: str, name: str) -> None:
-        """Open the Migrate mode on a vector index and plan its migration."""
+    @on(OpenMigration)
+    async def migrate(self, event: OpenMigration) -> None:
+        """Open the Migrate mode on an index (planned at once) or a column without one."""
         await self.switch_mode("migrate")
         screen = self.screen
         if isinstance(screen, MigrateScreen):
-            screen.open_source(f"index:{schema}.{name}")
-
-    async def migrate_column(self, schema: str, table: str, column: str) -> None:
-        """Open the Migrate mode on a vector column without an index (a first index)."""
-        await self.switch_mode("migrate")
-        screen = self.screen
-        if isinstance(screen, MigrateScreen):
-            screen.open_source(f"column:{schema}.{table}.{column}")
+            screen.open_source(event.source)
 
     def _migration_running(self) -> MigrateScreen | None:
         try:

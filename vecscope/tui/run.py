@@ -14,7 +14,7 @@ from vecscope.core.demo import server as demo_server
 from vecscope.core.errors import BadInputError
 from vecscope.core.live.recording import check_new_recording
 from vecscope.core.live.session import check_interval
-from vecscope.tui.screens.live import LiveOptions
+from vecscope.tui.context import LiveOptions
 
 
 def check_faiss_dir(faiss_dir: Path | None) -> None:

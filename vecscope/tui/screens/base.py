@@ -6,7 +6,10 @@ the app as :class:`WorkerFailed`; the app alone decides between a screen and a t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from textual import on
+from textual.app import SystemCommand
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.screen import Screen
@@ -29,7 +32,12 @@ def forward_worker_error(node: MessagePump, event: Worker.StateChanged) -> None:
 
 
 class VecscopeScreen(Screen[None]):
-    """A screen whose worker errors reach ``VecscopeApp``'s single handler."""
+    """A screen whose worker errors reach ``VecscopeApp``'s single handler, and which
+    offers its own commands to the palette (:meth:`palette_commands`)."""
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """This screen's entries in the command palette (``ctrl+p``), beside the app's."""
+        return ()
 
     @on(Worker.StateChanged)
     def _forward_worker_error(self, event: Worker.StateChanged) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
@@ -17,6 +18,7 @@ from vecscope.core.catalog.inventory import HEADLINE_SETTINGS
 from vecscope.core.doctor.diagnose import knn_query_for
 from vecscope.core.models import Inventory, Severity, VectorColumn
 from vecscope.tui.context import session_of
+from vecscope.tui.messages import ExplainQuery, OpenLab, OpenMigration
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.widgets.detail import DetailPane
 from vecscope.tui.widgets.inventory_table import Filter, InventoryTable
@@ -173,6 +175,16 @@ class IndexesScreen(VecscopeScreen):
         if self.inventory is not None:
             self.query_one(InventoryTable).show(self.inventory, flt)
 
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "Refresh inventory", "Read columns and indexes again", self.action_refresh
+        )
+        yield SystemCommand(
+            "Problems only",
+            "Toggle: only columns with errors or warnings",
+            self.action_problems_only,
+        )
+
     async def action_explain(self) -> None:
         """Open the plan doctor on a ready-made nearest-neighbour query for this column."""
         item = self.query_one(InventoryTable).selected()
@@ -185,19 +197,14 @@ class IndexesScreen(VecscopeScreen):
         else:
             operator = (item.operator or "<=>").split()[0]
             schema, table, column = item.schema, item.table, item.column or ""
-        sql = knn_query_for(schema, table, column, operator)
-        explain_query = getattr(self.app, "explain_query", None)
-        if explain_query is not None:
-            await explain_query(sql)
+        self.post_message(ExplainQuery(knn_query_for(schema, table, column, operator)))
 
     async def action_lab(self) -> None:
         """Open the latency and recall lab on this column."""
         item = self.query_one(InventoryTable).selected()
         if item is None or item.column is None:
             return
-        lab_column = getattr(self.app, "lab_column", None)
-        if lab_column is not None:
-            await lab_column(item.schema, item.table, item.column)
+        self.post_message(OpenLab(item.schema, item.table, item.column))
 
     async def action_migrate(self) -> None:
         """Open the Migrate mode on this index (a column: its first index, or a new one)."""
@@ -208,14 +215,10 @@ class IndexesScreen(VecscopeScreen):
             indexes = self.inventory.indexes_on(item)
             usable = [ix for ix in indexes if ix.usable] or list(indexes)
             if not usable:
-                migrate_column = getattr(self.app, "migrate_column", None)
-                if migrate_column is not None:
-                    await migrate_column(item.schema, item.table, item.column)
+                self.post_message(OpenMigration("column", item.schema, item.table, item.column))
                 return
             item = usable[0]
-        migrate_index = getattr(self.app, "migrate_index", None)
-        if migrate_index is not None:
-            await migrate_index(item.schema, item.name)
+        self.post_message(OpenMigration("index", item.schema, item.name))
 
     def action_copy(self) -> None:
         """Copy the fix of the worst problem, or the index definition, to the clipboard."""

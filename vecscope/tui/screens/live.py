@@ -9,13 +9,13 @@ recording (``vecscope replay FILE``), the same views show any poll: step, seek, 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -34,7 +34,8 @@ from vecscope.core.live.recording import (
     recordings_dir,
 )
 from vecscope.core.live.session import LiveSession
-from vecscope.tui.context import session_of
+from vecscope.tui.context import LiveOptions, live_options_of, session_of
+from vecscope.tui.messages import ExplainQuery
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.widgets.live_views import (
     ActivityPanel,
@@ -50,15 +51,6 @@ WINDOW = 300
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 #: Seconds between polls shown when a replay plays.
 PLAY_STEP_S = 0.25
-
-
-@dataclass(frozen=True)
-class LiveOptions:
-    """How ``vecscope live`` opens the mode (defaults for the F7 key)."""
-
-    interval_s: float = 2.0
-    record: Path | None = None
-    query_text: bool = True
 
 
 def _sep() -> Content:
@@ -138,8 +130,8 @@ class LiveScreen(VecscopeScreen):
             self.sub_title = f"replay of {self.replay.name}"
             self.load_recording(self.replay)
         else:
-            options = getattr(self.app, "live_options", None)
-            if isinstance(options, LiveOptions):
+            options = live_options_of(self.app)
+            if options is not None:
                 self.options = options
                 self.interval_s = options.interval_s
             self.live = LiveSession(session_of(self.app).target, self.interval_s)
@@ -337,12 +329,21 @@ class LiveScreen(VecscopeScreen):
         if query is None:
             self.notify("This recording has no query texts (--no-query-text).", severity="warning")
             return
-        explain = getattr(self.app, "explain_query", None)
-        if self.replay is not None or explain is None:
+        if self.replay is not None:
             self.app.copy_to_clipboard(query)
             self.notify("No database in a replay: the query text is copied.", title="Copied")
             return
-        self.run_worker(explain(query), exclusive=False)
+        self.post_message(ExplainQuery(query))
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "Live: record or stop recording", "Keep every poll in a file", self.action_record
+        )
+        yield SystemCommand(
+            "Live: record without query texts",
+            "A recording to share: shapes named by queryid, no SQL text",
+            self.action_record_without_text,
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         replay_only = {"step", "seek_to"}
