@@ -103,13 +103,28 @@ class VectorIndex:
         return self.valid and self.ready
 
 
+class ProblemKind(StrEnum):
+    """What the catalog alone shows to be wrong (stable identifiers, as ``--json`` prints)."""
+
+    NO_SELECT = "no-select"
+    UNTYPED_DIMS = "untyped-dims"
+    TOO_MANY_DIMS = "too-many-dims"
+    NO_INDEX = "no-index"
+    NO_USABLE_INDEX = "no-usable-index"
+    INDEX_NOT_READY = "index-not-ready"
+    INVALID_INDEX = "invalid-index"
+    SMALL_TABLE = "small-table"
+    IVFFLAT_FEW_ROWS = "ivfflat-few-rows"
+    NEVER_SCANNED = "never-scanned"
+    DUPLICATE_INDEX = "duplicate-index"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Something a DBA should look at, found from the catalog alone."""
 
     severity: Severity
-    #: Stable identifier, e.g. ``no-index`` or ``invalid-index``.
-    kind: str
+    kind: ProblemKind
     schema: str
     table: str
     column: str | None

@@ -6,7 +6,14 @@ belong to the plan doctor; here we judge columns and indexes as they stand.
 
 from __future__ import annotations
 
-from vecscope.core.models import Inventory, Problem, Severity, VectorColumn, VectorIndex
+from vecscope.core.models import (
+    Inventory,
+    Problem,
+    ProblemKind,
+    Severity,
+    VectorColumn,
+    VectorIndex,
+)
 from vecscope.core.pgvector import DEFAULT_OPERATOR, MAX_INDEX_DIMS, opclass_for, suggested_lists
 from vecscope.core.sqltext import create_index_sql, ident
 
@@ -18,13 +25,13 @@ SMALL_TABLE_ROWS = 1_000
 def _column_problems(col: VectorColumn, indexes: tuple[VectorIndex, ...]) -> list[Problem]:
     found: list[Problem] = []
 
-    def add(sev: Severity, kind: str, message: str, fix: str | None = None) -> None:
+    def add(sev: Severity, kind: ProblemKind, message: str, fix: str | None = None) -> None:
         found.append(Problem(sev, kind, col.schema, col.table, col.column, None, message, fix))
 
     if not col.can_select:
         add(
             Severity.WARNING,
-            "no-select",
+            ProblemKind.NO_SELECT,
             f"the current role has no SELECT on {ident(col.schema, col.table)}: "
             "catalog facts only, no queries or measurements",
             f"GRANT SELECT ON {ident(col.schema, col.table)} TO <role>;",
@@ -35,7 +42,7 @@ def _column_problems(col: VectorColumn, indexes: tuple[VectorIndex, ...]) -> lis
     if col.dims is None:
         add(
             Severity.WARNING,
-            "untyped-dims",
+            ProblemKind.UNTYPED_DIMS,
             f"{ident(col.column)} is {col.type} without dimensions: hnsw and ivfflat cannot "
             'index it ("column does not have dimensions")',
             f"ALTER TABLE {ident(col.schema, col.table)} ALTER COLUMN {ident(col.column)} "
@@ -46,7 +53,7 @@ def _column_problems(col: VectorColumn, indexes: tuple[VectorIndex, ...]) -> lis
     if limit is not None and col.dims > limit:
         add(
             Severity.WARNING,
-            "too-many-dims",
+            ProblemKind.TOO_MANY_DIMS,
             f"{col.dims} dimensions exceed the {limit} that hnsw/ivfflat index for {col.type}",
             "index a halfvec cast (up to 4000 dims) or binary quantisation (bit)",
         )
@@ -63,7 +70,7 @@ def _column_problems(col: VectorColumn, indexes: tuple[VectorIndex, ...]) -> lis
                 if col.rows is not None
                 else "row count unknown (table never analysed)"
             )
-        kind = "no-index" if not indexes else "no-usable-index"
+        kind = ProblemKind.NO_INDEX if not indexes else ProblemKind.NO_USABLE_INDEX
         label = "no vector index" if not indexes else "no usable vector index"
         add(
             sev,
@@ -86,14 +93,14 @@ def _index_problems(
 ) -> list[Problem]:
     found: list[Problem] = []
 
-    def add(sev: Severity, kind: str, message: str, fix: str | None = None) -> None:
+    def add(sev: Severity, kind: ProblemKind, message: str, fix: str | None = None) -> None:
         found.append(Problem(sev, kind, ix.schema, ix.table, ix.column, ix.name, message, fix))
 
     qualified = ident(ix.schema, ix.name)
     if not ix.ready:
         add(
             Severity.ERROR,
-            "index-not-ready",
+            ProblemKind.INDEX_NOT_READY,
             "not ready: a concurrent build is running now, or one failed before its first "
             "phase ended; the planner cannot use it",
             f"if no build is running: DROP INDEX CONCURRENTLY IF EXISTS {qualified};",
@@ -101,7 +108,7 @@ def _index_problems(
     elif not ix.valid:
         add(
             Severity.ERROR,
-            "invalid-index",
+            ProblemKind.INVALID_INDEX,
             "INVALID: the leftover of a failed or cancelled CREATE INDEX CONCURRENTLY; "
             "every write still maintains it, no query can use it",
             f"DROP INDEX CONCURRENTLY IF EXISTS {qualified};  -- then build it again, or "
@@ -111,7 +118,7 @@ def _index_problems(
     if ix.usable and rows is not None and rows < SMALL_TABLE_ROWS:
         add(
             Severity.INFO,
-            "small-table",
+            ProblemKind.SMALL_TABLE,
             f"~{rows:,} rows: the planner rightly prefers a Seq Scan, so this index "
             "is rarely used (not an error)",
         )
@@ -120,7 +127,7 @@ def _index_problems(
         if rows < lists * 10:
             add(
                 Severity.WARNING,
-                "ivfflat-few-rows",
+                ProblemKind.IVFFLAT_FEW_ROWS,
                 f"lists = {lists} for ~{rows:,} rows: under 10 rows per list, recall suffers",
                 f"rebuild with lists = {suggested_lists(rows)}, or use hnsw",
             )
@@ -128,7 +135,7 @@ def _index_problems(
         since = f" since {stats_reset[:19]}" if stats_reset else " since statistics began"
         add(
             Severity.INFO,
-            "never-scanned",
+            ProblemKind.NEVER_SCANNED,
             f"no scans{since}: check that queries use {ix.operator or 'its operator'} "
             "with ORDER BY ... LIMIT",
         )
@@ -147,7 +154,7 @@ def _duplicates(indexes: tuple[VectorIndex, ...]) -> list[Problem]:
             found.append(
                 Problem(
                     Severity.WARNING,
-                    "duplicate-index",
+                    ProblemKind.DUPLICATE_INDEX,
                     ix.schema,
                     ix.table,
                     ix.column,
