@@ -101,14 +101,21 @@ def db(pg: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[Database]
     _drop_database(pg, name)
 
 
+def _demo_database(
+    server: EmbeddedServer, request: pytest.FixtureRequest, suffix: str
+) -> Iterator[Database]:
+    """A fresh database seeded with the (small) demo scenario, dropped after the module."""
+    name = _module_db_name(request, suffix)
+    database = _fresh_database(server, name, extension=False)
+    seed(database.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
+    yield database
+    _drop_database(server, name)
+
+
 @pytest.fixture(scope="module")
 def demo_db(pg: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[Database]:
     """A fresh database seeded with the (small) demo scenario, for this test module only."""
-    name = _module_db_name(request, "_demo")
-    database = _fresh_database(pg, name, extension=False)
-    seed(database.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
-    yield database
-    _drop_database(pg, name)
+    yield from _demo_database(pg, request, "_demo")
 
 
 @pytest.fixture(autouse=True)
@@ -162,18 +169,10 @@ def bare_pg(
 @pytest.fixture(scope="module")
 def bare_demo_db(bare_pg: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[Database]:
     """The (small) demo on a server where pg_stat_statements is not loaded."""
-    name = _module_db_name(request, "_bare")
-    database = _fresh_database(bare_pg, name, extension=False)
-    seed(database.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
-    yield database
-    _drop_database(bare_pg, name)
+    yield from _demo_database(bare_pg, request, "_bare")
 
 
 @pytest.fixture(scope="module")
 def pgss_demo_db(pgss_server: EmbeddedServer, request: pytest.FixtureRequest) -> Iterator[Database]:
     """A fresh database with pg_stat_statements and the (small) demo, for this module only."""
-    name = _module_db_name(request, "_pgss")
-    database = _fresh_database(pgss_server, name, extension=False)
-    seed(database.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
-    yield database
-    _drop_database(pgss_server, name)
+    yield from _demo_database(pgss_server, request, "_pgss")
