@@ -43,6 +43,12 @@ def _shown(statement: sql.Composed) -> str:
     return "\n".join(ln for ln in lines if not ln.startswith("--")).strip()
 
 
+def _application_query(name: str) -> bytes:
+    """One of the application's searches as the application sends it: without the file's
+    leading comment, so pg_stat_activity and the Live mode show the application's text."""
+    return _shown(db.statement(name)).encode()
+
+
 @dataclass
 class WorkloadStats:
     queries: int = 0
@@ -107,6 +113,10 @@ class DemoWorkload:
         except psycopg.Error:
             self.stats.errors += 1
             return
+        queries = {
+            name: _application_query(name)
+            for name in (DOCS, MESSAGES, ATOMS, PRODUCTS_BEFORE, PRODUCTS_AFTER)
+        }
         with conn:
             while not self._stop.is_set():
                 pick = rng.random()
@@ -121,7 +131,7 @@ class DemoWorkload:
                     query = PRODUCTS_AFTER if after else PRODUCTS_BEFORE
                     vectors = self._vectors["products"]
                 try:
-                    db.rows(conn, query, {"vector": rng.choice(vectors)})
+                    conn.execute(queries[query], {"vector": rng.choice(vectors)}).fetchall()
                     self.stats.queries += 1
                 except psycopg.Error:
                     self.stats.errors += 1
