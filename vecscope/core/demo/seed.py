@@ -363,10 +363,7 @@ def _load(
             for i in range(sizes.messages)
         ],
     )
-    long_builds.add(
-        "messages: HNSW index (vector_l2_ops)",
-        "demo_messages_index",
-    )
+    long_builds.add("messages: HNSW index (vector_l2_ops)", "demo_messages_index")
 
     step(f"doc_chunks: {sizes.doc_chunks:,} clustered 384-d embeddings")
     db.execute(conn, "demo_doc_chunks_table")
@@ -383,8 +380,7 @@ def _load(
     )
     db.execute(conn, "demo_doc_chunks_tenant_index")
     builds.add(
-        "doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)",
-        "demo_doc_chunks_index",
+        "doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)", "demo_doc_chunks_index"
     )
 
     step(f"articles: {sizes.articles:,} rows, no vector index")
@@ -413,10 +409,7 @@ def _load(
         ["int8", "text", "vector"],
         [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)],
     )
-    builds.add(
-        "atoms: HNSW index (vector_cosine_ops)",
-        "demo_atoms_index",
-    )
+    builds.add("atoms: HNSW index (vector_cosine_ops)", "demo_atoms_index")
 
     step(f'search."Product Embeddings": {sizes.products:,} rows, names that need quoting')
     db.execute(conn, "demo_search_schema")
@@ -432,14 +425,10 @@ def _load(
     # Now, while the background builds work on other tables (they would hold it up).
     step('search."Product Embeddings": a concurrent build that fails for real')
     _fail_concurrent_build(dsn, step)
-    builds.add(
-        'search."Product Embeddings": HNSW index (vector_ip_ops)',
-        "demo_products_index",
-    )
+    builds.add('search."Product Embeddings": HNSW index (vector_ip_ops)', "demo_products_index")
     if has_feature(version, "halfvec"):
         # pgvector 0.7+: half-precision indexing of a full-precision column, an
         # expression index that queries must repeat exactly to use.
         builds.add(
-            'search."Product Embeddings": halfvec expression index',
-            "demo_products_half_index",
+            'search."Product Embeddings": halfvec expression index', "demo_products_half_index"
         )
