@@ -4,6 +4,7 @@ and that the TUI never imports the CLI."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,74 @@ def test_no_top_level_core_or_tui(name: str, tmp_path: Path) -> None:
         [sys.executable, "-c", f"import vecscope.{name}"], capture_output=True, cwd=tmp_path
     )
     assert ok.returncode == 0
+
+
+#: Where every statement run comes from ``core/sql`` through ``core/db.py`` (issue 12).
+SQL_FROM_FILES = ("demo", "embedded.py", "connection.py")
+#: The calls that run SQL text on a psycopg connection or cursor.
+RUNS_SQL = {"execute", "executemany", "copy"}
+
+
+def _is_sql_literal(node: ast.expr) -> bool:
+    """A string or bytes literal, an f-string, ``sql.SQL(<literal>)``, or one of these
+    formatted (``"...".format(...)``, ``sql.SQL("...").format(...)``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+        return True
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):  # "SELECT " + "..." or "..." % (...)
+        return _is_sql_literal(node.left) or _is_sql_literal(node.right)
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if node.func.attr == "SQL":
+        return bool(node.args) and _is_sql_literal(node.args[0])
+    return node.func.attr == "format" and _is_sql_literal(node.func.value)
+
+
+def _literal_sql_calls(source: str) -> list[int]:
+    """Lines where ``.execute(`` (or executemany, copy) gets SQL text written in Python."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in RUNS_SQL
+        and node.args
+        and _is_sql_literal(node.args[0])
+    ]
+
+
+def test_literal_sql_check_finds_literals() -> None:
+    """The check below would see the forms of literal SQL it forbids."""
+    source = """
+conn.execute("SELECT 1")
+conn.execute(f"SET statement_timeout = {ms}")
+cur.execute(b"VACUUM")
+conn.execute(sql.SQL("DROP DATABASE {}").format(name))
+conn.execute("SELECT " + "1")
+cur.copy(sql.SQL("COPY {} FROM STDIN").format(table))
+db.execute(conn, "demo_vacuum_analyze")
+conn.execute(db.statement("demo_vacuum_analyze"))
+conn.execute(statement, (1,))
+"""
+    assert _literal_sql_calls(source) == [2, 3, 4, 5, 6, 7]
+
+
+def test_statements_come_from_sql_files() -> None:
+    """The demo, the embedded server and connecting run no SQL written in Python: every
+    statement is a ``core/sql/*.sql`` file run through ``core/db.py``."""
+    import vecscope.core
+
+    root = Path(vecscope.core.__file__).parent
+    paths = sorted(
+        p
+        for name in SQL_FROM_FILES
+        for p in ([root / name] if name.endswith(".py") else (root / name).rglob("*.py"))
+    )
+    assert len(paths) >= 5, "the check must actually read the modules"
+    offenders = [
+        f"{path.relative_to(root)}:{line}"
+        for path in paths
+        for line in _literal_sql_calls(path.read_text())
+    ]
+    assert offenders == [], f"SQL written in Python instead of core/sql: {offenders}"

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
+from psycopg import sql
 from psycopg.rows import TupleRow
 
+from vecscope.core import db
 from vecscope.core.errors import BadInputError, ConnectError, first_line
 
 APPLICATION_NAME = "vecscope"
@@ -166,7 +168,9 @@ def connect(
     except psycopg.Error as e:
         raise ConnectError(_explain_connect_failure(target, e)) from e
     if statement_timeout_ms is not None:
-        conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        db.execute(
+            conn, "session_statement_timeout", timeout=sql.Literal(int(statement_timeout_ms))
+        )
         if not autocommit:
             conn.commit()
     return conn

@@ -32,6 +32,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
+from vecscope.core import db
 from vecscope.core.errors import EmbeddedServerError
 
 SUPERUSER = "postgres"
@@ -219,22 +220,19 @@ def _configure_preload(server: EmbeddedServer) -> bool:
     if not wanted:
         return False
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-        row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
-        have = [s.strip() for s in str(row[0] if row else "").split(",") if s.strip()]
+        row = db.row(conn, "server_preload_libraries")
+        have = [s.strip() for s in str(row["libraries"] if row else "").split(",") if s.strip()]
         missing = [lib for lib in wanted if lib not in have]
         if not missing:
             return False
-        # ALTER SYSTEM takes no parameters: the list is composed as a literal.
-        conn.execute(
-            sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(
-                sql.Literal(",".join(have + missing))
-            )
-        )
-        for name, value in PRELOAD_SETTINGS.items():
-            conn.execute(
-                sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                    sql.Identifier(*name.split(".")), sql.Literal(value)
-                )
+        # ALTER SYSTEM takes no parameters: the values are composed as literals.
+        settings = {"shared_preload_libraries": ",".join(have + missing), **PRELOAD_SETTINGS}
+        for name, value in settings.items():
+            db.execute(
+                conn,
+                "server_alter_system",
+                setting=sql.Identifier(*name.split(".")),
+                value=sql.Literal(value),
             )
     return True
 

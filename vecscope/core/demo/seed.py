@@ -27,6 +27,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from vecscope.core import db
 from vecscope.core.demo.embeddings import Matrix, sample, topic_model
 from vecscope.core.demo.server import DEFAULT_ROWS, Progress
 from vecscope.core.errors import EmbeddedServerError
@@ -156,8 +157,8 @@ def _copy(
     types: list[str],
     rows: list[tuple[object, ...]],
 ) -> None:
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    stmt = db.statement(
+        "demo_copy", table=table, columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
     with conn.cursor() as cur, cur.copy(stmt) as copy:
         copy.set_types(types)
@@ -167,7 +168,7 @@ def _copy(
     # empty pages left at its end vary from run to run (a snapshot test saw `messages`
     # at 500 pages once, 512 otherwise). A rewrite packs the rows: the same size and
     # plan costs at every seed. Cheap here: the table has only its primary key so far.
-    conn.execute(sql.SQL("VACUUM (FULL) {}").format(table))
+    db.execute(conn, "demo_vacuum_full", table=table)
 
 
 def _vectors(n: int, stream: int) -> tuple[Matrix, np.ndarray]:
@@ -195,20 +196,16 @@ def _fail_concurrent_build(dsn: str, progress: Progress) -> None:
     older snapshot to end; we cancel it there, as an impatient DBA would. PostgreSQL
     leaves the index ready (maintained on every write) but INVALID (never used).
     """
-    table = 'search."Product Embeddings"'
     with psycopg.connect(dsn) as report, psycopg.connect(dsn, autocommit=True) as watcher:
         report.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        report.execute(f"SELECT count(*) FROM {table}")  # the long report's snapshot
+        db.execute(report, "demo_products_report")  # the long report's snapshot
         with psycopg.connect(dsn, autocommit=True) as builder:
             pid = builder.info.backend_pid
             failure: list[BaseException] = []
 
             def build() -> None:
                 try:
-                    builder.execute(
-                        f'CREATE INDEX CONCURRENTLY "Product Embeddings_cosine_idx" ON {table} '
-                        'USING hnsw ("Embedding" vector_cosine_ops)'
-                    )
+                    db.execute(builder, "demo_products_concurrent_index")
                 except BaseException as e:  # noqa: BLE001 - handed to the main thread
                     failure.append(e)
 
@@ -216,14 +213,12 @@ def _fail_concurrent_build(dsn: str, progress: Progress) -> None:
             thread.start()
             deadline = time.monotonic() + 300
             while thread.is_alive():
-                row = watcher.execute(
-                    "SELECT phase FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)
-                ).fetchone()
-                if row is not None and row[0] == "waiting for old snapshots":
-                    watcher.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                row = db.row(watcher, "demo_build_phase", {"pid": pid})
+                if row is not None and row["phase"] == "waiting for old snapshots":
+                    db.execute(watcher, "demo_cancel_backend", {"pid": pid})
                     break
                 if time.monotonic() > deadline:
-                    watcher.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                    db.execute(watcher, "demo_cancel_backend", {"pid": pid})
                     break
                 time.sleep(0.02)
             thread.join()
@@ -246,11 +241,10 @@ class _Builds:
 
     def __init__(self, dsn: str, step: Progress) -> None:
         self._conn = psycopg.connect(dsn, autocommit=True)
-        # This session only: build indexes the way a careful DBA would.
-        self._conn.execute("SET maintenance_work_mem = '512MB'")
-        # No parallel workers: two build sessions and the seed's own process already keep
-        # a small machine's cores busy, and a serial build spends the least CPU per index.
-        self._conn.execute("SET max_parallel_maintenance_workers = 0")
+        # This session only: build indexes the way a careful DBA would, without parallel
+        # workers (two build sessions and the seed's own process keep the cores busy).
+        db.execute(self._conn, "demo_build_memory")
+        db.execute(self._conn, "demo_build_workers")
         self._step = step
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._failure: BaseException | None = None
@@ -258,6 +252,7 @@ class _Builds:
         self._thread.start()
 
     def add(self, label: str, statement: str) -> None:
+        """Queue the build ``core/sql/<statement>.sql``, announced as ``label`` once built."""
         self._queue.put((label, statement))
 
     def _run(self) -> None:
@@ -267,7 +262,7 @@ class _Builds:
             label, statement = item
             started = time.monotonic()
             try:
-                self._conn.execute(statement.encode())
+                db.execute(self._conn, statement)
             except BaseException as e:  # noqa: BLE001 - handed to the seeding thread
                 self._failure = e
                 continue
@@ -305,7 +300,7 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
         progress(f"[{time.monotonic() - started:5.1f}s] {msg}")
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        db.execute(conn, "demo_vector_extension")
         # Two build sessions: messages' HNSW graph (the longest build) on one, the others
         # on the second, so neither waits for the other.
         builds = (_Builds(dsn, step), _Builds(dsn, step))
@@ -320,7 +315,7 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
         # VACUUM as well: it writes each table's free-space and visibility maps now, so
         # sizes do not change later when autovacuum gets to the freshly loaded tables.
         step("VACUUM (ANALYZE)")
-        conn.execute("VACUUM (ANALYZE)")
+        db.execute(conn, "demo_vacuum_analyze")
     step("demo database ready")
 
 
@@ -336,29 +331,15 @@ def _load(
     # The contrib modules the Live mode and the plan doctor read, where the server
     # ships them; pg_stat_statements only where it is preloaded (the embedded server
     # does), since its view fails everywhere else.
-    for (name,) in conn.execute(
-        "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)"
-        " AND (name <> 'pg_stat_statements'"
-        "      OR current_setting('shared_preload_libraries') ~ 'pg_stat_statements')"
-        " ORDER BY name",
-        (list(CONTRIB),),
-    ).fetchall():
-        conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
-    (version,) = conn.execute(
-        "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-    ).fetchone() or ("",)
+    for available in db.rows(conn, "demo_contrib_available", {"names": list(CONTRIB)}):
+        db.execute(conn, "demo_create_extension", extension=sql.Identifier(available["name"]))
+    installed = db.row(conn, "demo_vector_version")
+    version = str(installed["extversion"]) if installed else ""
     register_vector(conn)
 
     # messages first: its HNSW build is the longest, and starts as soon as it is loaded.
     step(f"messages: {sizes.messages:,} rows, HNSW on vector_l2_ops (app queries <=>)")
-    conn.execute("""
-        CREATE TABLE public.messages (
-            id bigint PRIMARY KEY,
-            conversation_id bigint NOT NULL,
-            role text NOT NULL,
-            body text NOT NULL,
-            created_at timestamptz NOT NULL,
-            embedding vector(384))""")
+    db.execute(conn, "demo_messages_table")
     vecs, topics = _vectors(sizes.messages, 2)
     rng = _rng(2)
     texts = _texts(topics, rng)
@@ -382,19 +363,10 @@ def _load(
             for i in range(sizes.messages)
         ],
     )
-    long_builds.add(
-        "messages: HNSW index (vector_l2_ops)",
-        """CREATE INDEX idx_messages_embedding_hnsw ON public.messages
-        USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)""",
-    )
+    long_builds.add("messages: HNSW index (vector_l2_ops)", "demo_messages_index")
 
     step(f"doc_chunks: {sizes.doc_chunks:,} clustered 384-d embeddings")
-    conn.execute("""
-        CREATE TABLE public.doc_chunks (
-            id bigint PRIMARY KEY,
-            tenant_id text NOT NULL,
-            text text NOT NULL,
-            embedding vector(384))""")
+    db.execute(conn, "demo_doc_chunks_table")
     vecs, topics = _vectors(sizes.doc_chunks, 1)
     rng = _rng(1)
     tenants = _tenants(sizes.doc_chunks, rng)
@@ -406,20 +378,13 @@ def _load(
         ["int8", "text", "text", "vector"],
         [(i + 1, tenants[i], texts[i], vecs[i]) for i in range(sizes.doc_chunks)],
     )
-    conn.execute("CREATE INDEX doc_chunks_tenant_id_idx ON public.doc_chunks (tenant_id)")
+    db.execute(conn, "demo_doc_chunks_tenant_index")
     builds.add(
-        "doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)",
-        """CREATE INDEX idx_doc_chunks_embedding ON public.doc_chunks
-        USING ivfflat (embedding vector_cosine_ops) WITH (lists = 100)""",
+        "doc_chunks: IVFFlat index (lists = 100, vector_cosine_ops)", "demo_doc_chunks_index"
     )
 
     step(f"articles: {sizes.articles:,} rows, no vector index")
-    conn.execute("""
-        CREATE TABLE public.articles (
-            id bigint PRIMARY KEY,
-            uri text NOT NULL,
-            title text NOT NULL,
-            embedding vector(384))""")
+    db.execute(conn, "demo_articles_table")
     vecs, topics = _vectors(sizes.articles, 3)
     texts = _texts(topics, _rng(3))
     _copy(
@@ -434,11 +399,7 @@ def _load(
     )
 
     step(f"atoms: {sizes.atoms} rows with an HNSW index (a Seq Scan is right here)")
-    conn.execute("""
-        CREATE TABLE public.atoms (
-            id bigint PRIMARY KEY,
-            title text NOT NULL,
-            embedding vector(384))""")
+    db.execute(conn, "demo_atoms_table")
     vecs, topics = _vectors(sizes.atoms, 4)
     texts = _texts(topics, _rng(4))
     _copy(
@@ -448,19 +409,11 @@ def _load(
         ["int8", "text", "vector"],
         [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)],
     )
-    builds.add(
-        "atoms: HNSW index (vector_cosine_ops)",
-        """CREATE INDEX idx_atoms_embedding_hnsw ON public.atoms
-        USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)""",
-    )
+    builds.add("atoms: HNSW index (vector_cosine_ops)", "demo_atoms_index")
 
     step(f'search."Product Embeddings": {sizes.products:,} rows, names that need quoting')
-    conn.execute("CREATE SCHEMA search")
-    conn.execute("""
-        CREATE TABLE search."Product Embeddings" (
-            "Product ID" bigint PRIMARY KEY,
-            "SKU" text NOT NULL,
-            "Embedding" vector(384))""")
+    db.execute(conn, "demo_search_schema")
+    db.execute(conn, "demo_products_table")
     vecs, _ = _vectors(sizes.products, 5)
     _copy(
         conn,
@@ -472,16 +425,10 @@ def _load(
     # Now, while the background builds work on other tables (they would hold it up).
     step('search."Product Embeddings": a concurrent build that fails for real')
     _fail_concurrent_build(dsn, step)
-    builds.add(
-        'search."Product Embeddings": HNSW index (vector_ip_ops)',
-        """CREATE INDEX "Product Embeddings_hnsw" ON search."Product Embeddings"
-        USING hnsw ("Embedding" vector_ip_ops)""",
-    )
+    builds.add('search."Product Embeddings": HNSW index (vector_ip_ops)', "demo_products_index")
     if has_feature(version, "halfvec"):
         # pgvector 0.7+: half-precision indexing of a full-precision column, an
         # expression index that queries must repeat exactly to use.
         builds.add(
-            'search."Product Embeddings": halfvec expression index',
-            """CREATE INDEX "Product Embeddings_half_idx" ON search."Product Embeddings"
-            USING hnsw (("Embedding"::halfvec(384)) halfvec_cosine_ops)""",
+            'search."Product Embeddings": halfvec expression index', "demo_products_half_index"
         )

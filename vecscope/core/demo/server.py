@@ -16,7 +16,7 @@ import platformdirs
 import psycopg
 from psycopg import sql
 
-from vecscope.core import embedded
+from vecscope.core import db, embedded
 from vecscope.core.embedded import EmbeddedServer
 from vecscope.core.errors import BadInputError, EmbeddedServerError
 
@@ -97,10 +97,7 @@ def _ensure_seeded(
 ) -> None:
     state = _state(data_dir)
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
-        exists = (
-            admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DB,)).fetchone()
-            is not None
-        )
+        exists = db.row(admin, "demo_database_exists", {"name": DEMO_DB}) is not None
         seeded_rows = state.get("rows") if state.get("seeded") and exists else None
         if seeded_rows is not None and not reset:
             if rows is not None and rows != seeded_rows:
@@ -116,8 +113,8 @@ def _ensure_seeded(
         (data_dir / STATE_FILE).unlink(missing_ok=True)
         if exists:
             progress(f"dropping database {DEMO_DB}")
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(DEMO_DB)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
+            db.execute(admin, "demo_drop_database", database=sql.Identifier(DEMO_DB))
+        db.execute(admin, "demo_create_database", database=sql.Identifier(DEMO_DB))
     # Imported here: numpy and the generator are only needed when seeding, and the
     # headless CLI (which imports this module) should start fast.
     from vecscope.core.demo.seed import seed

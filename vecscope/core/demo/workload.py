@@ -24,21 +24,29 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from vecscope.core import db
 from vecscope.core.errors import ConnectError, first_line
 
 Progress = Callable[[str], None]
 
-DOCS = "SELECT id, tenant_id FROM public.doc_chunks ORDER BY embedding <=> %s::vector LIMIT 10"
-MESSAGES = "SELECT id, body FROM public.messages ORDER BY embedding <=> %s::vector LIMIT 10"
-ATOMS = "SELECT id, title FROM public.atoms ORDER BY embedding <-> %s::vector LIMIT 3"
-PRODUCTS_BEFORE = (
-    'SELECT "Product ID", "SKU" FROM search."Product Embeddings"'
-    ' ORDER BY "Embedding" <#> %s::vector LIMIT 5'
-)
-PRODUCTS_AFTER = (
-    'SELECT "Product ID", "SKU" FROM search."Product Embeddings"'
-    ' ORDER BY "Embedding" <=> %s::vector LIMIT 5'
-)
+#: The application's searches: ``core/sql/<name>.sql``, each given ``%(vector)s``.
+DOCS = "demo_app_docs"
+MESSAGES = "demo_app_messages"
+ATOMS = "demo_app_atoms"
+PRODUCTS_BEFORE = "demo_app_products_before"
+PRODUCTS_AFTER = "demo_app_products_after"
+
+
+def _shown(statement: sql.Composed) -> str:
+    """A statement as the user reads it: its text without the file's leading comment."""
+    lines = statement.as_string(None).splitlines()
+    return "\n".join(ln for ln in lines if not ln.startswith("--")).strip()
+
+
+def _application_query(name: str) -> bytes:
+    """One of the application's searches as the application sends it: without the file's
+    leading comment, so pg_stat_activity and the Live mode show the application's text."""
+    return _shown(db.statement(name)).encode()
 
 
 @dataclass
@@ -87,10 +95,14 @@ class DemoWorkload:
                     ("atoms", ("public", "atoms"), "embedding"),
                     ("products", ("search", "Product Embeddings"), "Embedding"),
                 ):
-                    query = sql.SQL("SELECT {}::text FROM {} ORDER BY random() LIMIT 100").format(
-                        sql.Identifier(column), sql.Identifier(*table)
+                    rows = db.rows(
+                        conn,
+                        "demo_app_sample",
+                        column=sql.Identifier(column),
+                        table=sql.Identifier(*table),
                     )
-                    self._vectors[name] = [r[0] for r in conn.execute(query)]
+                    # The cast keeps the column's name.
+                    self._vectors[name] = [r[column] for r in rows]
         except psycopg.Error as e:
             raise ConnectError(f"the demo workload cannot start: {first_line(e)}") from e
 
@@ -101,6 +113,10 @@ class DemoWorkload:
         except psycopg.Error:
             self.stats.errors += 1
             return
+        queries = {
+            name: _application_query(name)
+            for name in (DOCS, MESSAGES, ATOMS, PRODUCTS_BEFORE, PRODUCTS_AFTER)
+        }
         with conn:
             while not self._stop.is_set():
                 pick = rng.random()
@@ -115,7 +131,7 @@ class DemoWorkload:
                     query = PRODUCTS_AFTER if after else PRODUCTS_BEFORE
                     vectors = self._vectors["products"]
                 try:
-                    conn.execute(query, (rng.choice(vectors),)).fetchall()
+                    conn.execute(queries[query], {"vector": rng.choice(vectors)}).fetchall()
                     self.stats.queries += 1
                 except psycopg.Error:
                     self.stats.errors += 1
@@ -124,12 +140,10 @@ class DemoWorkload:
                 self._stop.wait(self.think_s * rng.uniform(0.5, 1.5))
 
     def _deploy(self) -> None:
-        statement = sql.SQL("ALTER DATABASE {} SET ivfflat.probes = 10").format(
-            sql.Identifier(self._database)
-        )
+        statement = db.statement("demo_deploy_probes", database=sql.Identifier(self._database))
         self.progress(
             "deploy: product search now orders by cosine distance (<=>), and "
-            f"{statement.as_string(None)} (reset when the workload ends)"
+            f"{_shown(statement)} (reset when the workload ends)"
         )
         try:
             with psycopg.connect(self.conninfo, autocommit=True) as conn:
@@ -142,13 +156,11 @@ class DemoWorkload:
     def _undeploy(self) -> None:
         if not self.stats.deployed:
             return
-        statement = sql.SQL("ALTER DATABASE {} RESET ivfflat.probes").format(
-            sql.Identifier(self._database)
-        )
+        statement = db.statement("demo_undeploy_probes", database=sql.Identifier(self._database))
         try:
             with psycopg.connect(self.conninfo, autocommit=True) as conn:
                 conn.execute(statement)
-            self.progress(f"{statement.as_string(None)}: the deploy's setting is undone")
+            self.progress(f"{_shown(statement)}: the deploy's setting is undone")
         except psycopg.Error as e:
             self.progress(f"could not undo the deploy's setting: {first_line(e)}")
 

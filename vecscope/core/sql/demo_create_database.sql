@@ -1,0 +1,2 @@
+-- The (empty) demo database the seed fills. {database}: its name.
+CREATE DATABASE {database}

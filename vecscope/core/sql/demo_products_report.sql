@@ -1,0 +1,2 @@
+-- The long report that holds a snapshot open while the demo's concurrent build waits.
+SELECT count(*) FROM search."Product Embeddings"

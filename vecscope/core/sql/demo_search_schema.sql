@@ -1,0 +1,2 @@
+-- Demo schema of the table whose names need quoting.
+CREATE SCHEMA search
