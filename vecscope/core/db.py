@@ -41,10 +41,18 @@ _DEFAULT_PARTS: dict[str, sql.Composable] = {
 
 @cache
 def text(name: str) -> str:
-    """The text of ``core/sql/<name>.sql``, as written (braces and all)."""
-    return (
-        resources.files("vecscope.core").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    """The statement in ``core/sql/<name>.sql`` (braces and all), without the file's
+    leading ``--`` header: that is for the reader of the file; the server, its logs,
+    ``pg_stat_activity`` and ``pg_stat_statements`` see the statement alone."""
+    lines = (
+        resources.files("vecscope.core")
+        .joinpath("sql", f"{name}.sql")
+        .read_text(encoding="utf-8")
+        .splitlines()
     )
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines).strip() + "\n"
 
 
 def statement(name: str, **parts: sql.Composable) -> sql.Composed:

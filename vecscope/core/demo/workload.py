@@ -38,15 +38,8 @@ PRODUCTS_AFTER = "demo_app_products_after"
 
 
 def _shown(statement: sql.Composed) -> str:
-    """A statement as the user reads it: its text without the file's leading comment."""
-    lines = statement.as_string(None).splitlines()
-    return "\n".join(ln for ln in lines if not ln.startswith("--")).strip()
-
-
-def _application_query(name: str) -> bytes:
-    """One of the application's searches as the application sends it: without the file's
-    leading comment, so pg_stat_activity and the Live mode show the application's text."""
-    return _shown(db.statement(name)).encode()
+    """A statement as the user reads it."""
+    return statement.as_string(None).strip()
 
 
 @dataclass
@@ -114,7 +107,7 @@ class DemoWorkload:
             self.stats.errors += 1
             return
         queries = {
-            name: _application_query(name)
+            name: db.statement(name)
             for name in (DOCS, MESSAGES, ATOMS, PRODUCTS_BEFORE, PRODUCTS_AFTER)
         }
         with conn:
