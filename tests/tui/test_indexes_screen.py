@@ -156,11 +156,13 @@ async def test_unreachable_server_then_reconnect(demo_db: Database) -> None:
         message = str(app.screen.query_one("#error-message", Static).render())
         assert "Connection refused" in message
         assert secret not in screen_text(app)
-        # Retry the same target: still failing, still on this screen.
+        # Retry the same target: still failing, still on this screen (r is the retry key,
+        # not typed into the DSN box).
         await pilot.press("r")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, ConnectionErrorScreen)
+        assert app.screen.query_one("#error-dsn", Input).value == ""
         # Give a working DSN: the Indexes screen comes back with data.
         await pilot.press("e")
         box = app.screen.query_one("#error-dsn", Input)

@@ -33,6 +33,10 @@ _HINTS = {
 class ConnectionErrorScreen(Screen[None]):
     """Shown instead of a screen that could not load; r retries, e edits the connection."""
 
+    #: Nothing focused at first: the keys (r, e) work at once, and the DSN box takes
+    #: typing only after e (a focused box would swallow the r the screen asks for).
+    AUTO_FOCUS = ""
+
     class Recovered(Message):
         """The connection works again; carries the inventory read to prove it."""
 
