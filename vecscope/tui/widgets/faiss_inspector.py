@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import Worker, get_current_worker
 
+from vecscope.core.errors import FaissFileError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.structure import IndexInfo, Part
 from vecscope.core.fmt import human_bytes, human_count
@@ -119,7 +120,7 @@ class FaissInspector(Static):
     def _read(self, path: Path) -> None:
         try:
             found = self.Inspected(path, files.inspect(path))
-        except files.FaissFileError as e:
+        except FaissFileError as e:
             found = self.Inspected(path, None, e.message)
         if not get_current_worker().is_cancelled:
             self.post_message(found)
