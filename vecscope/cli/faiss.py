@@ -17,7 +17,7 @@ from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.bridge import export_column
 from vecscope.core.faissidx.convert import Converted, convert
-from vecscope.core.faissidx.structure import IndexInfo
+from vecscope.core.faissidx.structure import IndexInfo, VectorStorage
 from vecscope.core.faissidx.tune import Tuning, best_recall, compare, frontier, pick
 from vecscope.core.faissidx.workload import deployment_text, tune_file
 from vecscope.core.fmt import human_bytes, human_count, table
@@ -35,9 +35,11 @@ def info_text(info: IndexInfo) -> str:
         lines.append(f"  {part.role:<10} {part.kind:<24} {params}".rstrip())
     lines.append(
         {
-            "exact": "vectors: stored exactly (convertible without the originals)",
-            "lossy": "vectors: lossy codes (converting needs the originals: --vectors X.npy)",
-            "none": "vectors: none (empty index)",
+            VectorStorage.EXACT: "vectors: stored exactly (convertible without the originals)",
+            VectorStorage.LOSSY: (
+                "vectors: lossy codes (converting needs the originals: --vectors X.npy)"
+            ),
+            VectorStorage.NONE: "vectors: none (empty index)",
         }[info.vectors]
     )
     if not info.is_trained:

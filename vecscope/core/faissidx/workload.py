@@ -23,7 +23,7 @@ from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import corpus_of
 from vecscope.core.faissidx.deploy import deployment
 from vecscope.core.faissidx.search import F32, I64, Corpus, Truth, exact, sample_queries
-from vecscope.core.faissidx.structure import IndexInfo, factory_of
+from vecscope.core.faissidx.structure import IndexInfo, VectorStorage, factory_of
 from vecscope.core.faissidx.tune import Progress, Tuning, candidates, truth_from_file, tune
 
 #: recall@k: the default of ``vecscope faiss tune --k`` and the FAISS mode's k.
@@ -95,7 +95,7 @@ def originals(
                 )
             return corpus, vectors.name
         return _corpus_from_index_file(vectors, info), vectors.name
-    if info.vectors == "exact":
+    if info.vectors == VectorStorage.EXACT:
         return corpus_of(index, info, None)[0], "its own vectors"
     if origin is not None:
         return _corpus_from_index_file(origin, info), f"{origin.name}, its source"
