@@ -21,22 +21,34 @@ import numpy as np
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import corpus_of
+from vecscope.core.faissidx.defaults import (
+    FAISS_SUFFIXES,
+    SAMPLE_QUERIES,
+    SCREEN_SAMPLE_QUERIES,
+    TARGET_RECALL,
+    K,
+)
 from vecscope.core.faissidx.deploy import deployment
 from vecscope.core.faissidx.search import F32, I64, Corpus, Truth, exact, sample_queries
 from vecscope.core.faissidx.structure import IndexInfo, VectorStorage, factory_of
 from vecscope.core.faissidx.tune import Progress, Tuning, candidates, truth_from_file, tune
 
-#: recall@k: the default of ``vecscope faiss tune --k`` and the FAISS mode's k.
-K = 10
-#: Queries sampled from the index's own vectors by a direct call to :func:`workload`.
-SAMPLE_QUERIES = 1000
-#: Queries the FAISS mode samples from the vectors when no ``.npy`` is given (fewer, for
-#: an answer at screen speed; ``vecscope faiss tune`` requires ``--queries``).
-SCREEN_SAMPLE_QUERIES = 500
-#: The recall target both front ends start from.
-TARGET_RECALL = 0.95
-#: Suffixes of FAISS files (what the FAISS mode's browser shows unless asked for all).
-FAISS_SUFFIXES = frozenset({".index", ".faiss", ".bin", ".ivf"})
+__all__ = [
+    "FAISS_SUFFIXES",
+    "K",
+    "SAMPLE_QUERIES",
+    "SCREEN_SAMPLE_QUERIES",
+    "TARGET_RECALL",
+    "TunedFile",
+    "Workload",
+    "default_destination",
+    "deployment_text",
+    "originals",
+    "presets",
+    "slug",
+    "tune_file",
+    "workload",
+]
 
 LOSSY_NEEDS_ORIGINALS = (
     "this index keeps lossy codes: give the original vectors in 'vectors' "
