@@ -10,7 +10,7 @@ from __future__ import annotations
 from vecscope.core.doctor.explain import ExplainResult
 from vecscope.core.doctor.knn_sites import KnnSite, parse_distance
 from vecscope.core.doctor.plan import PlanNode
-from vecscope.core.doctor.rules_common import int_or_none, orderings
+from vecscope.core.doctor.rules_common import Rule, int_or_none, orderings
 from vecscope.core.models import Finding, Inventory, Severity
 from vecscope.core.pgvector import has_feature
 
@@ -24,7 +24,7 @@ def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[F
     if not site.limited:
         out.append(
             Finding(
-                "no-limit",
+                Rule.NO_LIMIT,
                 Severity.ERROR,
                 site.node_id,
                 f"{node.index_name} is scanned without LIMIT: an approximate index returns only "
@@ -40,7 +40,7 @@ def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[F
         if ef is not None and limit is not None and ef < limit:
             out.append(
                 Finding(
-                    "ef-search-below-limit",
+                    Rule.EF_SEARCH_BELOW_LIMIT,
                     Severity.WARNING,
                     site.node_id,
                     f"hnsw.ef_search = {ef} is below LIMIT {limit}: the scan returns at most "
@@ -54,7 +54,7 @@ def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[F
         if probes == 1 and lists > 1:
             out.append(
                 Finding(
-                    "probes-low",
+                    Rule.PROBES_LOW,
                     Severity.WARNING,
                     site.node_id,
                     f"ivfflat.probes = 1 of lists = {lists}: only the nearest list is searched, "
@@ -66,7 +66,7 @@ def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[F
         elif probes is not None and probes >= lists:
             out.append(
                 Finding(
-                    "probes-all-lists",
+                    Rule.PROBES_ALL_LISTS,
                     Severity.INFO,
                     site.node_id,
                     f"ivfflat.probes = {probes} >= lists = {lists}: every list is searched (exact, "
@@ -122,7 +122,7 @@ def _post_filter(
     if result.analyzed and got is not None and limit is not None and got < limit:
         return [
             Finding(
-                "post-filter",
+                Rule.POST_FILTER,
                 Severity.ERROR,
                 node.id,
                 f"the filter {node.filter} runs after the index scan and removed "
@@ -134,7 +134,7 @@ def _post_filter(
     severity = Severity.WARNING
     return [
         Finding(
-            "post-filter",
+            Rule.POST_FILTER,
             severity,
             node.id,
             f"the filter {node.filter} runs after the index scan: when it keeps few rows, fewer "
@@ -153,7 +153,7 @@ def no_ordering(result: ExplainResult) -> list[Finding]:
         if expr is not None:
             return [
                 Finding(
-                    "no-order-by",
+                    Rule.NO_ORDER_BY,
                     Severity.WARNING,
                     node.id,
                     f"{expr.operator} is used in a filter, not in ORDER BY: vector indexes only "

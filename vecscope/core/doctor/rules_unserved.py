@@ -13,7 +13,7 @@ from vecscope.core import sqlscan
 from vecscope.core.catalog.problems import SMALL_TABLE_ROWS
 from vecscope.core.doctor.explain import ExplainResult
 from vecscope.core.doctor.knn_sites import KnnSite
-from vecscope.core.doctor.rules_common import int_or_none, orderings
+from vecscope.core.doctor.rules_common import Rule, int_or_none, orderings
 from vecscope.core.models import Finding, Inventory, Severity, VectorIndex
 from vecscope.core.pgvector import OPERATOR_NAME, has_feature, opclass_for
 from vecscope.core.sqltext import create_index_sql, ident
@@ -85,7 +85,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     if not site.limited:
         out.append(
             Finding(
-                "no-limit",
+                Rule.NO_LIMIT,
                 blocking,
                 node,
                 f"ORDER BY {op} on {site.table} has no LIMIT: a vector index only serves "
@@ -96,7 +96,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     if site.descending and site.bare:
         out.append(
             Finding(
-                "desc-order",
+                Rule.DESC_ORDER,
                 blocking,
                 node,
                 f"ORDER BY ... {op} ... DESC asks for the farthest rows first: indexes return "
@@ -108,7 +108,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     elif not site.bare:
         out.append(
             Finding(
-                "expression-order",
+                Rule.EXPRESSION_ORDER,
                 blocking,
                 node,
                 f"ORDER BY an expression over {op} (such as 1 - distance, or a similarity "
@@ -145,7 +145,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
         state = "INVALID" if bad.ready else "NOT READY"
         out.append(
             Finding(
-                "invalid-index",
+                Rule.INVALID_INDEX,
                 Severity.WARNING if small else Severity.ERROR,
                 site.scan_node_id,
                 f"{ident(bad.name)} would serve {op} but is {state} (a failed or interrupted "
@@ -158,7 +158,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     if small_table:
         out.append(
             Finding(
-                "small-table",
+                Rule.SMALL_TABLE,
                 Severity.INFO,
                 site.scan_node_id,
                 f"{site.table} has ~{rows:,} rows: a Seq Scan and a sort are the right plan "
@@ -169,7 +169,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     if filtered_first and scan is not None:
         out.append(
             Finding(
-                "small-table",
+                Rule.SMALL_TABLE,
                 Severity.INFO,
                 scan.id,
                 f"{scan.label()} leaves ~{sort_input:,.0f} rows: sorting them exactly is the "
@@ -180,7 +180,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     if not indexes:
         out.append(
             Finding(
-                "no-index",
+                Rule.NO_INDEX,
                 Severity.ERROR,
                 site.scan_node_id,
                 f"{where} has no vector index: every query computes {OPERATOR_NAME.get(op, op)} "
@@ -193,7 +193,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     if site.cast and not any(ix.expression for ix in indexes):
         out.append(
             Finding(
-                "expression-index-mismatch",
+                Rule.EXPRESSION_INDEX_MISMATCH,
                 Severity.ERROR,
                 node,
                 f"the query orders by {site.column}{site.cast} {op} ..., but no index is on that "
@@ -206,7 +206,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
         cast = _expression_cast(ix.expression or "")
         out.append(
             Finding(
-                "expression-index-mismatch",
+                Rule.EXPRESSION_INDEX_MISMATCH,
                 Severity.ERROR,
                 node,
                 f"{ident(ix.name)} indexes the expression {ix.expression}, but the query orders "
@@ -234,7 +234,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
             rewrite = _rewrite(sql, site, operator=alt_op)
         out.append(
             Finding(
-                "operator-mismatch",
+                Rule.OPERATOR_MISMATCH,
                 Severity.ERROR,
                 node,
                 f"no index on {where} serves {op} ({OPERATOR_NAME.get(op, op)}); it has {others}",
@@ -248,7 +248,7 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     if site.argument_is_column and usable:
         out.append(
             Finding(
-                "query-vector-from-join",
+                Rule.QUERY_VECTOR_FROM_JOIN,
                 Severity.ERROR,
                 node,
                 f"the query vector comes from another table in the join ({site.argument}): an "
@@ -259,10 +259,10 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
         )
     elif usable and site.bare and not site.descending and site.limited and not site.cast:
         out.extend(_planner_chose_seqscan(result, site, usable, rows))
-    if not any(f.severity == Severity.ERROR or f.rule == "small-table" for f in out):
+    if not any(f.severity == Severity.ERROR or f.rule == Rule.SMALL_TABLE for f in out):
         out.append(
             Finding(
-                "seq-scan-chosen",
+                Rule.SEQ_SCAN_CHOSEN,
                 Severity.ERROR,
                 node,
                 f"the planner sorted {site.table} itself instead of using a vector index",
@@ -294,7 +294,7 @@ def _planner_chose_seqscan(
     if settings.get("enable_indexscan") == "off" or "enable_indexscan" in changed:
         return [
             Finding(
-                "planner-setting",
+                Rule.PLANNER_SETTING,
                 Severity.ERROR,
                 site.node_id,
                 f"enable_indexscan is off in this session, so {ident(ix.name)} cannot be used",
@@ -307,7 +307,7 @@ def _planner_chose_seqscan(
         if probes is not None and probes >= lists:
             return [
                 Finding(
-                    "probes-all-lists",
+                    Rule.PROBES_ALL_LISTS,
                     Severity.ERROR,
                     site.node_id,
                     f"ivfflat.probes = {probes} >= lists = {lists}: an index scan would visit "
@@ -320,7 +320,7 @@ def _planner_chose_seqscan(
         # rightly finds a Seq Scan and a top-N sort cheaper.
         return [
             Finding(
-                "small-table",
+                Rule.SMALL_TABLE,
                 Severity.INFO,
                 site.scan_node_id,
                 f"{ident(ix.name)} could serve this ordering, but on ~{rows:,} rows the planner "
@@ -329,7 +329,7 @@ def _planner_chose_seqscan(
         ]
     return [
         Finding(
-            "seq-scan-chosen",
+            Rule.SEQ_SCAN_CHOSEN,
             Severity.ERROR,
             site.node_id,
             f"{ident(ix.name)} serves this ordering but the planner estimated the Seq Scan "
