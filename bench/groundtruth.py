@@ -63,13 +63,9 @@ from common import COLUMN, SCHEMA, TABLE, BenchError, Built, build_table, run_wi
 from vecscope.core import embedded
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
-from vecscope.core.lab.measure import (
-    GroundTruth,
-    QuerySet,
-    ground_truth,
-    resolve_target,
-    sample_queries,
-)
+from vecscope.core.lab.groundtruth import GroundTruth, ground_truth
+from vecscope.core.lab.sampling import QuerySet, sample_queries
+from vecscope.core.lab.target import resolve_target
 
 BENCH_DB = "bench_groundtruth"
 TARGET_SPEEDUP = 20.0

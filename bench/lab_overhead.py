@@ -56,15 +56,9 @@ from psycopg.rows import TupleRow
 from vecscope.core import embedded
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
-from vecscope.core.lab.measure import (
-    LabTarget,
-    knn_sql,
-    open_session,
-    resolve_target,
-    run_one,
-    sample_queries,
-    serving_index,
-)
+from vecscope.core.lab.measure import knn_sql, open_session, run_one, serving_index
+from vecscope.core.lab.sampling import sample_queries
+from vecscope.core.lab.target import LabTarget, resolve_target
 
 Conn = psycopg.Connection[TupleRow]
 

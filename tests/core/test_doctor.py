@@ -342,3 +342,19 @@ def test_selective_filter_sorted_exactly_is_fine(
         assert scan.node_type == "Bitmap Heap Scan"
         assert rules(d)["small-table"] == Severity.INFO
         assert d.exit_code == 0
+
+
+def test_plan_doctor_is_the_one_entry(demo_db: Database, qvec: str) -> None:
+    """Query in, diagnosis out, with the try-the-fix path: what both front ends call."""
+    from vecscope.core.doctor.doctor import PlanDoctor
+
+    sql = f"SELECT id FROM doc_chunks ORDER BY embedding <=> {qvec} DESC LIMIT 10"
+    with PlanDoctor(demo_db.target) as doctor:
+        plain = doctor.examine(sql)
+        assert not plain.fix_tried and plain.fixed is None and plain.exit_code == 3
+        tried = doctor.examine(sql, try_the_fix=True)
+        assert tried.fix_tried and tried.fixed is not None and tried.fixed.knn_served
+        again = doctor.try_fix(plain.diagnosis)
+        assert again is not None and again.knn_served
+        served = doctor.examine(f"SELECT id FROM doc_chunks ORDER BY embedding <=> {qvec} LIMIT 5")
+        assert doctor.try_fix(served.diagnosis) is None

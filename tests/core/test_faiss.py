@@ -379,3 +379,25 @@ def test_export_a_pgvector_column(db: Database, tmp_path: Path) -> None:
         ]  # fmt: skip
     )
     assert code == 2  # never overwrites
+
+
+def test_one_workload_for_both_front_ends(data: dict[str, Path]) -> None:
+    """The queries and exact answers vecscope faiss tune and the FAISS mode tune against."""
+    from vecscope.core.faissidx.workload import LOSSY_NEEDS_ORIGINALS, workload
+
+    lossy, info = files.load(data["ivfpq"]), files.inspect(data["ivfpq"])
+    with pytest.raises(BadInputError, match="lossy codes"):
+        workload(lossy, info)
+    assert "lossy codes" in LOSSY_NEEDS_ORIGINALS
+    sampled = workload(lossy, info, vectors=data["vectors"], sample=50)
+    assert sampled.self_ids is not None and len(sampled.queries) == 50
+    assert sampled.described == "50 sampled queries · exact answers from vectors.npy"
+    # A lossy file converted from an exact one: the source's vectors are the originals.
+    source = workload(lossy, info, origin=data["hnsw"], sample=50)
+    assert source.described == "50 sampled queries · exact answers from hnsw.index, its source"
+    assert np.array_equal(source.truth.ids, sampled.truth.ids)
+    by_ids = workload(lossy, info, queries=data["queries"], ground_truth=data["gt"])
+    assert by_ids.recall_corpus is None and by_ids.described.endswith("answers of gt.npy")
+    own = workload(files.load(data["ivf"]), files.inspect(data["ivf"]), queries=data["queries"])
+    assert own.described == "100 queries of queries.npy · exact answers from its own vectors"
+    assert own.recall_corpus is not None and own.self_ids is None

@@ -17,6 +17,7 @@ from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import connected
 from vecscope.core.errors import BadInputError, ConnectError
 from vecscope.core.lab.measure import (
+    Knob,
     LabTarget,
     QuerySet,
     ground_truth,
@@ -27,6 +28,7 @@ from vecscope.core.lab.measure import (
     sweep,
 )
 from vecscope.core.lab.runner import LiveLab
+from vecscope.core.lab.session import LabSession, live_truth_k
 from vecscope.core.lab.stats import cheapest_meeting, pareto_front, percentiles, recall_at_k
 
 
@@ -139,6 +141,44 @@ def test_live_lab_windows(demo_db: Database, doc_target: tuple[LabTarget, QueryS
     assert high.recall > low.recall
     assert high.concurrency == 2 and ("ivfflat.probes", "50") in high.settings
     assert len(lab.samples) == 2
+
+
+def test_live_lab_lost_session_is_a_core_error(
+    demo_db: Database, doc_target: tuple[LabTarget, QuerySet]
+) -> None:
+    """A measuring session killed on the server: run_window says so as a ConnectError."""
+    target, queries = doc_target
+    with connected(demo_db.target) as conn:
+        gt = ground_truth(conn, target, queries, 10)
+        lab = LiveLab(demo_db.target, target, queries, gt, k=10, window_s=0.2)
+        try:
+            lab.run_window()
+            pids = [session.info.backend_pid for session in lab._sessions]
+            conn.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+            with pytest.raises(ConnectError, match="connection lost during the lab"):
+                lab.run_window()
+        finally:
+            lab.close()
+
+
+def test_lab_session_prepares_once_for_both_front_ends(demo_db: Database) -> None:
+    with connected(demo_db.target) as conn:
+        lab = LabSession.prepare(
+            conn, demo_db.target, "public", "doc_chunks", "embedding", queries=20
+        )
+    assert lab.knob == Knob.PROBES and str(lab.knob) == "ivfflat.probes"
+    assert len(lab.queries) == 20 and lab.gt.distances.shape == (20, live_truth_k(lab.target))
+    assert [ix.name for ix in lab.indexes] == ["idx_doc_chunks_embedding"]
+    swept = lab.sweep(lab.grid([1, 50]), k=10)
+    assert [m.settings for m in swept.measurements] == [
+        {"ivfflat.probes": "1"},
+        {"ivfflat.probes": "50"},
+    ]
+    live = lab.live()
+    try:
+        assert ("ivfflat.probes", "1") in live.run_window().settings
+    finally:
+        live.close()
 
 
 def test_bad_inputs(demo_db: Database, tmp_path: Path) -> None:

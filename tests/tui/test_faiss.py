@@ -16,8 +16,8 @@ from textual.widgets import Input, Select, Static, TextArea
 from tests.conftest import Database
 from tests.tui.helpers import capture_notes, wait_loaded, wait_until, write_faiss_files
 from vecscope.core.faissidx import files
+from vecscope.core.faissidx.workload import default_destination, slug
 from vecscope.tui.app import VecscopeApp
-from vecscope.tui.faiss_jobs import default_destination, slug
 from vecscope.tui.screens.faiss import FaissScreen
 from vecscope.tui.widgets.faiss_browser import FaissBrowser
 from vecscope.tui.widgets.faiss_tune import TunePanel, TunePoints

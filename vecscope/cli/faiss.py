@@ -17,9 +17,9 @@ from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.bridge import export_column
 from vecscope.core.faissidx.convert import Converted, convert
-from vecscope.core.faissidx.deploy import deployment
-from vecscope.core.faissidx.structure import IndexInfo, factory_of
-from vecscope.core.faissidx.tune import Tuning, best_recall, compare, frontier, pick, tune, workload
+from vecscope.core.faissidx.structure import IndexInfo, VectorStorage
+from vecscope.core.faissidx.tune import Tuning, best_recall, compare, frontier, pick
+from vecscope.core.faissidx.workload import deployment_text, tune_file
 from vecscope.core.fmt import human_bytes, human_count, table
 
 
@@ -35,9 +35,11 @@ def info_text(info: IndexInfo) -> str:
         lines.append(f"  {part.role:<10} {part.kind:<24} {params}".rstrip())
     lines.append(
         {
-            "exact": "vectors: stored exactly (convertible without the originals)",
-            "lossy": "vectors: lossy codes (converting needs the originals: --vectors X.npy)",
-            "none": "vectors: none (empty index)",
+            VectorStorage.EXACT: "vectors: stored exactly (convertible without the originals)",
+            VectorStorage.LOSSY: (
+                "vectors: lossy codes (converting needs the originals: --vectors X.npy)"
+            ),
+            VectorStorage.NONE: "vectors: none (empty index)",
         }[info.vectors]
     )
     if not info.is_trained:
@@ -88,12 +90,6 @@ def tuning_text(t: Tuning) -> str:
     return "\n".join([head, body, tail])
 
 
-def _deploy(t: Tuning) -> str | None:
-    if t.best is None:
-        return None
-    return deployment(t.factory or t.label, t.params, t.best.values).text()
-
-
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     info = files.inspect(args.file)
     out.write(json.dumps(info.to_json(), indent=2) + "\n" if args.json else info_text(info) + "\n")
@@ -123,29 +119,16 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
-    info = files.inspect(args.file)
-    index = files.load(args.file)
-    work = workload(
-        index,
-        info,
+    tuned = tune_file(
+        args.file,
         k=args.k,
         queries=args.queries,
         ground_truth=args.ground_truth,
         vectors=args.vectors,
-    )
-    queries, truth, corpus = work.queries, work.truth, work.corpus
-    result = tune(
-        index,
-        queries,
-        truth,
-        args.k,
-        corpus=corpus if truth.distances is not None else None,
-        self_ids=work.self_ids,
         target_recall=args.target_recall,
-        label=info.type,
-        factory=factory_of(info),
-        memory_bytes=info.bytes,
     )
+    result, work = tuned.tuning, tuned.workload
+    queries, truth, corpus = work.queries, work.truth, work.corpus
     doc: dict[str, Any] = {"tuning": result.to_json()}
     text = [tuning_text(result)]
     if args.memory_budget is not None:
@@ -180,7 +163,7 @@ def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         )
         if chosen is not None:
             result = others[chosen]
-    deploy = _deploy(result)
+    deploy = deployment_text(result)
     doc["deploy"] = deploy
     if deploy:
         text += ["", "Deploy it:", deploy]

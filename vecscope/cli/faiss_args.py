@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from vecscope.core.faissidx.defaults import TARGET_RECALL, K
+
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> None:
     f = sub.add_parser("faiss", help="inspect, convert and tune FAISS index files")
@@ -18,7 +20,7 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
     c.add_argument("dst", type=Path, help="the new file (never the source)")
     c.add_argument("--to", required=True, metavar="FACTORY", help="e.g. HNSW32, OPQ64,HNSW32_PQ64")
     c.add_argument("--vectors", type=Path, help="the original vectors (.npy) for a lossy source")
-    c.add_argument("-k", "--k", dest="k", type=int, default=10, help="recall@k (default 10)")
+    c.add_argument("-k", "--k", dest="k", type=int, default=K, help=f"recall@k (default {K})")
     c.add_argument("--check-queries", type=int, default=1000, help="sampled queries (1000)")
     c.add_argument("--json", action="store_true")
     t = fsub.add_parser("tune", help="sweep query-time parameters against a recall target")
@@ -26,9 +28,9 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
     t.add_argument("--queries", type=Path, required=True, help="query vectors (.npy, (n, d))")
     t.add_argument("--ground-truth", type=Path, help="neighbour ids (.npy, (n, >= k))")
     t.add_argument("--vectors", type=Path, help="the original vectors (.npy) for a lossy index")
-    t.add_argument("--target-recall", type=float, default=0.95)
+    t.add_argument("--target-recall", type=float, default=TARGET_RECALL)
     t.add_argument("--memory-budget", type=int, metavar="MB", help="also compare index types")
-    t.add_argument("-k", "--k", dest="k", type=int, default=10)
+    t.add_argument("-k", "--k", dest="k", type=int, default=K)
     t.add_argument("--json", action="store_true")
     e = fsub.add_parser(
         "export", parents=[conn], add_help=False, help="a pgvector column to a FAISS file"

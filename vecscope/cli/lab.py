@@ -8,20 +8,13 @@ import sys
 from typing import Any, TextIO
 
 from vecscope.core import sqlscan
-from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.errors import BadInputError
 from vecscope.core.fmt import table
-from vecscope.core.lab.measure import (
-    Measurement,
-    default_values,
-    ground_truth,
-    knob_for,
-    load_queries,
-    resolve_target,
-    sample_queries,
-    sweep,
-)
+from vecscope.core.lab.measure import Knob, Measurement, default_values, knob_for
+from vecscope.core.lab.sampling import QuerySet
+from vecscope.core.lab.session import LabSession
+from vecscope.core.lab.target import LabTarget
 
 
 def parse_table(text: str) -> tuple[str, str]:
@@ -74,47 +67,48 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
         raise BadInputError("--k must be at least 1")
     if args.concurrency < 1:
         raise BadInputError("--concurrency must be at least 1")
-    with connected(conn_target) as conn:
-        inventory = fetch_inventory(conn)
-        target = resolve_target(conn, inventory, schema, tbl, args.column, args.operator)
+    values: list[int] = []
+
+    def check(target: LabTarget) -> None:
+        # The options are checked against the column before any query vector is read.
         knob = knob_for(target)
-        if args.ef_search and knob != "hnsw.ef_search":
+        if args.ef_search and knob != Knob.EF_SEARCH:
             raise BadInputError(
                 f"{target.index.name if target.index else 'the index'} is ivfflat: use --probes"
             )
-        if args.probes and knob != "ivfflat.probes":
+        if args.probes and knob != Knob.PROBES:
             raise BadInputError(
                 f"{target.index.name if target.index else 'the index'} is hnsw: use --ef-search"
             )
         chosen = args.ef_search or args.probes
-        values = (
+        values.extend(
             _values(chosen, "--ef-search" if args.ef_search else "--probes")
             if chosen
             else default_values(target)
         )
-        queries = (
-            load_queries(args.queries_file, target)
-            if args.queries_file
-            else sample_queries(conn, target, args.queries)
-        )
-        method = None if args.ground_truth == "auto" else args.ground_truth
+
+    def sampled(queries: QuerySet) -> None:
         print(f"ground truth for {len(queries)} queries…", file=sys.stderr, flush=True)
-        gt = ground_truth(
+
+    with connected(conn_target) as conn:
+        lab = LabSession.prepare(
             conn,
-            target,
-            queries,
-            args.k,
-            method=method,
+            conn_target,
+            schema,
+            tbl,
+            args.column,
+            operator=args.operator,
+            queries=args.queries_file if args.queries_file else args.queries,
+            k=args.k,
+            method=None if args.ground_truth == "auto" else args.ground_truth,
             memory_budget=args.memory_budget * 1024 * 1024,
+            check=check,
+            sampled=sampled,
         )
-    grid = [{knob: str(v)} for v in values]
-    result = sweep(
-        conn_target,
-        target,
-        queries,
-        gt,
-        args.k,
-        grid,
+    target, queries, gt, knob = lab.target, lab.queries, lab.gt, lab.knob
+    result = lab.sweep(
+        lab.grid(values),
+        k=args.k,
         concurrency=args.concurrency,
         target_recall=args.target_recall,
         on_result=lambda m: print(

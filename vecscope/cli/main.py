@@ -354,28 +354,27 @@ def _read_query(args: argparse.Namespace) -> str:
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     from vecscope.cli.report import diagnosis_json, diagnosis_text
-    from vecscope.core.doctor.diagnose import diagnose, try_fix
-    from vecscope.core.doctor.explain import explain
+    from vecscope.core.doctor.doctor import PlanDoctor
 
     query = _read_query(args)
-    with connected(target_from(args)) as conn:
-        inventory = fetch_inventory(conn)
-        result = explain(conn, query, inventory, analyze=args.analyze, timeout_ms=args.timeout_ms)
-        diagnosis = diagnose(result, inventory)
-        tried = try_fix(conn, diagnosis, inventory) if args.try_fix else None
+    with PlanDoctor(target_from(args)) as doctor:
+        exam = doctor.examine(
+            query, analyze=args.analyze, timeout_ms=args.timeout_ms, try_the_fix=args.try_fix
+        )
+    diagnosis, tried = exam.diagnosis, exam.fixed
     if args.json:
         doc = diagnosis_json(diagnosis)
-        if args.try_fix:
+        if exam.fix_tried:
             doc["try_fix"] = diagnosis_json(tried) if tried is not None else None
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
         out.write(diagnosis_text(diagnosis) + "\n")
-        if args.try_fix:
+        if exam.fix_tried:
             if tried is None:
                 out.write("\nNo finding offers a rewritten query to try.\n")
             else:
                 out.write("\n--- trying the fix ---\n" + diagnosis_text(tried) + "\n")
-    return diagnosis.exit_code
+    return exam.exit_code
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:

@@ -72,3 +72,9 @@ class BackupError(VecscopeError):
     """A backup could not be made or verified, so the migration must not go on."""
 
     title = "Backup failed"
+
+
+class FaissFileError(VecscopeError):
+    """A file is missing, not a FAISS index, truncated or corrupt."""
+
+    title = "Not a usable FAISS index"

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from vecscope.core import db
 from vecscope.core.errors import QueryError, first_line
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
@@ -59,17 +60,13 @@ def fetch_vectors(
     """
     tbl = sql.Identifier(schema, table)
     col = sql.Identifier(column)
-    count_row = conn.execute(
-        sql.SQL("SELECT count(*) FROM {} WHERE {} IS NOT NULL").format(tbl, col)
-    ).fetchone()
+    with db.mapped_errors("reading vectors", conn):
+        count_row = conn.execute(db.statement("lab_vector_count", table=tbl, column=col)).fetchone()
     n = int(count_row[0]) if count_row else 0
     ids = np.empty(n, dtype=np.int64)
     vecs = np.empty((n, dims), dtype=np.float32)
     dtype = _row_dtype(dims)
-    stmt = sql.SQL(
-        "COPY (SELECT {key}::int8, {col}::vector FROM {tbl} WHERE {col} IS NOT NULL) "
-        "TO STDOUT (FORMAT BINARY)"
-    ).format(key=sql.Identifier(key), col=col, tbl=tbl)
+    stmt = db.statement("lab_copy_vectors", key=sql.Identifier(key), column=col, table=tbl)
     pending: list[bytes] = []
     pending_bytes = 0
     tail = b""

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from vecscope.core import sqlscan
+from vecscope.core import db, sqlscan
 from vecscope.core.doctor.plan import Plan, parse_plan
 from vecscope.core.errors import BadInputError, ConnectError, QueryError, first_line
 from vecscope.core.models import Inventory, VectorColumn
@@ -109,13 +109,14 @@ def substitute_parameters(
                 f"cannot tell which vector column {param} is compared with; replace it with "
                 "a vector literal"
             )
-        stmt = sql.SQL("SELECT {col}::text FROM {tbl} WHERE {col} IS NOT NULL LIMIT 1").format(
-            col=sql.Identifier(col.column), tbl=sql.Identifier(col.schema, col.table)
-        )
-        try:
-            row = conn.execute(stmt).fetchone()
-        except psycopg.Error as e:
-            raise QueryError(f"could not sample a vector for {param}: {first_line(e)}") from e
+        with db.mapped_errors(f"sampling a vector for {param}", conn):
+            row = conn.execute(
+                db.statement(
+                    "doctor_sample_vector",
+                    column=sql.Identifier(col.column),
+                    table=sql.Identifier(col.schema, col.table),
+                )
+            ).fetchone()
         if row is None:
             raise BadInputError(f"{col.schema}.{col.table} has no vectors to stand in for {param}")
         values[param] = f"'{row[0]}'::{col.type}"
@@ -180,21 +181,23 @@ def explain(
     if generic:
         options.append("GENERIC_PLAN")
         notes.append("planned as a generic plan (EXPLAIN GENERIC_PLAN): parameters unknown")
-    statement = f"EXPLAIN ({', '.join(options)}) {body}"
+    statement = db.statement(
+        "doctor_explain",
+        options=sql.SQL(", ").join(sql.SQL(o) for o in options),
+        query=sql.SQL(body),  # the user's statement, as written: never formatted
+    )
     try:
-        conn.execute("BEGIN READ ONLY" if analyze else "BEGIN")
+        db.execute(conn, "doctor_begin_read_only" if analyze else "doctor_begin")
         try:
-            conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-            row = conn.execute(statement.encode()).fetchone()
-            settings: dict[str, str | None] = dict(
-                conn.execute(
-                    "SELECT name, current_setting(name, true) FROM unnest(%s::text[]) AS name",
-                    (list(QUERY_SETTINGS),),
-                ).fetchall()
-            )
+            db.execute(conn, "doctor_statement_timeout", {"ms": int(timeout_ms)})
+            row = conn.execute(statement).fetchone()
+            settings: dict[str, str | None] = {
+                r["name"]: r["value"]
+                for r in db.rows(conn, "doctor_query_settings", {"names": list(QUERY_SETTINGS)})
+            }
         finally:
             if not conn.closed and not conn.broken:
-                conn.execute("ROLLBACK")
+                db.execute(conn, "doctor_rollback")
     except psycopg.errors.QueryCanceled as e:
         raise QueryError(
             f"EXPLAIN{' ANALYZE' if analyze else ''} stopped by statement_timeout ({timeout_ms} ms)"

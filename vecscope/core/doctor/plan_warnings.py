@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from vecscope.core.doctor.explain import ExplainResult
 from vecscope.core.doctor.plan import PlanNode
+from vecscope.core.doctor.rules_common import Rule
 from vecscope.core.models import Finding, Severity
 
 
@@ -25,11 +26,11 @@ def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]
         if (
             name.startswith("enable_")
             and value == "off"
-            and ("planner-setting", None) not in (already)
+            and (Rule.PLANNER_SETTING, None) not in (already)
         ):
             out.append(
                 Finding(
-                    "planner-setting",
+                    Rule.PLANNER_SETTING,
                     Severity.WARNING,
                     None,
                     f"{name} = off in this session: the planner avoids that node type",
@@ -40,7 +41,7 @@ def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]
         if node.disabled and (node.children == () or not any(c.disabled for c in node.children)):
             out.append(
                 Finding(
-                    "disabled-node",
+                    Rule.DISABLED_NODE,
                     Severity.WARNING,
                     node.id,
                     f"{node.label()} is disabled: the session disabled this node type "
@@ -51,7 +52,7 @@ def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]
         if node.sort_space_type == "Disk":
             out.append(
                 Finding(
-                    "sort-spill",
+                    Rule.SORT_SPILL,
                     Severity.WARNING,
                     node.id,
                     f"sort spilled {node.sort_space_used_kb or 0:.0f} kB to disk",
@@ -60,12 +61,12 @@ def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]
                 )
             )
         removed = node.rows_removed_by_filter
-        if removed and ("post-filter", node.id) not in already:
+        if removed and (Rule.POST_FILTER, node.id) not in already:
             kept = node.total_actual_rows or 0
             if removed >= 1000 and removed > 10 * max(kept, 1):
                 out.append(
                     Finding(
-                        "rows-removed",
+                        Rule.ROWS_REMOVED,
                         Severity.WARNING,
                         node.id,
                         f"the filter removed {removed:,.0f} rows to keep {kept:,.0f}",
@@ -79,7 +80,7 @@ def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]
             if hi >= 100 and hi / lo >= 10:
                 out.append(
                     Finding(
-                        "row-misestimate",
+                        Rule.ROW_MISESTIMATE,
                         Severity.WARNING,
                         node.id,
                         f"{node.label()}: estimated {est:,.0f} rows, got {actual:,.0f} "
@@ -95,7 +96,7 @@ def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]
             share = (slow.exclusive_ms or 0) / total * 100 if total else 0
             out.append(
                 Finding(
-                    "slowest-node",
+                    Rule.SLOWEST_NODE,
                     Severity.INFO,
                     slow.id,
                     f"most time in {slow.label()}: {slow.exclusive_ms or 0:.2f} ms "

@@ -29,7 +29,7 @@ from vecscope.core.faissidx.search import (
     sample_queries,
     search,
 )
-from vecscope.core.faissidx.structure import IndexInfo
+from vecscope.core.faissidx.structure import IndexInfo, VectorStorage
 
 Progress = Callable[[str, float], None]
 #: Most vectors used to train (k-means, PQ, OPQ); more adds time, not quality.
@@ -218,7 +218,7 @@ def convert(
     if vectors is not None and len(corpus.ids) != info.ntotal:
         raise BadInputError(f"{vectors} holds {len(corpus.ids)} vectors, the index {info.ntotal}")
     notes: list[str] = []
-    if info.vectors == "lossy" and vectors is None:
+    if info.vectors == VectorStorage.LOSSY and vectors is None:
         raise BadInputError("the source's vectors are lossy: give the originals with --vectors")
     new, train_s, add_s = build(
         factory, corpus, progress=progress, should_stop=should_stop, notes=notes

@@ -20,19 +20,15 @@ import numpy as np
 import numpy.typing as npt
 from faiss.contrib import inspect_tools
 
-from vecscope.core.errors import BadInputError, VecscopeError
+from vecscope.core.errors import BadInputError, FaissFileError
+
+__all__ = ["FaissFileError", "inspect", "load", "load_npy", "vectors_of"]
 from vecscope.core.faissidx.structure import IndexInfo
 
 #: faiss's contrib helper is untyped.
 _get_invlist: Any = inspect_tools.get_invlist
 #: Seconds the child may take to read a file (a large file over a slow disk).
 PROBE_TIMEOUT_S = 600
-
-
-class FaissFileError(VecscopeError):
-    """A file is missing, not a FAISS index, truncated or corrupt."""
-
-    title = "Not a usable FAISS index"
 
 
 def _check_path(path: Path) -> None:

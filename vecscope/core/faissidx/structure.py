@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import faiss
@@ -24,6 +25,17 @@ INDEX = "index"
 QUANTIZER = "quantizer"
 STORAGE = "storage"
 REFINE = "refine"
+
+
+class VectorStorage(StrEnum):
+    """How an index stores its vectors."""
+
+    #: Reconstructible: converting and tuning need nothing else.
+    EXACT = "exact"
+    #: Codes (PQ, SQ, a pre-transform): the original vectors are needed.
+    LOSSY = "lossy"
+    #: An empty index.
+    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +64,20 @@ class IndexInfo:
     bytes_per_vector: float
     is_trained: bool
     #: How the vectors are stored: ``exact`` (reconstructible), ``lossy`` or ``none``.
-    vectors: str
+    vectors: VectorStorage
     #: Whether the file could be memory-mapped instead of read into memory.
     mmap: bool
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["chain"] = [asdict(p) for p in self.chain]
+        out["vectors"] = str(self.vectors)
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexInfo:
         chain = tuple(Part(p["role"], p["kind"], dict(p["params"])) for p in data["chain"])
-        return cls(**{**data, "chain": chain})
+        return cls(**{**data, "chain": chain, "vectors": VectorStorage(data["vectors"])})
 
 
 def metric_name(metric_type: int) -> str:
@@ -160,12 +173,12 @@ def flatten(chain: list[Part] | tuple[Part, ...]) -> Params:
     return out
 
 
-def stores_vectors(index: Any) -> str:
+def stores_vectors(index: Any) -> VectorStorage:
     """``exact`` when the original vectors can be read back, ``lossy``, or ``none``."""
     idx: Any = faiss.downcast_index(index)
     if isinstance(idx, faiss.IndexPreTransform):
         chain: Any = idx.chain
-        return "lossy" if chain.size() else stores_vectors(idx.index)
+        return VectorStorage.LOSSY if chain.size() else stores_vectors(idx.index)
     if isinstance(idx, faiss.IndexIDMap | faiss.IndexIDMap2):
         return stores_vectors(idx.index)
     if isinstance(idx, faiss.IndexRefine):
@@ -173,10 +186,10 @@ def stores_vectors(index: Any) -> str:
     if isinstance(idx, faiss.IndexHNSW):
         return stores_vectors(idx.storage)
     if isinstance(idx, faiss.IndexIVFFlat | faiss.IndexFlat):
-        return "exact"
+        return VectorStorage.EXACT
     if idx.ntotal == 0:
-        return "none"
-    return "lossy"
+        return VectorStorage.NONE
+    return VectorStorage.LOSSY
 
 
 def serialized_bytes(index: Any) -> int:

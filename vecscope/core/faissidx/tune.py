@@ -14,25 +14,21 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
 from vecscope.core.errors import BadInputError
-from vecscope.core.faissidx import files
 from vecscope.core.faissidx.search import (
     F32,
     I64,
     Corpus,
     Truth,
-    exact,
     recall,
-    sample_queries,
     search,
 )
-from vecscope.core.faissidx.structure import IndexInfo, flatten, serialized_bytes, walk
+from vecscope.core.faissidx.structure import flatten, serialized_bytes, walk
 from vecscope.core.lab.stats import cheapest_meeting, pareto_front, percentiles
 
 #: Values tried per knob (a knob's values beyond the index's range are dropped).
@@ -207,68 +203,6 @@ def truth_from_file(gt: np.ndarray, k: int) -> Truth:
     if gt.ndim != 2 or gt.shape[1] < k:
         raise BadInputError(f"the ground truth must be (queries, >= {k}) neighbour ids")
     return Truth(np.asarray(gt[:, :k], dtype=np.int64), None)
-
-
-@dataclass(frozen=True)
-class Workload:
-    """Queries and their exact answers for tuning one index."""
-
-    queries: F32
-    #: Ids of the rows sampled as queries (excluded from their own answers), or None.
-    self_ids: I64 | None
-    truth: Truth
-    #: The original vectors, when known (recall by true distances); None: by ids.
-    corpus: Corpus | None
-    source: str
-
-
-def workload(
-    index: Any,
-    info: IndexInfo,
-    *,
-    k: int,
-    queries: Path | None = None,
-    ground_truth: Path | None = None,
-    vectors: Path | None = None,
-    sample: int = 1000,
-) -> Workload:
-    """Queries from a ``.npy`` (or sampled from the index's own vectors) and exact answers.
-
-    The answers come from ``ground_truth`` (neighbour ids; with the vectors known, their
-    true distances make recall tie-aware) or are computed exactly from the vectors.
-
-    Raises:
-        BadInputError: neither vectors nor a ground truth for a lossy index, shapes that
-            do not match.
-    """
-    from vecscope.core.faissidx.convert import corpus_of
-
-    corpus = None
-    if vectors is not None or info.vectors == "exact":
-        corpus, _ = corpus_of(index, info, vectors)
-    self_ids = None
-    if queries is not None:
-        q = files.load_npy(queries, info.d)
-        source = str(queries)
-    elif corpus is not None:
-        q, self_ids = sample_queries(corpus, sample)
-        source = f"{len(q)} vectors sampled from the index"
-    else:
-        raise BadInputError("the index's vectors are lossy: give queries (.npy) to tune it")
-    if ground_truth is not None:
-        truth = truth_from_file(np.load(ground_truth, allow_pickle=False), k)
-        if len(truth.ids) != len(q):
-            raise BadInputError("the ground truth has another number of rows than the queries")
-        if corpus is not None:
-            # Distances of the given neighbours make recall tie-aware, as in the lab.
-            truth = Truth(truth.ids, np.sort(corpus.distances(q, truth.ids), axis=1))
-    elif corpus is not None:
-        truth = exact(corpus, q, k, self_ids)
-    else:
-        raise BadInputError(
-            "the index's vectors are lossy: give --ground-truth GT.npy or the originals (--vectors)"
-        )
-    return Workload(q, self_ids, truth, corpus, source)
 
 
 def candidates(d: int, n: int) -> list[tuple[str, str]]:

@@ -13,12 +13,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
+import psycopg
 
 from vecscope.core.connection import ConnectionTarget
+from vecscope.core.errors import ConnectError, QueryError, first_line
 from vecscope.core.lab.measure import (
     Conn,
     GroundTruth,
@@ -72,6 +75,20 @@ class LatencySample:
     concurrency: int
     settings: tuple[tuple[str, str], ...]
     index: str | None
+
+
+@contextmanager
+def window_errors() -> Iterator[None]:
+    """psycopg's errors as core's: a lost connection is a :class:`ConnectError`, anything
+    else (a cancelled or failed statement) a :class:`QueryError` in the server's words."""
+    try:
+        yield
+    except psycopg.errors.QueryCanceled as e:
+        raise QueryError(first_line(e)) from e
+    except psycopg.OperationalError as e:
+        raise ConnectError(f"connection lost during the lab: {e}") from e
+    except psycopg.Error as e:
+        raise QueryError(first_line(e)) from e
 
 
 class LiveLab:
@@ -137,14 +154,24 @@ class LiveLab:
             self._sessions.append(open_session(self.conn_target, settings))
 
     def run_window(self) -> LatencySample:
-        """Run queries for one window and measure it (blocking; call from a worker)."""
+        """Run queries for one window and measure it (blocking; call from a worker).
+
+        Raises:
+            ConnectError: a session lost its connection.
+            QueryError: a query failed or was cancelled.
+            BadInputError: a setting the server refuses.
+        """
         k, concurrency, settings = self.snapshot()
-        self._sync_sessions(concurrency, settings)
-        extra = 1 if self.queries.self_ids is not None else 0
-        stmt = knn_sql(self.target, k, extra).as_bytes(self._sessions[0])
-        # Asked every window, not cached: an index built or dropped mid-run (a migration)
-        # changes the plan without any knob moving. One EXPLAIN costs about a millisecond.
-        index = serving_index(self._sessions[0], self.target, self.queries.vectors[0], k + extra)
+        with window_errors():
+            self._sync_sessions(concurrency, settings)
+            extra = 1 if self.queries.self_ids is not None else 0
+            stmt = knn_sql(self.target, k, extra).as_bytes(self._sessions[0])
+            # Asked every window, not cached: an index built or dropped mid-run (a
+            # migration) changes the plan without any knob moving. One EXPLAIN costs
+            # about a millisecond.
+            index = serving_index(
+                self._sessions[0], self.target, self.queries.vectors[0], k + extra
+            )
         n = len(self.queries)
         deadline = time.perf_counter() + self.window_s
         lat: list[list[float]] = [[] for _ in range(concurrency)]
@@ -161,7 +188,8 @@ class LiveLab:
                 i += concurrency
 
         try:
-            wall = run_parallel(worker, concurrency)
+            with window_errors():
+                wall = run_parallel(worker, concurrency)
         except BaseException:
             self.close()
             raise

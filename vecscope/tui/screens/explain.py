@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-import psycopg
-from psycopg.rows import TupleRow
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,13 +24,11 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from vecscope.core.catalog.activity import LiveQueries, fetch_live_queries
-from vecscope.core.catalog.inventory import fetch_inventory
-from vecscope.core.doctor.diagnose import Diagnosis, diagnose, try_fix
-from vecscope.core.doctor.explain import explain
+from vecscope.core.doctor.diagnose import Diagnosis
+from vecscope.core.doctor.doctor import PlanDoctor
 from vecscope.core.doctor.history import load_history, remember
 from vecscope.core.doctor.plan import plan_text, shorten_vectors
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
-from vecscope.core.session import CatalogSession
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.widgets.findings_list import FindingsList
@@ -79,7 +75,7 @@ class ExplainScreen(VecscopeScreen):
         super().__init__()
         self.diagnosis: Diagnosis | None = None
         self.raw_json = False
-        self._session: CatalogSession | None = None
+        self._plan_doctor: PlanDoctor | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -144,13 +140,13 @@ class ExplainScreen(VecscopeScreen):
         )
         self.run_explain(sql, analyze)
 
-    def _explain_session(self) -> CatalogSession:
+    def _doctor(self) -> PlanDoctor:
         target = session_of(self.app).target
-        if self._session is None:
-            self._session = CatalogSession(target)
-        elif self._session.target != target:
-            self._session.retarget(target)
-        return self._session
+        if self._plan_doctor is None:
+            self._plan_doctor = PlanDoctor(target)
+        else:
+            self._plan_doctor.retarget(target)
+        return self._plan_doctor
 
     @work(
         thread=True,
@@ -160,14 +156,8 @@ class ExplainScreen(VecscopeScreen):
         description="Explaining the query",
     )
     def run_explain(self, sql: str, analyze: bool) -> None:
-        session = self._explain_session()
         try:
-
-            def job(conn: psycopg.Connection[TupleRow]) -> Diagnosis:
-                inventory = fetch_inventory(conn)
-                return diagnose(explain(conn, sql, inventory, analyze=analyze), inventory)
-
-            diagnosis = session.run(job)
+            diagnosis = self._doctor().examine(sql, analyze=analyze).diagnosis
         except (ConnectError, ExtensionMissingError):
             raise
         except VecscopeError as e:
@@ -192,13 +182,8 @@ class ExplainScreen(VecscopeScreen):
         description="Trying the fix",
     )
     def run_try_fix(self, diagnosis: Diagnosis) -> None:
-        session = self._explain_session()
         try:
-
-            def job(conn: psycopg.Connection[TupleRow]) -> Diagnosis | None:
-                return try_fix(conn, diagnosis, fetch_inventory(conn))
-
-            fixed = session.run(job)
+            fixed = self._doctor().try_fix(diagnosis)
         except (ConnectError, ExtensionMissingError):
             raise
         except VecscopeError as e:
@@ -208,8 +193,8 @@ class ExplainScreen(VecscopeScreen):
             self.post_message(self.Explained(fixed, tried=True))
 
     def action_cancel(self) -> None:
-        if self._session is not None:
-            self._session.cancel()
+        if self._plan_doctor is not None:
+            self._plan_doctor.cancel()
         self.workers.cancel_group(self, "explain")
         self._verdict(Content.styled("Cancelled.", "$warning"))
 

@@ -23,12 +23,12 @@ from textual.widgets import DirectoryTree, Footer, Header, Static, TabbedContent
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from vecscope.core.errors import VecscopeError, first_line
-from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import Converted, Stopped, convert
 from vecscope.core.faissidx.structure import IndexInfo
-from vecscope.core.faissidx.tune import Tuning, tune
+from vecscope.core.faissidx.tune import Tuning
+from vecscope.core.faissidx.workload import SCREEN_SAMPLE_QUERIES, tune_file
 from vecscope.tui.context import faiss_dir_of
-from vecscope.tui.faiss_jobs import K, TuneRequest, factory_of, tuning_inputs
+from vecscope.tui.faiss_jobs import TuneRequest, factory_of
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.widgets.faiss_browser import FaissBrowser
 from vecscope.tui.widgets.faiss_convert import ConvertPanel
@@ -317,32 +317,31 @@ class FaissScreen(VecscopeScreen):
     )
     def tune_file(self, r: TuneRequest) -> None:
         worker = get_current_worker()
-        index = files.load(r.path)
-        inputs = tuning_inputs(index, r.info, queries=r.queries, vectors=r.vectors, origin=r.origin)
 
         def progress(setting: str, fraction: float) -> None:
             self.post_message(
                 self.JobProgressed("tune", f"{r.path.name}: measuring {setting}", fraction)
             )
 
-        result = tune(
-            index,
-            inputs.queries,
-            inputs.truth,
-            K,
-            corpus=inputs.corpus,
-            self_ids=inputs.self_ids,
+        tuned = tune_file(
+            r.path,
+            info=r.info,
+            queries=r.queries,
+            vectors=r.vectors,
+            origin=r.origin,
+            sample=SCREEN_SAMPLE_QUERIES,
             target_recall=r.target,
-            label=r.info.type,
             factory=r.factory,
-            memory_bytes=r.info.bytes,
             progress=progress,
             should_stop=lambda: worker.is_cancelled,
         )
+        result = tuned.tuning
         if not result.points:
             self.post_message(self.JobStopped("tune"))
             return
-        self.post_message(self.FileTuned(r.path, result, inputs.described, worker.is_cancelled))
+        self.post_message(
+            self.FileTuned(r.path, result, tuned.workload.described, worker.is_cancelled)
+        )
 
     @on(FileTuned)
     def file_tuned(self, event: FileTuned) -> None:

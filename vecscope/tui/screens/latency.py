@@ -11,8 +11,6 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
-import psycopg
-from psycopg.rows import TupleRow
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,35 +20,24 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
-from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
-from vecscope.core.fmt import human_count, params_text
-from vecscope.core.lab.measure import (
-    GroundTruth,
-    LabTarget,
-    Measurement,
-    QuerySet,
-    Sweep,
-    default_values,
-    ground_truth,
-    knob_for,
-    measure,
-    resolve_target,
-    sample_queries,
-    steering_settings,
-    sweep,
-)
+from vecscope.core.lab.measure import Measurement, Sweep
 from vecscope.core.lab.runner import LatencySample, LiveLab
+from vecscope.core.lab.session import DEFAULT_K, SAMPLE_QUERIES, TARGET_RECALL, LabSession
 from vecscope.core.models import VectorIndex
-from vecscope.core.pgvector import QUERY_SETTINGS_DEFAULTS, has_feature
+from vecscope.core.pgvector import has_feature
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.widgets.knobs import KnobsBar, KnobState
-from vecscope.tui.widgets.lab_results import LabBench, setting_label
+from vecscope.tui.widgets.lab_results import (
+    LabBench,
+    ab_started,
+    prepared_line,
+    setting_label,
+    sweep_started,
+)
 from vecscope.tui.widgets.latency_plots import FiguresLine, LatencyPlot, ThroughputPlot
 
-QUERIES = 200
-TARGET_RECALL = 0.95
 #: Actions that need a prepared column; the footer shows them disabled until then.
 LAB_ACTIONS = frozenset({"toggle_run", "knob", "concurrency", "k", "threshold", "sweep", "ab"})
 
@@ -59,35 +46,11 @@ class _Stopped(Exception):
     """Raised from a sweep's progress callback to end it after a cancel."""
 
 
-def failure_message(error: Exception) -> str:
+def failure_message(error: VecscopeError) -> str:
     """The one line to show for a failed lab job; connection trouble goes to the app."""
     if isinstance(error, ConnectError | ExtensionMissingError):
         raise error
-    if isinstance(error, VecscopeError):
-        return error.message
-    if isinstance(error, psycopg.OperationalError) and not isinstance(
-        error, psycopg.errors.QueryCanceled
-    ):
-        raise ConnectError(f"connection lost during the lab: {error}") from error
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
-def prepared_line(target: LabTarget, queries: QuerySet, gt: GroundTruth) -> Content:
-    """What was prepared: the column, its index, the sample and the exact ground truth."""
-    ix = target.index
-    index = f"{ix.name} ({ix.method} {params_text(ix.params, ix.params_explicit)})" if ix else "?"
-    sep = (" │ ", "$text-muted")
-    return Content.assemble(
-        ("✓ ", "$success bold"),
-        (target.label, "bold"),
-        sep,
-        index,
-        sep,
-        f"{human_count(target.rows)} rows, {len(queries)} queries",
-        sep,
-        f"exact top-{gt.distances.shape[1]}: {gt.method} {gt.seconds:,.2f} s",
-    )
+    return error.message
 
 
 class LatencyScreen(VecscopeScreen):
@@ -109,15 +72,11 @@ class LatencyScreen(VecscopeScreen):
     ]
 
     class Prepared(Message):
-        """The column's queries and ground truth are ready; ``lab`` runs them."""
+        """The column's queries and ground truth are ready."""
 
-        def __init__(
-            self, lab: LiveLab, pgvector: str | None, indexes: tuple[VectorIndex, ...]
-        ) -> None:
+        def __init__(self, prepared: LabSession) -> None:
             super().__init__()
-            self.lab = lab
-            self.pgvector = pgvector
-            self.indexes = indexes
+            self.prepared = prepared
 
     class LabFailed(Message):
         """A lab job failed with an error worth one status line."""
@@ -167,6 +126,8 @@ class LatencyScreen(VecscopeScreen):
         self.indexes: tuple[VectorIndex, ...] = ()
         self.ab_result: tuple[Measurement, Measurement] | None = None
         self.lab: LiveLab | None = None
+        #: The prepared column the sweeps and A/Bs measure (the live loop is ``lab``).
+        self.bench: LabSession | None = None
         self.knobs: KnobState | None = None
         self._runner: Worker[None] | None = None
         self._pending: tuple[str, str, str] | None = None
@@ -236,7 +197,7 @@ class LatencyScreen(VecscopeScreen):
         self._wanted = (schema, table, column)
         self._stop_run()
         self.workers.cancel_group(self, "lab-bench")
-        self.lab, self.knobs = None, None
+        self.lab, self.bench, self.knobs = None, None, None
         self.refresh_bindings()
         self._show_knobs()
         self.query_one(LatencyPlot).show((), 20)
@@ -245,7 +206,7 @@ class LatencyScreen(VecscopeScreen):
         self._show_panels(results=False)
         self._status(
             Content.styled(
-                f"Preparing {schema}.{table}.{column}: sampling {QUERIES} queries and "
+                f"Preparing {schema}.{table}.{column}: sampling {SAMPLE_QUERIES} queries and "
                 "computing the exact ground truth…",
                 "$text-muted",
             )
@@ -261,50 +222,30 @@ class LatencyScreen(VecscopeScreen):
     )
     def prepare(self, schema: str, table: str, column: str) -> None:
         session = session_of(self.app)
-
-        def job(
-            conn: psycopg.Connection[TupleRow],
-        ) -> tuple[str | None, LabTarget, QuerySet, GroundTruth, tuple[VectorIndex, ...]]:
-            inv = fetch_inventory(conn)
-            target = resolve_target(conn, inv, schema, table, column)
-            queries = sample_queries(conn, target, QUERIES)
-            gt = ground_truth(conn, target, queries, k=max(10, min(50, target.rows - 1)))
-            # Every usable index serving the operator: with two (as during a migration),
-            # A/B compares the indexes themselves.
-            serving = tuple(
-                ix
-                for ix in inv.indexes
-                if (ix.schema, ix.table, ix.column) == (schema, table, column)
-                and ix.usable
-                and ix.expression is None
-                and target.operator in (ix.operator or "").split()
-            )
-            return inv.server.pgvector, target, queries, gt, serving
-
         try:
-            pgvector, target, queries, gt, serving = session.run(job)
-        except (VecscopeError, psycopg.Error) as e:
+            prepared = session.run(
+                lambda conn: LabSession.prepare(conn, session.target, schema, table, column)
+            )
+        except VecscopeError as e:
             self.post_message(self.LabFailed(failure_message(e)))
             return
-        if get_current_worker().is_cancelled:
-            return
-        knob = knob_for(target)
-        settings = {knob: QUERY_SETTINGS_DEFAULTS[knob]}
-        lab = LiveLab(session.target, target, queries, gt, k=10, settings=settings)
-        self.post_message(self.Prepared(lab, pgvector, serving))
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Prepared(prepared))
 
     @on(Prepared)
     def prepared(self, event: Prepared) -> None:
-        lab = event.lab
-        if (lab.target.schema, lab.target.table, lab.target.column) != self._wanted:
+        prepared = event.prepared
+        target = prepared.target
+        if (target.schema, target.table, target.column) != self._wanted:
             return
-        self.lab = lab
-        self.indexes = event.indexes
-        iterative = has_feature(event.pgvector, "iterative_scan")
+        self.bench = prepared
+        self.lab = lab = prepared.live(k=DEFAULT_K)
+        self.indexes = prepared.indexes
+        iterative = has_feature(prepared.pgvector, "iterative_scan")
         self.knobs = KnobState.for_target(lab.target, lab.max_k, iterative=iterative)
         self._apply_knobs()
         self.refresh_bindings()
-        self._status(prepared_line(lab.target, lab.queries, lab.gt))
+        self._status(prepared_line(prepared))
         self._show_panels(results=False)
         self.query_one(FiguresLine).update(
             Content.styled(
@@ -361,7 +302,7 @@ class LatencyScreen(VecscopeScreen):
         try:
             while not worker.is_cancelled:
                 self.post_message(self.WindowMeasured(lab, lab.run_window()))
-        except (VecscopeError, psycopg.Error) as e:
+        except VecscopeError as e:
             error = failure_message(e)
         finally:
             lab.close()
@@ -434,22 +375,15 @@ class LatencyScreen(VecscopeScreen):
     # --- sweep and A/B ---------------------------------------------------------------
 
     def action_sweep(self) -> None:
-        if self.lab is None or self.knobs is None:
+        if self.lab is None or self.bench is None or self.knobs is None:
             return
         self._stop_run()
         knobs = self.knobs
-        grid = [knobs.settings(v) for v in default_values(self.lab.target)]
+        grid = [knobs.settings(v) for v in self.bench.default_values()]
         self._show_panels(results=True)
         self.query_one(LabBench).start_sweep(knobs.knob)
-        self._status(
-            Content.styled(
-                f"Sweeping {knobs.knob} over {len(grid)} values at k={knobs.k}, "
-                f"concurrency {knobs.concurrency} ({len(self.lab.queries)} queries each, after "
-                "a warm-up; the live run is stopped)… Escape cancels",
-                "$text-muted",
-            )
-        )
-        self.run_sweep(self.lab, grid, knobs.k, knobs.concurrency)
+        self._status(sweep_started(knobs.knob, len(grid), knobs.k, knobs.concurrency, self.lab))
+        self.run_sweep(self.bench, grid, knobs.k, knobs.concurrency)
 
     @work(
         thread=True,
@@ -458,7 +392,9 @@ class LatencyScreen(VecscopeScreen):
         group="lab-bench",
         description="Sweeping the query-time knob",
     )
-    def run_sweep(self, lab: LiveLab, grid: list[dict[str, str]], k: int, concurrency: int) -> None:
+    def run_sweep(
+        self, bench: LabSession, grid: list[dict[str, str]], k: int, concurrency: int
+    ) -> None:
         worker = get_current_worker()
         if not self._acquire(worker):
             return
@@ -469,13 +405,9 @@ class LatencyScreen(VecscopeScreen):
             self.post_message(self.SweepProgressed(m))
 
         try:
-            result = sweep(
-                lab.conn_target,
-                lab.target,
-                lab.queries,
-                lab.gt,
-                k,
+            result = bench.sweep(
                 grid,
+                k=k,
                 concurrency=concurrency,
                 target_recall=TARGET_RECALL,
                 on_result=progressed,
@@ -483,7 +415,7 @@ class LatencyScreen(VecscopeScreen):
             )
         except _Stopped:
             return
-        except (VecscopeError, psycopg.Error) as e:
+        except VecscopeError as e:
             self.post_message(self.LabFailed(failure_message(e)))
             return
         finally:
@@ -501,23 +433,15 @@ class LatencyScreen(VecscopeScreen):
         self._status(self.query_one(LabBench).finish_sweep(event.sweep))
 
     def action_ab(self) -> None:
-        if self.lab is None or self.knobs is None:
+        if self.lab is None or self.bench is None or self.knobs is None:
             return
         knobs = self.knobs
-        if len(self.indexes) >= 2:
+        steered = self.bench.index_ab(knobs.settings())
+        if steered is not None:
             # Two indexes on the column: compare them, each session steered to one.
-            first, second = self.indexes[0], self.indexes[1]
-            a = {**knobs.settings(), **steering_settings(self.indexes, first)}
-            b = {**knobs.settings(), **steering_settings(self.indexes, second)}
             self._stop_run()
-            self._status(
-                Content.styled(
-                    f"A/B: index {first.name} then {second.name} at k={knobs.k}… Escape cancels "
-                    "(EXPLAIN shows which index served each side)",
-                    "$text-muted",
-                )
-            )
-            self.run_ab(self.lab, a, b, knobs.k, knobs.concurrency)
+            self._status(ab_started(self.indexes[0].name, self.indexes[1].name, knobs.k, True))
+            self.run_ab(self.bench, *steered, knobs.k, knobs.concurrency)
             return
         other = knobs.stepped_value(1).value
         if other == knobs.value:
@@ -527,14 +451,9 @@ class LatencyScreen(VecscopeScreen):
             return
         self._stop_run()
         a, b = knobs.settings(), knobs.settings(other)
-        self._status(
-            Content.styled(
-                f"A/B: measuring {setting_label(a, knobs.knob)} then "
-                f"{setting_label(b, knobs.knob)} at k={knobs.k}… Escape cancels",
-                "$text-muted",
-            )
-        )
-        self.run_ab(self.lab, a, b, knobs.k, knobs.concurrency)
+        label_a, label_b = setting_label(a, knobs.knob), setting_label(b, knobs.knob)
+        self._status(ab_started(label_a, label_b, knobs.k, False))
+        self.run_ab(self.bench, a, b, knobs.k, knobs.concurrency)
 
     @work(
         thread=True,
@@ -544,26 +463,22 @@ class LatencyScreen(VecscopeScreen):
         description="Measuring settings A and B",
     )
     def run_ab(
-        self, lab: LiveLab, a: dict[str, str], b: dict[str, str], k: int, concurrency: int
+        self, bench: LabSession, a: dict[str, str], b: dict[str, str], k: int, concurrency: int
     ) -> None:
         worker = get_current_worker()
         if not self._acquire(worker):
             return
         try:
-
-            def stop() -> bool:
-                return worker.is_cancelled
-
-            args = (lab.conn_target, lab.target, lab.queries, lab.gt, k)
-            first = measure(*args, a, concurrency=concurrency, should_stop=stop)
-            second = measure(*args, b, concurrency=concurrency, should_stop=stop)
-        except (VecscopeError, psycopg.Error) as e:
+            result = bench.ab(
+                a, b, k=k, concurrency=concurrency, should_stop=lambda: worker.is_cancelled
+            )
+        except VecscopeError as e:
             self.post_message(self.LabFailed(failure_message(e)))
             return
         finally:
             self._bench.release()
         if not worker.is_cancelled:
-            self.post_message(self.Compared(first, second))
+            self.post_message(self.Compared(result.a, result.b))
 
     @on(Compared)
     def compared(self, event: Compared) -> None:

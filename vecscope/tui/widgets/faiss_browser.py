@@ -15,7 +15,8 @@ from textual.widgets import DirectoryTree
 from textual.widgets.directory_tree import DirEntry
 from textual.widgets.tree import TreeNode
 
-from vecscope.tui.faiss_jobs import FAISS_SUFFIXES, home_relative
+from vecscope.core.faissidx.workload import FAISS_SUFFIXES
+from vecscope.tui.faiss_jobs import home_relative
 
 
 class FaissBrowser(DirectoryTree):

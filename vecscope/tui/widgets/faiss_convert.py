@@ -20,8 +20,9 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from vecscope.core.faissidx.convert import Converted
 from vecscope.core.faissidx.structure import IndexInfo
+from vecscope.core.faissidx.workload import default_destination, presets
 from vecscope.core.fmt import human_bytes, human_count
-from vecscope.tui.faiss_jobs import CUSTOM, default_destination, path_of, presets
+from vecscope.tui.faiss_jobs import CUSTOM, path_of
 from vecscope.tui.widgets.job_progress import JobProgress
 
 

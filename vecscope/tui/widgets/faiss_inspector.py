@@ -18,16 +18,20 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import Worker, get_current_worker
 
+from vecscope.core.errors import FaissFileError
 from vecscope.core.faissidx import files
-from vecscope.core.faissidx.structure import IndexInfo, Part
+from vecscope.core.faissidx.structure import IndexInfo, Part, VectorStorage
 from vecscope.core.fmt import human_bytes, human_count
 from vecscope.tui.screens.base import forward_worker_error
 
 #: How each way of storing the vectors reads, and its colour.
 VECTORS = {
-    "exact": ("stored exactly: converting and tuning need nothing else", "$success"),
-    "lossy": ("lossy codes: converting or tuning needs the original vectors", "$warning"),
-    "none": ("none: the index is empty", "$text-muted"),
+    VectorStorage.EXACT: ("stored exactly: converting and tuning need nothing else", "$success"),
+    VectorStorage.LOSSY: (
+        "lossy codes: converting or tuning needs the original vectors",
+        "$warning",
+    ),
+    VectorStorage.NONE: ("none: the index is empty", "$text-muted"),
 }
 _SEP = (" · ", "$text-muted")
 
@@ -119,7 +123,7 @@ class FaissInspector(Static):
     def _read(self, path: Path) -> None:
         try:
             found = self.Inspected(path, files.inspect(path))
-        except files.FaissFileError as e:
+        except FaissFileError as e:
             found = self.Inspected(path, None, e.message)
         if not get_current_worker().is_cancelled:
             self.post_message(found)

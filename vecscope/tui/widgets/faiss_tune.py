@@ -22,12 +22,15 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, TextArea
 
 from vecscope.core.faissidx.tune import Tuning
+from vecscope.core.faissidx.workload import (
+    SCREEN_SAMPLE_QUERIES,
+    TARGET_RECALL,
+    deployment_text,
+)
 from vecscope.core.fmt import human_bytes
-from vecscope.tui.faiss_jobs import TUNE_QUERIES, deployment_text, path_of, point_label
+from vecscope.tui.faiss_jobs import path_of, point_label
 from vecscope.tui.widgets.job_progress import JobProgress
 from vecscope.tui.widgets.latency_plots import SweepPlot
-
-TARGET_RECALL = 0.95
 
 
 def verdict(tuning: Tuning, name: str, *, stopped: bool = False) -> Content:
@@ -110,7 +113,7 @@ class TunePanel(Vertical):
             yield Label("queries", classes="form-label")
             yield Input(
                 id="tune-queries",
-                placeholder=f"empty: {TUNE_QUERIES} of its vectors",
+                placeholder=f"empty: {SCREEN_SAMPLE_QUERIES} of its vectors",
                 compact=True,
             )
             yield Label("target recall", classes="form-label")

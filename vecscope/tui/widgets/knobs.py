@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from textual.content import Content
 from textual.widgets import Static
 
-from vecscope.core.lab.measure import LabTarget, knob_for
+from vecscope.core.lab.measure import Knob, LabTarget, knob_for
 from vecscope.core.pgvector import QUERY_SETTINGS_DEFAULTS
 
 EF_SEARCH_STEPS = (10, 20, 40, 80, 160, 320, 640)
@@ -24,7 +24,7 @@ ITERATIVE = ("off", "relaxed_order")
 
 def knob_steps(target: LabTarget) -> tuple[int, ...]:
     """The values ``+``/``-`` step through; probes never beyond the index's lists."""
-    if knob_for(target) != "ivfflat.probes":
+    if knob_for(target) != Knob.PROBES:
         return EF_SEARCH_STEPS
     lists = int(target.index.params.get("lists", 100)) if target.index else 100
     return tuple(
@@ -43,7 +43,7 @@ def step(values: tuple[int, ...], current: int, direction: int) -> int:
 class KnobState:
     """Everything the user tunes; the lab measures ``settings()`` from the next window."""
 
-    knob: str
+    knob: Knob
     values: tuple[int, ...]
     value: int
     max_k: int
@@ -71,7 +71,7 @@ class KnobState:
 
     def settings(self, value: int | None = None) -> dict[str, str]:
         """The session settings under test (with another knob ``value`` if given)."""
-        out = {self.knob: str(self.value if value is None else value)}
+        out = {str(self.knob): str(self.value if value is None else value)}
         if self.iterative is not None:
             out[self.iterative_setting] = self.iterative
         return out
@@ -125,6 +125,6 @@ class KnobsBar(Static):
         ]
         if state.iterative is not None:
             parts += [sep, *_item(state.iterative_setting, state.iterative)]
-        if state.knob == "hnsw.ef_search" and state.value < state.k:
+        if state.knob == Knob.EF_SEARCH and state.value < state.k:
             parts += [sep, Content.styled("ef_search < k: at most ef_search rows", "$warning")]
         self.update(Content.assemble(*parts))

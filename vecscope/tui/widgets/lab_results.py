@@ -11,7 +11,10 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import DataTable
 
+from vecscope.core.fmt import human_count, params_text
 from vecscope.core.lab.measure import Measurement, Sweep
+from vecscope.core.lab.runner import LiveLab
+from vecscope.core.lab.session import LabSession
 from vecscope.tui.widgets.latency_plots import SweepPlot
 
 #: A/B rows: label, value, format, and whether lower is better.
@@ -208,3 +211,44 @@ class LabBench(Horizontal):
                 "$warning bold",
             ),
         )
+
+
+def prepared_line(lab: LabSession) -> Content:
+    """What was prepared: the column, its index, the sample and the exact ground truth."""
+    target, queries, gt = lab.target, lab.queries, lab.gt
+    ix = target.index
+    index = f"{ix.name} ({ix.method} {params_text(ix.params, ix.params_explicit)})" if ix else "?"
+    sep = (" │ ", "$text-muted")
+    return Content.assemble(
+        ("✓ ", "$success bold"),
+        (target.label, "bold"),
+        sep,
+        index,
+        sep,
+        f"{human_count(target.rows)} rows, {len(queries)} queries",
+        sep,
+        f"exact top-{gt.distances.shape[1]}: {gt.method} {gt.seconds:,.2f} s",
+    )
+
+
+def sweep_started(knob: str, values: int, k: int, concurrency: int, lab: LiveLab) -> Content:
+    return Content.styled(
+        f"Sweeping {knob} over {values} values at k={k}, "
+        f"concurrency {concurrency} ({len(lab.queries)} queries each, after "
+        "a warm-up; the live run is stopped)… Escape cancels",
+        "$text-muted",
+    )
+
+
+def ab_started(a: str, b: str, k: int, indexes: bool) -> Content:
+    """The status of an A/B of two indexes (``indexes``) or two settings."""
+    if indexes:
+        return Content.styled(
+            f"A/B: index {a} then {b} at k={k}… Escape cancels "
+            "(EXPLAIN shows which index served each side)",
+            "$text-muted",
+        )
+    return Content.styled(
+        f"A/B: measuring {a} then {b} at k={k}… Escape cancels",
+        "$text-muted",
+    )

@@ -1,0 +1,203 @@
+"""Exact answers for the lab's queries (ground truth), cached per table, sample and k.
+
+faiss over vectors fetched once with binary COPY when they fit the memory budget,
+otherwise exact scans in PostgreSQL with index scans disabled in a local transaction.
+The cache is invalidated when the table changes (its storage, size, rows or write
+counters move).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import platformdirs
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from vecscope.core import db
+from vecscope.core.errors import BadInputError
+from vecscope.core.lab.sampling import QuerySet
+from vecscope.core.lab.target import Conn, LabTarget
+from vecscope.core.vectors_io import fetch_vectors
+
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+#: Operators the faiss path has a metric for.
+FAISS_OPERATORS = frozenset({"<->", "<=>", "<#>", "<+>"})
+
+
+class TruthMethod(StrEnum):
+    """How exact answers are computed."""
+
+    FAISS = "faiss"
+    POSTGRES = "postgres"
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    ids: npt.NDArray[np.int64]
+    distances: npt.NDArray[np.float64]
+    method: str
+    seconds: float
+
+
+def _table_signature(conn: Conn, target: LabTarget) -> str:
+    name = sql.Identifier(target.schema, target.table)
+    row = conn.execute(
+        db.statement("lab_table_signature", table=name), {"table": name.as_string(conn)}
+    ).fetchone()
+    return ":".join(str(x) for x in row) if row else "?"
+
+
+def _cache_path(conn: Conn, target: LabTarget, queries: QuerySet, k: int) -> Path:
+    info = conn.info
+    ident = f"{info.host}:{info.port}/{info.dbname}/{target.label}/{k}/{queries.digest()}"
+    name = hashlib.sha256(ident.encode()).hexdigest()[:24]
+    return platformdirs.user_cache_path("vecscope") / "groundtruth" / f"{name}.npz"
+
+
+def _faiss_truth(
+    conn: Conn, target: LabTarget, queries: QuerySet, want: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    import faiss
+
+    keys, base = fetch_vectors(
+        conn, target.schema, target.table, target.column, target.key, target.dims
+    )
+    q = np.ascontiguousarray(queries.vectors, dtype=np.float32)
+    op = target.operator
+    kk = min(want, len(keys))
+    if op == "<=>":
+        # In place, norms by einsum: no temporary the size of the vectors, so memory
+        # stays one copy of them (np.linalg.norm would square them all first).
+        norms = np.sqrt(np.einsum("ij,ij->i", base, base))
+        base /= np.maximum(norms, 1e-30)[:, None]
+        q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(np.float32)
+    if op in ("<=>", "<#>"):
+        dist, pos = faiss.knn(q, base, kk, metric=faiss.METRIC_INNER_PRODUCT)
+    elif op == "<->":
+        dist, pos = faiss.knn(q, base, kk, metric=faiss.METRIC_L2)
+    elif op == "<+>":
+        index = faiss.IndexFlat(target.dims, faiss.METRIC_L1)
+        index.add(base)
+        dist, pos = index.search(q, kk)
+    else:
+        raise BadInputError(f"the faiss path has no metric for {op}")
+    d = dist.astype(np.float64)
+    if op == "<=>":
+        d = 1.0 - d
+    elif op == "<#>":
+        d = -d
+    elif op == "<->":
+        d = np.sqrt(np.maximum(d, 0.0))
+    return keys[pos], d
+
+
+def _postgres_truth(
+    conn: Conn, target: LabTarget, queries: QuerySet, want: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    register_vector(conn)
+    stmt = db.statement(
+        "lab_exact_knn",
+        key=sql.Identifier(target.key),
+        column=sql.Identifier(target.column),
+        operator=sql.SQL(target.operator),
+        table=sql.Identifier(target.schema, target.table),
+    )
+    ids = np.zeros((len(queries), want), dtype=np.int64)
+    dist = np.full((len(queries), want), np.inf, dtype=np.float64)
+    with conn.transaction():
+        # Exact: no index may answer, for this transaction only.
+        db.execute(conn, "lab_exact_settings")
+        for i, vec in enumerate(queries.vectors):
+            rows = conn.execute(stmt, {"q": vec, "limit": want}).fetchall()
+            ids[i, : len(rows)] = [r[0] for r in rows]
+            dist[i, : len(rows)] = [r[1] for r in rows]
+    return ids, dist
+
+
+def ground_truth(
+    conn: Conn,
+    target: LabTarget,
+    queries: QuerySet,
+    k: int,
+    *,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    use_cache: bool = True,
+    method: TruthMethod | str | None = None,
+) -> GroundTruth:
+    """Exact top-k for every query (the query's own row excluded), cached.
+
+    Args:
+        method: ``"faiss"`` or ``"postgres"``; ``None`` picks faiss when the vectors fit
+            ``memory_budget``.
+    """
+    if k < 1:
+        raise BadInputError("k must be at least 1")
+    if k + (1 if queries.self_ids is not None else 0) > target.rows:
+        raise BadInputError(f"k = {k} is larger than the {target.rows} vectors in the table")
+    want = k + (1 if queries.self_ids is not None else 0)
+    if method is None:
+        fits = target.rows * target.dims * 4 * 2 <= memory_budget
+        method = (
+            TruthMethod.FAISS
+            if fits and target.operator in FAISS_OPERATORS
+            else TruthMethod.POSTGRES
+        )
+    method = TruthMethod(method)
+    with db.mapped_errors("ground truth", conn):
+        signature = _table_signature(conn, target)
+    path = _cache_path(conn, target, queries, k)
+    if use_cache and path.exists():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if str(cached["signature"]) == signature:
+                return GroundTruth(
+                    cached["ids"],
+                    cached["distances"],
+                    f"{cached['method']} (cached)",
+                    float(cached["seconds"]),
+                )
+        except (OSError, ValueError, KeyError):
+            pass
+    started = time.perf_counter()
+    with db.mapped_errors("ground truth", conn):
+        if method == TruthMethod.FAISS:
+            ids, dist = _faiss_truth(conn, target, queries, want)
+        else:
+            ids, dist = _postgres_truth(conn, target, queries, want)
+    if queries.self_ids is not None:
+        ids, dist = _drop_self(ids, dist, queries.self_ids, k)
+    else:
+        ids, dist = ids[:, :k], dist[:, :k]
+    seconds = time.perf_counter() - started
+    if not use_cache:
+        return GroundTruth(ids, dist, str(method), seconds)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            path, ids=ids, distances=dist, method=str(method), seconds=seconds, signature=signature
+        )
+    except OSError:
+        pass  # a cache is a convenience
+    return GroundTruth(ids, dist, str(method), seconds)
+
+
+def _drop_self(
+    ids: npt.NDArray[np.int64],
+    dist: npt.NDArray[np.float64],
+    self_ids: npt.NDArray[np.int64],
+    k: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    out_ids = np.zeros((ids.shape[0], k), dtype=np.int64)
+    out_d = np.zeros((ids.shape[0], k), dtype=np.float64)
+    for i in range(ids.shape[0]):
+        keep = ids[i] != self_ids[i]
+        out_ids[i] = ids[i][keep][:k]
+        out_d[i] = dist[i][keep][:k]
+    return out_ids, out_d

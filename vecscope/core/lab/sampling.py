@@ -1,0 +1,78 @@
+"""The lab's query vectors: sampled from the table, or read from a ``.npy``."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from vecscope.core import db
+from vecscope.core.errors import BadInputError
+from vecscope.core.lab.target import Conn, LabTarget
+
+#: The seed of the deterministic sample (the same rows every run on the same table).
+SEED = 7
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    vectors: npt.NDArray[np.float32]
+    #: Keys of the rows the vectors were sampled from (excluded from their own answers).
+    self_ids: npt.NDArray[np.int64] | None
+    source: str
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    def digest(self) -> str:
+        h = hashlib.sha256(np.ascontiguousarray(self.vectors).tobytes())
+        if self.self_ids is not None:
+            h.update(self.self_ids.tobytes())
+        return h.hexdigest()[:16]
+
+
+def sample_queries(conn: Conn, target: LabTarget, n: int, seed: int = SEED) -> QuerySet:
+    """``n`` rows of the table, chosen deterministically by a hash of their key."""
+    if n < 1:
+        raise BadInputError("--queries must be at least 1")
+    register_vector(conn)
+    with db.mapped_errors("sampling query vectors", conn):
+        rows = conn.execute(
+            db.statement(
+                "lab_sample",
+                key=sql.Identifier(target.key),
+                column=sql.Identifier(target.column),
+                table=sql.Identifier(target.schema, target.table),
+            ),
+            {"seed": str(seed), "n": n},
+        ).fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vecs = np.array([_as_array(r[1]) for r in rows], dtype=np.float32)
+    return QuerySet(
+        vecs.reshape(len(rows), target.dims),
+        ids,
+        f"{len(rows)} rows sampled from {target.schema}.{target.table}",
+    )
+
+
+def _as_array(value: object) -> npt.NDArray[np.float32]:
+    # pgvector's loader returns a Vector (0.3+) or an ndarray (older releases).
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
+
+
+def load_queries(path: Path, target: LabTarget) -> QuerySet:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise BadInputError(f"cannot read {path} as a .npy array: {e}") from e
+    if arr.ndim != 2 or arr.shape[1] != target.dims or arr.shape[0] == 0:
+        raise BadInputError(
+            f"{path} holds an array of shape {arr.shape}; the column needs (n, {target.dims})"
+        )
+    return QuerySet(arr.astype(np.float32), None, f"{arr.shape[0]} vectors from {path.name}")

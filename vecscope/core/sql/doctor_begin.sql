@@ -1,0 +1,2 @@
+-- Every EXPLAIN runs in a transaction that is rolled back (doctor_rollback).
+BEGIN

@@ -1,0 +1,2 @@
+-- Ends the EXPLAIN's transaction: nothing it did is kept.
+ROLLBACK
