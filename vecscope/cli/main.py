@@ -23,6 +23,7 @@ from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.demo import server as demo_server
 from vecscope.core.errors import BadInputError, VecscopeError
 from vecscope.core.fmt import human_bytes, human_count, params_text, table
+from vecscope.core.lab import defaults as lab_defaults
 from vecscope.core.models import Inventory
 
 #: Commands that open the TUI; everything else runs headless.
@@ -124,14 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--table", required=True, help="SCHEMA.TABLE (quote names as in SQL)")
     b.add_argument("--column", required=True, help="the vector column")
-    b.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
-    b.add_argument("--queries", type=int, default=200, help="sampled query vectors (200)")
+    b.add_argument(
+        "--k", type=int, default=lab_defaults.DEFAULT_K,
+        help=f"neighbours per query (default {lab_defaults.DEFAULT_K})",
+    )  # fmt: skip
+    b.add_argument(
+        "--queries", type=int, default=lab_defaults.SAMPLE_QUERIES,
+        help=f"sampled query vectors ({lab_defaults.SAMPLE_QUERIES})",
+    )  # fmt: skip
     b.add_argument("--queries-file", type=Path, help="query vectors from a .npy (n, dims)")
     grid = b.add_mutually_exclusive_group()
     grid.add_argument("--ef-search", help="hnsw.ef_search values, e.g. 20,40,80,160")
     grid.add_argument("--probes", help="ivfflat.probes values, e.g. 1,5,10,20")
     b.add_argument("--concurrency", type=int, default=1, help="sessions (default 1)")
-    b.add_argument("--target-recall", type=float, default=0.95, help="default 0.95")
+    b.add_argument(
+        "--target-recall", type=float, default=lab_defaults.TARGET_RECALL,
+        help=f"default {lab_defaults.TARGET_RECALL}",
+    )  # fmt: skip
     b.add_argument("--operator", help="distance operator (default: the index's)")
     b.add_argument(
         "--ground-truth",

@@ -120,17 +120,6 @@ class VecscopeApp(App[int]):
                 "Undo the migration from wherever it is",
                 screen.action_rollback,
             )
-        if isinstance(screen, FaissScreen):
-            yield SystemCommand(
-                "FAISS: every file",
-                "Toggle: every file in the browser, or FAISS-looking ones",
-                screen.action_all_files,
-            )
-            yield SystemCommand(
-                "FAISS: copy the deployment",
-                "The tuned file's recommended setting as env, YAML, Helm, Python",
-                screen.action_copy_deployment,
-            )
         yield SystemCommand(
             "Reconnect", "Close the connection and open it again", self.action_reconnect
         )

@@ -13,7 +13,7 @@ from vecscope.core.doctor.rules_common import Rule
 from vecscope.core.models import Finding, Severity
 
 
-def general_warnings(result: ExplainResult, already: set[tuple[str, int | None]]) -> list[Finding]:
+def general_warnings(result: ExplainResult, already: set[tuple[Rule, int | None]]) -> list[Finding]:
     """Rule 11 and the planner-setting warnings: what any plan reader expects to hear.
 
     Args:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
+from vecscope.core.lab.defaults import DEFAULT_K, LIVE_MAX_K, SAMPLE_QUERIES, TARGET_RECALL
 from vecscope.core.lab.groundtruth import (
     DEFAULT_MEMORY_BUDGET,
     GroundTruth,
@@ -36,15 +37,6 @@ from vecscope.core.lab.sampling import QuerySet, load_queries, sample_queries
 from vecscope.core.lab.target import Conn, LabTarget, resolve_target, serving_indexes
 from vecscope.core.models import VectorIndex
 from vecscope.core.pgvector import QUERY_SETTINGS_DEFAULTS
-
-#: Query vectors sampled from the table (``vecscope bench --queries`` and the Latency mode).
-SAMPLE_QUERIES = 200
-#: The recall a recommendation must reach (``--target-recall`` and the Latency mode).
-TARGET_RECALL = 0.95
-#: The k both front ends start measuring at.
-DEFAULT_K = 10
-#: The Latency mode computes exact answers this deep, so k can move up to it live.
-LIVE_MAX_K = 50
 
 Settings = Mapping[str, str]
 

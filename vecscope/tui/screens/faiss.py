@@ -10,11 +10,12 @@ inspector reads files in a group of its own, so picking a file never stops a con
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -108,6 +109,18 @@ class FaissScreen(VecscopeScreen):
         self.tunings: dict[Path, FaissScreen.FileTuned] = {}
         #: The browser's folder (the app's ``faiss_dir``, else the working directory).
         self.folder = Path.cwd()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "FAISS: every file",
+            "Toggle: every file in the browser, or FAISS-looking ones",
+            self.action_all_files,
+        )
+        yield SystemCommand(
+            "FAISS: copy the deployment",
+            "The tuned file's recommended setting as env, YAML, Helm, Python",
+            self.action_copy_deployment,
+        )
 
     def compose(self) -> ComposeResult:
         self.folder = faiss_dir_of(self.app)

@@ -21,9 +21,10 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
+from vecscope.core.lab.defaults import DEFAULT_K, SAMPLE_QUERIES, TARGET_RECALL
 from vecscope.core.lab.measure import Measurement, Sweep
 from vecscope.core.lab.runner import LatencySample, LiveLab
-from vecscope.core.lab.session import DEFAULT_K, SAMPLE_QUERIES, TARGET_RECALL, LabSession
+from vecscope.core.lab.session import LabSession
 from vecscope.core.models import VectorIndex
 from vecscope.core.pgvector import has_feature
 from vecscope.tui.context import session_of
