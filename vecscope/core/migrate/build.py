@@ -29,8 +29,10 @@ from vecscope.core.migrate.ddl import (
     invalid_copies,
     open_ddl_session,
 )
-from vecscope.core.migrate.plan import KIND_REINDEX, MigrationSpec, build_statements
+from vecscope.core.migrate.plan import MigrationSpec
 from vecscope.core.migrate.preflight import Blocker
+from vecscope.core.migrate.render import build_statements
+from vecscope.core.migrate.states import Kind
 
 Conn = psycopg.Connection[TupleRow]
 
@@ -178,7 +180,7 @@ def run(
                     "(vecscope migrate resume cleans up and retries)"
                 ) from err
             raise MigrationError(f"the build failed: {first_line(err)}") from err
-        name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+        name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
         assert name is not None
         size = monitor.execute(
             "SELECT pg_relation_size(format('%%I.%%I', %s::text, %s::text)::regclass)",
@@ -241,7 +243,7 @@ def _cleanup(monitor: Conn, target: ConnectionTarget, spec: MigrationSpec, say: 
     """Drop whatever invalid index the failed or cancelled build left."""
     conn, _ = open_ddl_session(target, spec, build=False)
     try:
-        if spec.kind == KIND_REINDEX:
+        if spec.kind == Kind.REINDEX:
             assert spec.old_name
             for name in invalid_copies(conn, spec, spec.old_name):
                 drop_if_invalid(conn, spec, name, say)
@@ -252,7 +254,7 @@ def _cleanup(monitor: Conn, target: ConnectionTarget, spec: MigrationSpec, say: 
 
 
 def new_index_ready(conn: Conn, spec: MigrationSpec) -> bool:
-    name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+    name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
     assert name is not None
     state = index_state(conn, spec.schema, name)
     return state == (True, True)

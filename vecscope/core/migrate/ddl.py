@@ -16,7 +16,8 @@ from psycopg.rows import TupleRow
 
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import QueryError, VecscopeError, first_line
-from vecscope.core.migrate.plan import MigrationSpec, Statement, drop_sql, session_settings
+from vecscope.core.migrate.plan import MigrationSpec, Statement
+from vecscope.core.migrate.render import drop_sql, session_settings
 
 Conn = psycopg.Connection[TupleRow]
 Say = Callable[[str], None]

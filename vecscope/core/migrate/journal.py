@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,17 @@ from vecscope.core.paths import state_dir
 
 FORMAT_VERSION = 1
 
-#: Step states as the journal records them.
-INTENT = "intent"
-DONE = "done"
-FAILED = "failed"
-INFO = "info"
+
+class Mark(StrEnum):
+    """A step's state as the journal records it."""
+
+    INTENT = "intent"
+    DONE = "done"
+    FAILED = "failed"
+    INFO = "info"
+
+
+INTENT, DONE, FAILED, INFO = Mark.INTENT, Mark.DONE, Mark.FAILED, Mark.INFO
 
 
 def migrations_dir() -> Path:
@@ -53,7 +60,7 @@ class StepRecord:
     """What the journal says of one step: its last state and the data recorded with it."""
 
     key: str
-    state: str
+    state: Mark
     data: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     at: str = ""
@@ -71,6 +78,11 @@ class JournalState:
     spec: MigrationSpec
     steps: dict[str, StepRecord]
     events: list[dict[str, Any]]
+
+    @classmethod
+    def planned(cls, spec: MigrationSpec) -> JournalState:
+        """The state of a migration planned but not journaled yet: nothing has run."""
+        return cls(Path(), "", "", "", "", spec, {}, [])
 
     def done(self, key: str) -> bool:
         rec = self.steps.get(key)
@@ -142,7 +154,7 @@ class Journal:
         finally:
             os.close(fd)
 
-    def record(self, step: str, state: str, **data: Any) -> None:
+    def record(self, step: str, state: Mark, **data: Any) -> None:
         """Write one step event and make it durable before returning."""
         self._append({"kind": "step", "at": _now(), "step": step, "state": state, "data": data})
 
@@ -188,7 +200,7 @@ def read(path: Path) -> JournalState:
         elif rec.get("kind") == "step":
             events.append(rec)
             key = str(rec["step"])
-            state = str(rec["state"])
+            state = Mark(rec["state"])
             if state == INFO:
                 continue
             old = steps.get(key)

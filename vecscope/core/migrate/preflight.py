@@ -19,7 +19,9 @@ from psycopg.rows import TupleRow
 from vecscope.core.errors import first_line
 from vecscope.core.fmt import human_bytes
 from vecscope.core.migrate import predict
-from vecscope.core.migrate.plan import KIND_REINDEX, MigrationSpec, drop_sql
+from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.core.migrate.render import drop_sql
+from vecscope.core.migrate.states import DEFAULT_MAX_MEMORY_MB, Kind
 from vecscope.core.models import Inventory
 from vecscope.core.pgvector import MAX_INDEX_DIMS, has_feature
 
@@ -31,7 +33,7 @@ FAIL = "fail"
 INFO = "info"
 
 #: The most vecscope sets maintenance_work_mem to without being told (--max-memory).
-DEFAULT_MEMORY_CAP_KB = 4 * 1024 * 1024
+DEFAULT_MEMORY_CAP_KB = DEFAULT_MAX_MEMORY_MB * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +259,7 @@ def run(
                 drop_sql(spec, name),
             )
         )
-    if spec.kind != KIND_REINDEX:
+    if spec.kind != Kind.REINDEX:
         taken = conn.execute(
             "SELECT x.indisvalid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN pg_index x ON x.indexrelid = c.oid WHERE n.nspname = %s AND c.relname = %s",
