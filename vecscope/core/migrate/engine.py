@@ -39,8 +39,8 @@ from vecscope.core.migrate.records import (
     PreflightSummary,
     RunOptions,
     StepResult,
-    build_from_json,
     build_json,
+    journaled_results,
 )
 from vecscope.core.migrate.render import drop_sql, rename_sql, rollback_statements, steps
 from vecscope.core.migrate.states import BACKUP_KINDS, ORDER, Kind, Status, Step
@@ -271,17 +271,6 @@ class Migration:
             return ()
         return tuple(k for k in ORDER[1:] if self.status(k) not in (Status.DONE, Status.NOT_NEEDED))
 
-    @staticmethod
-    def stops_after(result: StepResult | None) -> bool:
-        """Whether a run of several steps stops after this result (as ``migrate run`` does)."""
-        if isinstance(result, pf.Preflight):
-            return not result.ok
-        if isinstance(result, bld.BuildOutcome):
-            return result.cancelled
-        if isinstance(result, vf.Verification):
-            return not result.passed
-        return False
-
     # --- what the journal says, typed -----------------------------------------------
 
     def error(self, key: Step) -> str | None:
@@ -299,22 +288,7 @@ class Migration:
 
     def results(self) -> dict[Step, StepResult | None]:
         """What the journal knows of each finished step (a resumed migration shows it)."""
-        state = self.state
-        out: dict[Step, StepResult | None] = {}
-        record = state.data(Step.BACKUP).get("record")
-        if state.done(Step.BACKUP) and record:
-            out[Step.BACKUP] = bk.BackupRecord.from_json(record)
-        if state.done(Step.BASELINE):
-            out[Step.BASELINE] = vf.Figures.from_json(state.data(Step.BASELINE).get("figures"))
-        build = build_from_json(state.data(Step.BUILD))
-        if state.done(Step.BUILD) and build is not None:
-            out[Step.BUILD] = build
-        verification = vf.Verification.from_json(state.data(Step.VERIFY).get("result"))
-        if verification is not None:
-            out[Step.VERIFY] = verification
-        if state.done(Step.CUTOVER):
-            out[Step.CUTOVER] = CutoverResult.from_json(state.data(Step.CUTOVER))
-        return out
+        return journaled_results(self.state)
 
     def summary_json(self) -> dict[str, Any]:
         """``migrate … --json``: the journal, the spec, every step's status and record."""

@@ -14,8 +14,9 @@ from typing import Any
 
 from vecscope.core.migrate.backup import BackupRecord
 from vecscope.core.migrate.build import BuildOutcome
+from vecscope.core.migrate.journal import JournalState
 from vecscope.core.migrate.preflight import Preflight
-from vecscope.core.migrate.states import DEFAULT_BACKUP, DEFAULT_MAX_MEMORY_MB
+from vecscope.core.migrate.states import DEFAULT_BACKUP, DEFAULT_MAX_MEMORY_MB, Step
 from vecscope.core.migrate.verify import Figures, Verification
 
 
@@ -163,3 +164,22 @@ class CutoverResult:
 
 #: What a step returns (and what the journal gives back of it).
 StepResult = Preflight | BackupRecord | Figures | BuildOutcome | Verification | CutoverResult
+
+
+def journaled_results(state: JournalState) -> dict[Step, StepResult | None]:
+    """What a journal knows of each finished step, read back into the steps' own types."""
+    out: dict[Step, StepResult | None] = {}
+    record = state.data(Step.BACKUP).get("record")
+    if state.done(Step.BACKUP) and record:
+        out[Step.BACKUP] = BackupRecord.from_json(record)
+    if state.done(Step.BASELINE):
+        out[Step.BASELINE] = Figures.from_json(state.data(Step.BASELINE).get("figures"))
+    build = build_from_json(state.data(Step.BUILD))
+    if state.done(Step.BUILD) and build is not None:
+        out[Step.BUILD] = build
+    verification = Verification.from_json(state.data(Step.VERIFY).get("result"))
+    if verification is not None:
+        out[Step.VERIFY] = verification
+    if state.done(Step.CUTOVER):
+        out[Step.CUTOVER] = CutoverResult.from_json(state.data(Step.CUTOVER))
+    return out

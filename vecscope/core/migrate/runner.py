@@ -3,8 +3,8 @@
 ``vecscope migrate run`` and the Migrate screen run the very same steps in the same order
 with the same stops; what differs is how they hear of progress (prints or messages) and
 how the answers a step needs (the backup's kind, the typed cutover confirmation) were
-collected. :func:`run_step` takes those answers and hooks; :meth:`Migration.stops_after`
-says where a run of several steps stops.
+collected. :func:`run_step` takes those answers and hooks; :func:`stops_after` says
+where a run of several steps stops.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vecscope.core.errors import BadInputError
-from vecscope.core.migrate.build import BuildProgress
+from vecscope.core.migrate.build import BuildOutcome, BuildProgress
 from vecscope.core.migrate.engine import Migration
+from vecscope.core.migrate.preflight import Preflight
 from vecscope.core.migrate.records import BackupChoice, StepResult
 from vecscope.core.migrate.states import Step
+from vecscope.core.migrate.verify import Verification
 
 #: What a running step says, with the step it is said of.
 Say = Callable[[Step, str], None]
@@ -73,3 +75,14 @@ def run_step(mig: Migration, key: Step, answers: Answers, hooks: Hooks) -> StepR
             raise BadInputError("cutover: type the old index's name to confirm it")
         return mig.cutover(force=answers.force_cutover, say=say)
     raise BadInputError(f"{key} is not a step to run")
+
+
+def stops_after(result: StepResult | None) -> bool:
+    """Whether a run of several steps stops after this result (as ``migrate run`` does)."""
+    if isinstance(result, Preflight):
+        return not result.ok
+    if isinstance(result, BuildOutcome):
+        return result.cancelled
+    if isinstance(result, Verification):
+        return not result.passed
+    return False

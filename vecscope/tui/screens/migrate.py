@@ -30,7 +30,7 @@ from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.journals import JournalEntry, journal_entries
 from vecscope.core.migrate.preflight import Preflight
 from vecscope.core.migrate.records import StepResult
-from vecscope.core.migrate.runner import Answers, Hooks, run_step
+from vecscope.core.migrate.runner import Answers, Hooks, run_step, stops_after
 from vecscope.core.migrate.states import Step, title
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.backup_choice import BackupChoiceScreen
@@ -319,7 +319,7 @@ class MigrateScreen(VecscopeScreen):
             self.post_message(self.StepStarted(key))
             result = run_step(mig, key, answers, hooks)
             self.post_message(self.StepFinished(key, result))
-            if Migration.stops_after(result):
+            if stops_after(result):
                 return
 
     @on(MigrationOpened)
