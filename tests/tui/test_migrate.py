@@ -338,7 +338,7 @@ async def test_build_waits_survives_leaving_and_cancels(
         await wait_until(pilot, lambda: not app.is_running, timeout=STEP_TIMEOUT)
     assert _index_state(demo_db, "doc_chunks_embedding_hnsw_idx") is None
     state = jn.read(jn.latest() or Path("none"))
-    assert state.steps["build"].state == jn.FAILED
+    assert state.steps[Step.BUILD].state == jn.FAILED
     snapshot_holder.rollback()
 
 

@@ -25,6 +25,7 @@ from vecscope.core.migrate import export, lint, predict
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.engine import Migration
+from vecscope.core.migrate.journals import summary_json
 from vecscope.core.migrate.plan import MigrationSpec, choose, describe
 from vecscope.core.migrate.preflight import FAIL, Preflight
 from vecscope.core.migrate.records import BackupChoice, RunOptions
@@ -345,7 +346,7 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
             out.write(f"journal: {mig.path}\n")
         code = _drive(mig, args, out)
         if args.json:
-            out.write(json.dumps(mig.summary_json(), indent=2, default=str) + "\n")
+            out.write(json.dumps(summary_json(mig), indent=2, default=str) + "\n")
         return code
     path = args.journal or jn.latest()
     if path is None:
@@ -374,5 +375,5 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
                 out.write(f"  {line}\n")
         code = 0
     if args.json:
-        out.write(json.dumps(mig.summary_json(), indent=2, default=str) + "\n")
+        out.write(json.dumps(summary_json(mig), indent=2, default=str) + "\n")
     return code

@@ -1,20 +1,20 @@
 """The wizard's engine: runs the steps in order, journals them, resumes and rolls back.
 
-The CLI and the Migrate screen both drive a :class:`Migration`. Each step checks that
-the steps it depends on are done (nothing is built before a verified backup exists, the
-old index is dropped only after the new one is proven), writes its intent to the journal,
-runs, and writes its outcome. :meth:`Migration.reconcile` is what ``resume`` does first:
-it compares the journal with the database and puts both back in a known state.
+The CLI and the Migrate screen both drive a :class:`Migration` and ask it rather than
+decide: a migration exists from the moment it is planned (no journal yet; the first step
+writes it, :meth:`Migration.begin`), and every rule of the wizard is here. Each step
+checks that the steps it depends on are done (nothing is built before a verified backup
+exists, the old index is dropped only after the new one is proven), writes its intent to
+the journal, runs, and writes its outcome. :meth:`Migration.reconcile` is what ``resume``
+does first: it compares the journal with the database and puts both back in a known state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vecscope.core import db
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import BadInputError, VecscopeError
@@ -45,16 +45,11 @@ from vecscope.core.migrate.records import (
 from vecscope.core.migrate.render import drop_sql, rename_sql, rollback_statements, steps
 from vecscope.core.migrate.states import BACKUP_KINDS, ORDER, Kind, Status, Step
 
-__all__ = ["CutoverResult", "Migration", "usable_index"]
+__all__ = ["CutoverResult", "Migration"]
 
 Say = Callable[[str], None]
 
 _STATUS_OF = {jn.INTENT: Status.RUNNING, jn.DONE: Status.DONE, jn.FAILED: Status.FAILED}
-
-
-@dataclass(frozen=True, slots=True)
-class _UsableIndex:
-    name: str
 
 
 class Migration:
@@ -196,6 +191,11 @@ class Migration:
         return self.rolled_back or self.state.done(last)
 
     @property
+    def may_roll_back(self) -> bool:
+        """Something was journaled and not rolled back yet."""
+        return self.journaled and not self.rolled_back
+
+    @property
     def in_progress(self) -> bool:
         """Journaled, unfinished, and the database changed or may have (a build began)."""
         if not self.journaled or self.finished:
@@ -289,17 +289,6 @@ class Migration:
     def results(self) -> dict[Step, StepResult | None]:
         """What the journal knows of each finished step (a resumed migration shows it)."""
         return journaled_results(self.state)
-
-    def summary_json(self) -> dict[str, Any]:
-        """``migrate … --json``: the journal, the spec, every step's status and record."""
-        keys = (*ORDER[1:], Step.ROLLBACK)
-        return {
-            "journal": str(self.path),
-            "spec": self.spec.to_json(),
-            "steps": {str(k): str(self.status(k)) for k in keys},
-            "data": {k: r.data for k, r in self.state.steps.items()},
-            "usable_indexes": usable_index(self.target, self.spec),
-        }
 
     # --- steps ----------------------------------------------------------------------
 
@@ -490,12 +479,3 @@ class Migration:
     def reconcile(self, say: Say = lambda _: None) -> list[str]:
         """Compare the journal with the database after an interruption; fix what is half-done."""
         return recovery.reconcile(self, say)
-
-
-def usable_index(target: ConnectionTarget, spec: MigrationSpec) -> list[str]:
-    """Valid, ready vector indexes on the column: what a query can use right now."""
-    with connect(target) as conn, db.mapped_errors("listing usable indexes", conn):
-        found = db.records(
-            conn, "migrate_usable_indexes", _UsableIndex, {"table": spec.qualified_table}
-        )
-    return [ix.name for ix in found]

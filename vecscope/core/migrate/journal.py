@@ -24,6 +24,7 @@ from psycopg import conninfo as pg_conninfo
 from vecscope.core.connection import ConnectionTarget, redact
 from vecscope.core.errors import BadInputError
 from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.core.migrate.states import Step
 from vecscope.core.paths import state_dir
 
 FORMAT_VERSION = 1
@@ -59,7 +60,7 @@ def safe_conninfo(target: ConnectionTarget) -> str:
 class StepRecord:
     """What the journal says of one step: its last state and the data recorded with it."""
 
-    key: str
+    key: Step
     state: Mark
     data: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
@@ -76,7 +77,7 @@ class JournalState:
     conninfo: str
     server: str
     spec: MigrationSpec
-    steps: dict[str, StepRecord]
+    steps: dict[Step, StepRecord]
     events: list[dict[str, Any]]
 
     @classmethod
@@ -85,15 +86,16 @@ class JournalState:
         return cls(Path(), "", "", "", "", spec, {}, [])
 
     def done(self, key: str) -> bool:
-        rec = self.steps.get(key)
+        rec = self.steps.get(Step(key))
         return rec is not None and rec.state == DONE
 
     def data(self, key: str) -> dict[str, Any]:
-        rec = self.steps.get(key)
+        """What the journal recorded with ``key`` (core reads it into typed records)."""
+        rec = self.steps.get(Step(key))
         return rec.data if rec is not None else {}
 
     @property
-    def interrupted(self) -> str | None:
+    def interrupted(self) -> Step | None:
         """The step that was running when the journal stopped, if any."""
         for key, rec in self.steps.items():
             if rec.state == INTENT:
@@ -192,15 +194,17 @@ def read(path: Path) -> JournalState:
             f"{path} was written by another vecscope (format {header.get('version')})"
         )
     spec = MigrationSpec.from_json(header["spec"])
-    steps: dict[str, StepRecord] = {}
+    steps: dict[Step, StepRecord] = {}
     events: list[dict[str, Any]] = []
     for rec in records[1:]:
         if rec.get("kind") == "spec":
             spec = MigrationSpec.from_json(rec["spec"])
         elif rec.get("kind") == "step":
             events.append(rec)
-            key = str(rec["step"])
-            state = Mark(rec["state"])
+            try:
+                key, state = Step(rec["step"]), Mark(rec["state"])
+            except ValueError as e:
+                raise BadInputError(f"{path} has a step record vecscope does not know") from e
             if state == INFO:
                 continue
             old = steps.get(key)

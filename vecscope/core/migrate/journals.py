@@ -1,17 +1,22 @@
-"""The migration journals of a database: which there are, and one line about each."""
+"""The migration journals of a database: which there are, one line about each, and the
+summary ``migrate … --json`` prints of one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from vecscope.core.connection import ConnectionTarget
+from vecscope.core import db
+from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import VecscopeError
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.engine import Migration
+from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.core.migrate.states import ORDER, Step
 
 
 class JournalEntry(NamedTuple):
@@ -73,3 +78,29 @@ def journal_line(mig: Migration) -> str:
     else:
         where = f"next: {mig.next_step() or 'nothing'}"
     return f"{mig.state.created[:16].replace('T', ' ')}  {what}  ({where})"
+
+
+def summary_json(mig: Migration) -> dict[str, Any]:
+    """``migrate … --json``: the journal, the spec, every step's status and record."""
+    keys = (*ORDER[1:], Step.ROLLBACK)
+    return {
+        "journal": str(mig.path),
+        "spec": mig.spec.to_json(),
+        "steps": {str(k): str(mig.status(k)) for k in keys},
+        "data": {k: r.data for k, r in mig.state.steps.items()},
+        "usable_indexes": usable_index(mig.target, mig.spec),
+    }
+
+
+def usable_index(target: ConnectionTarget, spec: MigrationSpec) -> list[str]:
+    """Valid, ready vector indexes on the column: what a query can use right now."""
+    with connect(target) as conn:
+        found = db.records(
+            conn, "migrate_usable_indexes", _UsableIndex, {"table": spec.qualified_table}
+        )
+    return [ix.name for ix in found]
+
+
+@dataclass(frozen=True, slots=True)
+class _UsableIndex:
+    name: str

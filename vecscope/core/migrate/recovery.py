@@ -129,7 +129,7 @@ def reconcile(mig: Migration, say: Say) -> list[str]:
                 note(f"{spec.old_name} was left half-dropped: dropping it again")
             mig.record(Step.CUTOVER, jn.FAILED, error="interrupted")
         elif running in _SIMPLE:
-            mig.record(Step(running), jn.FAILED, error="interrupted")
+            mig.record(running, jn.FAILED, error="interrupted")
         elif running == Step.ROLLBACK:
             note("the rollback was interrupted: it will be run again")
     finally:

@@ -166,7 +166,7 @@ class MigrateScreen(VecscopeScreen):
         if action == "run_all":
             return board.spec is not None or None
         if action == "rollback":
-            return (board.mig is not None and not board.mig.rolled_back) or None
+            return (board.plan is not None and board.plan.may_roll_back) or None
         return True
 
     # --- choosing what to migrate ----------------------------------------------------
