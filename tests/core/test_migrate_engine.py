@@ -32,6 +32,7 @@ from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate import plan
 from vecscope.core.migrate.ddl import MigrationError
 from vecscope.core.migrate.engine import Migration
+from vecscope.core.migrate.states import Kind, Step
 
 ROOT = Path(__file__).resolve().parents[2]
 DIMS = 32
@@ -406,8 +407,8 @@ def test_cancelled_build_leaves_no_invalid_index(db: Database, tmp_path: Path) -
     )
     assert outcome.cancelled
     assert indexes(db, "cancelled") == {"cancelled_ivf": (True, "ivfflat")}
-    assert mig.status("build") == "failed"
-    assert mig.blocked_reason("verify") is not None
+    assert mig.status(Step.BUILD) == "failed"
+    assert mig.blocked_reason(Step.VERIFY) is not None
 
 
 def test_long_transaction_is_listed_and_the_build_retries_past_it(
@@ -467,8 +468,8 @@ def test_failing_pg_dump_leaves_the_database_untouched(
     assert code == 2
     assert indexes(db, "nodump") == before
     mig = Migration.open(journal)
-    assert mig.status("backup") == "failed"
-    assert mig.blocked_reason("build") is not None
+    assert mig.status(Step.BACKUP) == "failed"
+    assert mig.blocked_reason(Step.BUILD) is not None
     with pytest.raises(BadInputError, match="backup"):
         mig.build()
     assert indexes(db, "nodump") == before
@@ -542,7 +543,7 @@ def test_rollback_after_cutover_recreates_the_old_index(db: Database, tmp_path: 
     with db.connect() as conn:
         row = conn.execute("SELECT pg_get_indexdef('undo_ivf'::regclass)").fetchone()
     assert row and row[0] == old_def
-    assert mig.blocked_reason("build") is not None
+    assert mig.blocked_reason(Step.BUILD) is not None
 
 
 def test_rollback_before_cutover_drops_only_the_new_index(db: Database, tmp_path: Path) -> None:
@@ -578,7 +579,7 @@ def test_other_rebuilds(
     mig.build()
     v = mig.verify()
     assert v.valid and v.new is not None
-    if spec.kind == plan.KIND_REBUILD:
+    if spec.kind == Kind.REBUILD:
         mig.cutover(force=not v.passed)
     found = indexes(db, name)
     assert len(found) == 1 and next(iter(found.values())) == (True, expect)
@@ -586,7 +587,7 @@ def test_other_rebuilds(
 
 def test_first_index_on_a_column_with_none(demo_db: Database, tmp_path: Path) -> None:
     spec = spec_for(demo_db, column="public.articles.embedding")
-    assert spec.kind == plan.KIND_CREATE and spec.opclass == "vector_cosine_ops"
+    assert spec.kind == Kind.CREATE and spec.opclass == "vector_cosine_ops"
     mig = Migration.start(demo_db.target, spec, journal_path=tmp_path / "j.jsonl")
     mig.preflight(calibrate=False)
     mig.backup("table", tmp_path / "b")

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 from tests.conftest import Database
 from tests.core.test_migrate_lint import CREATE, EXPRESSION, QUOTED, REBUILD, REINDEX
 from vecscope.core.errors import BadInputError
-from vecscope.core.migrate import plan
+from vecscope.core.migrate import plan, render
 from vecscope.core.migrate.export import (
     alembic_revision,
     new_revision_id,
@@ -35,6 +35,7 @@ from vecscope.core.migrate.export import (
     sql_script,
 )
 from vecscope.core.migrate.lint import lint, lint_statements
+from vecscope.core.migrate.states import Kind
 
 ENV_PY = """\
 from alembic import context
@@ -166,8 +167,8 @@ def test_sql_script_writes_both_rollbacks_as_comments() -> None:
     text = sql_script(QUOTED)
     after = text.index("-- Rollback after cutover")
     before = text.index("-- Rollback before cutover")
-    assert text.startswith(plan.script(QUOTED))
-    drop_new = "-- " + plan.drop_sql(QUOTED, QUOTED.new_name)
+    assert text.startswith(render.script(QUOTED))
+    drop_new = "-- " + render.drop_sql(QUOTED, QUOTED.new_name)
     assert drop_new in text[before:]
     assert "-- CREATE INDEX CONCURRENTLY IF NOT EXISTS" in text[after:before]
     # Uncommented, each rollback lints clean too.
@@ -220,7 +221,7 @@ def test_revision_is_valid_python_that_ruff_accepts(
     assert formatted.returncode == 0, formatted.stdout
     # What upgrade() sends is the plan's own SQL, and lints clean.
     upgrade = _executed(source, "upgrade")
-    assert plan.build_statements(spec)[-1].sql in upgrade
+    assert render.build_statements(spec)[-1].sql in upgrade
     assert lint_statements(upgrade) == ()
     assert lint_statements(_executed(source, "downgrade")) == ()
 
@@ -254,7 +255,7 @@ def test_revision_refuses_what_it_cannot_write() -> None:
     with pytest.raises(BadInputError, match="recorded definition"):
         alembic_revision(replace(REBUILD, old_definition=None), revision="a", down_revision=None)
     with pytest.raises(BadInputError, match="kind"):
-        alembic_revision(replace(REBUILD, kind="swap"), revision="a", down_revision=None)
+        alembic_revision(replace(REBUILD, kind="swap"), revision="a", down_revision=None)  # type: ignore[arg-type]
     odd = replace(CREATE, predicate="(note <> 'a\\:b')")
     with pytest.raises(BadInputError, match="colon"):
         alembic_revision(odd, revision="a", down_revision=None)
@@ -358,7 +359,7 @@ def test_alembic_create_replaces_an_invalid_leftover(db: Database, tmp_path: Pat
     assert _indexes(db, "leftover")[name][:3] == ("hnsw", False, "vector_l2_ops")
     spec = replace(
         _spec("public", "leftover", "embedding", ""),
-        kind=plan.KIND_CREATE,
+        kind=Kind.CREATE,
         old_name=None,
         old_method=None,
         old_definition=None,
@@ -380,7 +381,7 @@ def test_alembic_reindex(db: Database, tmp_path: Path) -> None:
     definition = _make_table(db, "public", "drifted", "embedding", index="drifted_embedding_idx")
     spec = replace(
         _spec("public", "drifted", "embedding", definition),
-        kind=plan.KIND_REINDEX,
+        kind=Kind.REINDEX,
         method="ivfflat",
         params={"lists": 1},
         new_name="drifted_embedding_idx",

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from vecscope.core.errors import BadInputError
-from vecscope.core.migrate import plan
+from vecscope.core.migrate import plan, render
 from vecscope.core.migrate.lint import (
     CONCURRENT_CREATION,
     CONCURRENT_DELETION,
@@ -25,6 +25,7 @@ from vecscope.core.migrate.lint import (
     lint,
     lint_statements,
 )
+from vecscope.core.migrate.states import Kind
 from vecscope.core.models import Severity
 
 #: What the plan writes before every build: the linter's preconditions.
@@ -36,7 +37,7 @@ GOOD_CREATE = (
 GOOD_DROP = "DROP INDEX CONCURRENTLY IF EXISTS doc_chunks_embedding_idx"
 
 REBUILD = plan.MigrationSpec(
-    kind=plan.KIND_REBUILD,
+    kind=Kind.REBUILD,
     schema="public",
     table="doc_chunks",
     column="embedding",
@@ -80,12 +81,10 @@ EXPRESSION = replace(
     maintenance_work_mem_kb=None,
     parallel_workers=None,
 )
-CREATE = replace(
-    REBUILD, kind=plan.KIND_CREATE, old_name=None, old_method=None, old_definition=None
-)
+CREATE = replace(REBUILD, kind=Kind.CREATE, old_name=None, old_method=None, old_definition=None)
 REINDEX = replace(
     REBUILD,
-    kind=plan.KIND_REINDEX,
+    kind=Kind.REINDEX,
     method="ivfflat",
     params={"lists": 100},
     new_name="doc_chunks_embedding_idx",
@@ -110,7 +109,7 @@ def _by_statement(findings: tuple[LintFinding, ...]) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("name", SPECS)
 def test_the_plans_script_lints_clean(name: str) -> None:
-    text = plan.script(SPECS[name])
+    text = render.script(SPECS[name])
     assert "CONCURRENTLY" in text
     assert lint(text) == ()
 
@@ -118,12 +117,12 @@ def test_the_plans_script_lints_clean(name: str) -> None:
 @pytest.mark.parametrize("name", ["rebuild", "quoted", "expression", "create"])
 @pytest.mark.parametrize("after_cutover", [False, True])
 def test_the_plans_rollbacks_lint_clean(name: str, after_cutover: bool) -> None:
-    statements = plan.rollback_statements(SPECS[name], after_cutover=after_cutover)
+    statements = render.rollback_statements(SPECS[name], after_cutover=after_cutover)
     assert lint_statements([st.sql for st in statements]) == ()
 
 
 def test_every_step_of_the_plan_lints_clean_statement_by_statement() -> None:
-    statements = [st.sql for step in plan.steps(QUOTED) for st in step.statements]
+    statements = [st.sql for step in render.steps(QUOTED) for st in step.statements]
     assert any("RENAME" in sql for sql in statements)
     assert lint_statements(statements) == ()
 

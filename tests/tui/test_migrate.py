@@ -22,6 +22,7 @@ from vecscope.core.migrate.build import BuildOutcome
 from vecscope.core.migrate.engine import CutoverResult, Migration
 from vecscope.core.migrate.plan import MigrationSpec, choose
 from vecscope.core.migrate.preflight import Preflight
+from vecscope.core.migrate.states import Kind, Step
 from vecscope.core.migrate.verify import Figures, Verification
 from vecscope.tui.app import VecscopeApp
 from vecscope.tui.screens.backup_choice import BackupChoiceScreen
@@ -114,13 +115,13 @@ async def test_ivfflat_to_hnsw_through_every_step_then_rollback(demo_db: Databas
         spec = screen.board.spec
         assert spec is not None and spec.old_name == "idx_doc_chunks_embedding"
         assert spec.method == "hnsw" and spec.opclass == "vector_cosine_ops"
-        assert screen.query_one(Checklist).states["plan"] == "done"
+        assert screen.query_one(Checklist).states[Step.PLAN] == "done"
         assert "doc_chunks_embedding_hnsw_idx" in str(
             screen.query_one("#migrate-bar", Static).render()
         )
 
         await _run(pilot, screen, "preflight")
-        preflight = screen.board.results["preflight"]
+        preflight = screen.board.results[Step.PREFLIGHT]
         assert isinstance(preflight, Preflight) and preflight.ok
         assert "ok" in _panel(screen) and "preflight passed" in _panel(screen)
         mig = screen.board.mig
@@ -133,26 +134,26 @@ async def test_ivfflat_to_hnsw_through_every_step_then_rollback(demo_db: Databas
         await pilot.pause()
         await pilot.click("#backup-go")
         await _until_idle(pilot, screen, "backup")
-        record = screen.board.results["backup"]
+        record = screen.board.results[Step.BACKUP]
         assert isinstance(record, BackupRecord) and record.kind == "table"
         assert record.path is not None and Path(record.path).stat().st_size == record.bytes
         assert record.sha256 is not None and record.sha256 in _panel(screen)
 
         await _run(pilot, screen, "baseline")
-        assert screen.board.results["baseline"] is not None
+        assert screen.board.results[Step.BASELINE] is not None
         assert "before (baseline)" in _panel(screen)
 
         await _select(pilot, screen, "build")
         assert "CREATE INDEX CONCURRENTLY IF NOT EXISTS" in _panel(screen)
         await pilot.press("enter")
         await _until_idle(pilot, screen, "build")
-        outcome = screen.board.results["build"]
+        outcome = screen.board.results[Step.BUILD]
         assert isinstance(outcome, BuildOutcome) and not outcome.cancelled
         assert "built in" in _panel(screen)
         assert _index_state(demo_db, "doc_chunks_embedding_hnsw_idx") == (True, True)
 
         await _run(pilot, screen, "verify")
-        verification = screen.board.results["verify"]
+        verification = screen.board.results[Step.VERIFY]
         assert isinstance(verification, Verification) and verification.passed
         panel = _panel(screen)
         assert "after (new index)" in panel and "PASSED" in panel
@@ -169,13 +170,15 @@ async def test_ivfflat_to_hnsw_through_every_step_then_rollback(demo_db: Databas
         await _type(pilot, "_embedding")
         await pilot.press("enter")
         await _until_idle(pilot, screen, "cutover")
-        result = screen.board.results["cutover"]
+        result = screen.board.results[Step.CUTOVER]
         assert isinstance(result, CutoverResult)
         assert result.served_by == "doc_chunks_embedding_hnsw_idx"
         assert _index_state(demo_db, "idx_doc_chunks_embedding") is None
         assert _index_state(demo_db, "doc_chunks_embedding_hnsw_idx") == (True, True)
         states = screen.query_one(Checklist).states
-        assert all(states[k] == "done" for k in ("preflight", "backup", "build", "cutover"))
+        assert all(
+            states[k] == "done" for k in (Step.PREFLIGHT, Step.BACKUP, Step.BUILD, Step.CUTOVER)
+        )
         assert "final EXPLAIN" in _panel(screen)
 
         # Rollback after cutover: the table's name typed; the old IVFFlat comes back.
@@ -221,7 +224,7 @@ async def test_plan_errors_inline_build_refused_before_backup_rollback(demo_db: 
         await pilot.pause()
         assert any("no verified backup yet" in n for n in notes), notes
         assert screen.board.running is None
-        assert screen.board.status("build") == "pending"
+        assert screen.board.status(Step.BUILD) == "pending"
         assert _index_state(demo_db, spec.new_name) is None
 
         # A confirmed backup: the identifier must be typed.
@@ -237,7 +240,7 @@ async def test_plan_errors_inline_build_refused_before_backup_rollback(demo_db: 
         await _type(pilot, "rds:snap-2026-11-21")
         await pilot.press("enter")
         await _until_idle(pilot, screen, "backup")
-        record = screen.board.results["backup"]
+        record = screen.board.results[Step.BACKUP]
         assert isinstance(record, BackupRecord)
         assert (record.kind, record.identifier) == ("confirmed", "rds:snap-2026-11-21")
 
@@ -258,7 +261,7 @@ async def test_plan_errors_inline_build_refused_before_backup_rollback(demo_db: 
         await _until_idle(pilot, screen, "rollback")
         assert _index_state(demo_db, spec.new_name) is None
         assert _index_state(demo_db, "idx_messages_embedding_hnsw") == (True, True)
-        assert screen.query_one(Checklist).states["rollback"] == "done"
+        assert screen.query_one(Checklist).states[Step.ROLLBACK] == "done"
 
 
 @pytest.fixture
@@ -318,9 +321,9 @@ async def test_build_waits_survives_leaving_and_cancels(
 
         await pilot.press("c")
         await _until_idle(pilot, screen, "build")
-        outcome = screen.board.results["build"]
+        outcome = screen.board.results[Step.BUILD]
         assert isinstance(outcome, BuildOutcome) and outcome.cancelled
-        assert screen.board.status("build") == "failed"
+        assert screen.board.status(Step.BUILD) == "failed"
         assert "cancelled" in _panel(screen)
         assert _index_state(demo_db, "doc_chunks_embedding_hnsw_idx") is None
 
@@ -335,7 +338,7 @@ async def test_build_waits_survives_leaving_and_cancels(
         await wait_until(pilot, lambda: not app.is_running, timeout=STEP_TIMEOUT)
     assert _index_state(demo_db, "doc_chunks_embedding_hnsw_idx") is None
     state = jn.read(jn.latest() or Path("none"))
-    assert state.steps["build"].state == jn.FAILED
+    assert state.steps[Step.BUILD].state == jn.FAILED
     snapshot_holder.rollback()
 
 
@@ -361,8 +364,8 @@ async def test_offers_to_resume_an_unfinished_journal(demo_db: Database) -> None
             pilot, lambda: screen.board.mig is not None and screen.running is None, timeout=60
         )
         assert screen.board.mig is not None and screen.board.mig.path == mig.path
-        assert any("stops during preflight" in line for line in screen.board.logs["plan"])
-        assert screen.board.status("preflight") == "failed"
+        assert any("stops during preflight" in line for line in screen.board.logs[Step.PLAN])
+        assert screen.board.status(Step.PREFLIGHT) == "failed"
         assert screen.board.spec == spec
         journal = str(screen.query_one("#journal-path", Static).render())
         assert mig.path.name in journal
@@ -379,7 +382,7 @@ async def test_a_column_without_index_plans_a_first_one(demo_db: Database) -> No
         screen = await _open_on(pilot, "col:public.articles.embedding")
         spec = screen.board.spec
         assert spec is not None and spec.kind == "create" and spec.old_name is None
-        assert screen.query_one(Checklist).states["cutover"] == "not needed"
+        assert screen.query_one(Checklist).states[Step.CUTOVER] == "not needed"
         assert screen.board.to_run() == ("preflight", "backup", "baseline", "build", "verify")
 
 
@@ -391,7 +394,7 @@ async def test_preflight_leftovers_dropped_on_request(demo_db: Database) -> None
         screen.query_one("#plan-method", Select).value = "ivfflat"
         await wait_until(pilot, lambda: screen.board.spec is not None, timeout=60)
         await _run(pilot, screen, "preflight")
-        preflight = screen.board.results["preflight"]
+        preflight = screen.board.results[Step.PREFLIGHT]
         assert isinstance(preflight, Preflight)
         assert preflight.leftovers == ("Product Embeddings_cosine_idx",)
         assert "WARN invalid index Product Embeddings_cosine_idx" in _panel(screen)
@@ -405,19 +408,19 @@ async def test_preflight_leftovers_dropped_on_request(demo_db: Database) -> None
             pilot,
             lambda: (
                 screen.board.running is None
-                and not getattr(screen.board.results.get("preflight"), "leftovers", True)
+                and not getattr(screen.board.results.get(Step.PREFLIGHT), "leftovers", True)
             ),
             timeout=STEP_TIMEOUT,
         )
         assert _index_state(demo_db, "Product Embeddings_cosine_idx") is None
         assert any(
-            "Product Embeddings_cosine_idx" in line for line in screen.board.logs["preflight"]
+            "Product Embeddings_cosine_idx" in line for line in screen.board.logs[Step.PREFLIGHT]
         )
 
 
 def _spec(**changes: Any) -> MigrationSpec:
     base = MigrationSpec(
-        kind="rebuild",
+        kind=Kind.REBUILD,
         schema="public",
         table="doc_chunks",
         column="embedding",

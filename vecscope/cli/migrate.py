@@ -14,7 +14,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
@@ -25,15 +24,13 @@ from vecscope.core.fmt import human_bytes
 from vecscope.core.migrate import export, lint, predict
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.build import BuildProgress
-from vecscope.core.migrate.engine import Migration, usable_index
-from vecscope.core.migrate.plan import (
-    MigrationSpec,
-    choose,
-    describe,
-    rollback_statements,
-    steps,
-)
+from vecscope.core.migrate.engine import Migration
+from vecscope.core.migrate.journals import summary_json
+from vecscope.core.migrate.plan import MigrationSpec, choose, describe
 from vecscope.core.migrate.preflight import FAIL, Preflight
+from vecscope.core.migrate.records import BackupChoice, RunOptions
+from vecscope.core.migrate.render import rollback_statements, steps
+from vecscope.core.migrate.states import BACKUP_KINDS, Kind, Step
 from vecscope.core.migrate.verify import Verification
 
 EXIT_UNVERIFIED = 3
@@ -96,7 +93,7 @@ def plan_text(spec: MigrationSpec) -> str:
     lines.append("")
     lines.append("Rollback before cutover:")
     lines.extend("     " + st.sql for st in rollback_statements(spec, after_cutover=False))
-    if spec.old_name and spec.kind == "rebuild":
+    if spec.old_name and spec.kind == Kind.REBUILD:
         lines.append("Rollback after cutover:")
         lines.extend("     " + st.sql for st in rollback_statements(spec, after_cutover=True))
     findings = lint.lint(export.sql_script(spec))
@@ -154,7 +151,8 @@ def _printer(out: TextIO, quiet: bool) -> Any:
 
 def avoid_spill(mig: Migration, notices: Sequence[str]) -> str:
     """The setting that would have kept the graph in memory, for the spill NOTICE."""
-    graph = mig.state.data("preflight").get("predicted_graph_bytes")
+    summary = mig.preflight_summary()
+    graph = summary.predicted_graph_bytes if summary else None
     need_mb = predict.memory_to_fit_kb(mig.spec, notices, graph) // 1024
     if not need_mb:
         return "a larger maintenance_work_mem would avoid it (--maintenance-work-mem)"
@@ -201,7 +199,7 @@ def _verify_text(v: Verification, k: int) -> str:
 
 def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
     """Run every remaining step in order; returns the exit status."""
-    options = mig.options()
+    options = mig.options
     quiet = bool(getattr(args, "json", False))
 
     def say(text: str) -> None:
@@ -218,15 +216,10 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                 break
             if not quiet:
                 out.write(f"[{step}]\n")
-            if step == "preflight":
-                result = mig.preflight(
-                    cores=options.get("server_cores"),
-                    memory_cap_kb=(options.get("max_memory_mb") or 4096) * 1024,
-                    maintenance_work_mem_kb=(options.get("maintenance_work_mem_mb") or 0) * 1024
-                    or None,
-                )
+            if step == Step.PREFLIGHT:
+                result = mig.preflight_as_planned()
                 say(_preflight_text(result).strip())
-                if result.leftovers and options.get("drop_leftovers"):
+                if result.leftovers and options.drop_leftovers:
                     mig.drop_leftovers(list(result.leftovers), say)
                     continue_checks = [c for c in result.checks if c.key != "leftover"]
                     if any(c.status == FAIL for c in continue_checks):
@@ -237,25 +230,23 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                     raise BadInputError(
                         "preflight failed: " + "; ".join(c.title for c in result.failed)
                     )
-            elif step == "backup":
-                kind, _, ident = str(options.get("backup", "table")).partition(":")
-                backup_dir = options.get("backup_dir")
-                rec = mig.backup(kind, Path(backup_dir) if backup_dir else None, ident or None)
+            elif step == Step.BACKUP:
+                rec = mig.backup_as_planned()
                 say(
                     f"{rec.kind} backup {rec.path or rec.identifier} "
                     f"({human_bytes(rec.bytes) if rec.bytes else 'confirmed'}"
                     f"{', sha256 ' + rec.sha256[:16] if rec.sha256 else ''}) verified"
                 )
-            elif step == "baseline":
+            elif step == Step.BASELINE:
                 fig = mig.baseline()
                 if fig is None:
-                    say(mig.state.data("baseline").get("note", "not measured"))
+                    say(mig.baseline_note())
                 else:
                     say(
                         f"today: {fig.index or 'exact scan'} recall@{mig.spec.k} "
                         f"{fig.recall:.3f}, p50 {fig.p50_ms:.2f} ms, p95 {fig.p95_ms:.2f} ms"
                     )
-            elif step == "build":
+            elif step == Step.BUILD:
                 outcome = mig.build(
                     on_progress=_printer(out, quiet),
                     should_cancel=lambda: cancel.requested,
@@ -264,7 +255,8 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                 if outcome.cancelled:
                     say("build cancelled; the invalid index was dropped; the old index serves")
                     return 130
-                pred = mig.state.data("preflight").get("predicted_seconds")
+                summary = mig.preflight_summary()
+                pred = summary.predicted_seconds if summary else None
                 say(
                     f"built in {outcome.seconds:.1f} s"
                     + (f" (predicted {pred:.1f} s)" if pred else "")
@@ -275,18 +267,18 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                     if "fits" in n:
                         say(f"NOTICE {n}")
                         say(avoid_spill(mig, outcome.notices))
-            elif step == "verify":
+            elif step == Step.VERIFY:
                 v = mig.verify()
                 if not quiet:
                     out.write(_verify_text(v, mig.spec.k) + "\n")
                 if not v.passed:
-                    if options.get("force_cutover") or getattr(args, "force_cutover", False):
+                    if options.force_cutover or getattr(args, "force_cutover", False):
                         say("verification did not pass; cutting over anyway (--force-cutover)")
                         mig.cutover(force=True, say=say)
                         continue
                     return EXIT_UNVERIFIED
-            elif step == "cutover":
-                if options.get("no_cutover"):
+            elif step == Step.CUTOVER:
+                if options.no_cutover:
                     say("stopping before cutover (--no-cutover); resume to cut over")
                     return 0
                 res = mig.cutover(say=say)
@@ -295,25 +287,12 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                     + (f", renamed to {mig.spec.old_name}" if res.renamed else "")
                     + f"; final EXPLAIN: {res.served_by or 'a Seq Scan'}"
                 )
-            elif step == "rollback":
+            elif step == Step.ROLLBACK:
                 for line in mig.rollback(say):
                     say(line)
         return 0
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _summary(mig: Migration) -> dict[str, Any]:
-    return {
-        "journal": str(mig.path),
-        "spec": mig.spec.to_json(),
-        "steps": {
-            k: mig.status(k)
-            for k in ("preflight", "backup", "baseline", "build", "verify", "cutover", "rollback")
-        },
-        "data": {k: r.data for k, r in mig.state.steps.items()},
-        "usable_indexes": usable_index(mig.target, mig.spec),
-    }
 
 
 def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
@@ -343,7 +322,8 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
             value = getattr(args, flag)
             if value is not None and value < 1:
                 raise BadInputError(f"--{flag.replace('_', '-')} must be at least 1")
-        if args.backup.partition(":")[0] not in ("table", "database", "confirmed"):
+        backup = BackupChoice.parse(args.backup)
+        if backup.kind not in BACKUP_KINDS:
             raise BadInputError("--backup must be table, database or confirmed:ID")
         if args.backup.startswith("confirmed") and not args.backup.partition(":")[2].strip():
             raise BadInputError("--backup confirmed:ID needs the backup's identifier after ':'")
@@ -351,22 +331,22 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
         if not args.json:
             out.write(plan_text(spec) + "\n\n")
         _confirm(args, f"This migrates {spec.schema}.{spec.table}.", spec.table, out)
-        options = {
-            "backup": args.backup,
-            "backup_dir": str(args.backup_dir) if args.backup_dir else None,
-            "drop_leftovers": args.drop_leftovers,
-            "no_cutover": args.no_cutover,
-            "force_cutover": args.force_cutover,
-            "max_memory_mb": args.max_memory,
-            "maintenance_work_mem_mb": args.maintenance_work_mem,
-            "server_cores": args.server_cores,
-        }
+        options = RunOptions(
+            backup=args.backup,
+            backup_dir=str(args.backup_dir) if args.backup_dir else None,
+            drop_leftovers=args.drop_leftovers,
+            no_cutover=args.no_cutover,
+            force_cutover=args.force_cutover,
+            max_memory_mb=args.max_memory,
+            maintenance_work_mem_mb=args.maintenance_work_mem,
+            server_cores=args.server_cores,
+        )
         mig = Migration.start(target, spec, journal_path=args.journal, options=options)
         if not args.json:
             out.write(f"journal: {mig.path}\n")
         code = _drive(mig, args, out)
         if args.json:
-            out.write(json.dumps(_summary(mig), indent=2, default=str) + "\n")
+            out.write(json.dumps(summary_json(mig), indent=2, default=str) + "\n")
         return code
     path = args.journal or jn.latest()
     if path is None:
@@ -395,5 +375,5 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
                 out.write(f"  {line}\n")
         code = 0
     if args.json:
-        out.write(json.dumps(_summary(mig), indent=2, default=str) + "\n")
+        out.write(json.dumps(summary_json(mig), indent=2, default=str) + "\n")
     return code

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import TupleRow
 
+from vecscope.core import db
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import first_line
 from vecscope.core.migrate import predict
@@ -29,24 +30,26 @@ from vecscope.core.migrate.ddl import (
     invalid_copies,
     open_ddl_session,
 )
-from vecscope.core.migrate.plan import KIND_REINDEX, MigrationSpec, build_statements
+from vecscope.core.migrate.plan import MigrationSpec
 from vecscope.core.migrate.preflight import Blocker
+from vecscope.core.migrate.render import build_statements
+from vecscope.core.migrate.states import Kind
 
 Conn = psycopg.Connection[TupleRow]
 
-PROGRESS_SQL = """
-SELECT p.phase, p.tuples_done, p.tuples_total, p.blocks_done, p.blocks_total,
-       p.lockers_total, p.lockers_done, p.current_locker_pid
-  FROM pg_stat_progress_create_index p WHERE p.pid = %s
-"""
-WAITING_SQL = """
-SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''),
-       coalesce(a.state, ''),
-       extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))::float8,
-       left(coalesce(a.query, ''), 200)
-  FROM pg_stat_activity a
- WHERE a.pid = ANY(pg_blocking_pids(%s)) OR a.pid = %s
-"""
+
+@dataclass(frozen=True, slots=True)
+class _ProgressRow:
+    """A row of ``core/sql/migrate_build_progress.sql``."""
+
+    phase: str
+    tuples_done: int | None
+    tuples_total: int | None
+    blocks_done: int | None
+    blocks_total: int | None
+    lockers_total: int | None
+    lockers_done: int | None
+    current_locker_pid: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +91,10 @@ class _Runner(threading.Thread):
             self.error = e
 
 
-def _percent(row: tuple[object, ...]) -> float | None:
-    tuples_done, tuples_total, blocks_done, blocks_total = (int(str(v or 0)) for v in row[1:5])
+def _percent(row: _ProgressRow) -> float | None:
+    tuples_done, tuples_total, blocks_done, blocks_total = (
+        int(v or 0) for v in (row.tuples_done, row.tuples_total, row.blocks_done, row.blocks_total)
+    )
     if tuples_total > 0:
         return float(min(100.0, 100.0 * tuples_done / tuples_total))
     if blocks_total > 0:
@@ -131,7 +136,7 @@ def run(
         while True:
             attempt += 1
             conn, _ = open_ddl_session(target, spec, build=True)
-            conn.execute("SET client_min_messages = debug1")
+            db.execute(conn, "migrate_debug_notices")
             conn.add_notice_handler(
                 lambda d: notices.append(d.message_primary) if d.message_primary else None
             )
@@ -146,7 +151,7 @@ def run(
                 if should_cancel() and not cancelled:
                     cancelled = True
                     say("cancelling the build")
-                    monitor.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                    db.execute(monitor, "migrate_cancel_backend", {"pid": pid})
                 on_progress(_progress(monitor, pid, started, predicted_s, notices, attempt))
             conn.close()
             err = runner.error
@@ -178,19 +183,16 @@ def run(
                     "(vecscope migrate resume cleans up and retries)"
                 ) from err
             raise MigrationError(f"the build failed: {first_line(err)}") from err
-        name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+        name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
         assert name is not None
-        size = monitor.execute(
-            "SELECT pg_relation_size(format('%%I.%%I', %s::text, %s::text)::regclass)",
-            (spec.schema, name),
-        ).fetchone()
+        size = db.row(monitor, "migrate_index_size", {"schema": spec.schema, "name": name})
         return BuildOutcome(
             time.monotonic() - started,
             attempt,
             tuple(notices),
             predict.workers_used(notices),
             predict.graph_fit_rows(notices),
-            int(size[0]) if size else 0,
+            int(size["bytes"]) if size else 0,
         )
     finally:
         monitor.close()
@@ -205,7 +207,7 @@ def _progress(
     attempt: int,
 ) -> BuildProgress:
     elapsed = time.monotonic() - started
-    row = monitor.execute(PROGRESS_SQL, (pid,)).fetchone()
+    row = db.record(monitor, "migrate_build_progress", _ProgressRow, {"pid": pid})
     if row is None:
         return BuildProgress(
             "starting",
@@ -215,16 +217,23 @@ def _progress(
             notices=tuple(notices),
             attempt=attempt,
         )
-    phase = str(row[0])
+    phase = str(row.phase)
     percent = _percent(row)
     waiting: tuple[Blocker, ...] = ()
     if phase.startswith("waiting"):
-        locker = int(row[7] or 0)
-        rows = monitor.execute(WAITING_SQL, (pid, locker)).fetchall()
+        locker = int(row.current_locker_pid or 0)
+        rows = db.rows(monitor, "migrate_build_waiting", {"pid": pid, "locker": locker})
         waiting = tuple(
-            Blocker(int(r[0]), r[1], r[2], r[3], float(r[4] or 0), r[5])
+            Blocker(
+                int(r["pid"]),
+                r["user"],
+                r["application"],
+                r["state"],
+                float(r["age_seconds"] or 0),
+                r["query"],
+            )
             for r in rows
-            if int(r[0]) != pid
+            if int(r["pid"]) != pid
         )
     return BuildProgress(
         phase,
@@ -241,7 +250,7 @@ def _cleanup(monitor: Conn, target: ConnectionTarget, spec: MigrationSpec, say: 
     """Drop whatever invalid index the failed or cancelled build left."""
     conn, _ = open_ddl_session(target, spec, build=False)
     try:
-        if spec.kind == KIND_REINDEX:
+        if spec.kind == Kind.REINDEX:
             assert spec.old_name
             for name in invalid_copies(conn, spec, spec.old_name):
                 drop_if_invalid(conn, spec, name, say)
@@ -252,7 +261,7 @@ def _cleanup(monitor: Conn, target: ConnectionTarget, spec: MigrationSpec, say: 
 
 
 def new_index_ready(conn: Conn, spec: MigrationSpec) -> bool:
-    name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+    name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
     assert name is not None
     state = index_state(conn, spec.schema, name)
     return state == (True, True)

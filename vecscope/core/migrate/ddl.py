@@ -14,9 +14,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from vecscope.core import db
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import QueryError, VecscopeError, first_line
-from vecscope.core.migrate.plan import MigrationSpec, Statement, drop_sql, session_settings
+from vecscope.core.migrate.plan import MigrationSpec, Statement
+from vecscope.core.migrate.render import drop_sql, session_settings
 
 Conn = psycopg.Connection[TupleRow]
 Say = Callable[[str], None]
@@ -39,7 +41,7 @@ def open_ddl_session(
     if conn.info.server_version >= 140000:
         # If vecscope dies mid-build the server notices within seconds and stops the build,
         # instead of finishing an index nobody will mark as done.
-        conn.execute("SET client_connection_check_interval = '2s'")
+        db.execute(conn, "migrate_check_interval")
     return conn, applied
 
 
@@ -89,26 +91,18 @@ def with_retries(
 
 def index_state(conn: Conn, schema: str, name: str) -> tuple[bool, bool] | None:
     """``(valid, ready)`` of an index, or ``None`` when there is none of that name."""
-    row = conn.execute(
-        """SELECT x.indisvalid, x.indisready FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             JOIN pg_index x ON x.indexrelid = c.oid
-            WHERE n.nspname = %s AND c.relname = %s""",
-        (schema, name),
-    ).fetchone()
-    return (bool(row[0]), bool(row[1])) if row else None
+    row = db.row(conn, "migrate_index_state", {"schema": schema, "name": name})
+    return (bool(row["valid"]), bool(row["ready"])) if row else None
 
 
 def invalid_copies(conn: Conn, spec: MigrationSpec, name: str) -> list[str]:
     """``name_ccnew``/``name_ccold`` leftovers of an interrupted REINDEX CONCURRENTLY."""
-    rows = conn.execute(
-        """SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             JOIN pg_index x ON x.indexrelid = c.oid
-            WHERE n.nspname = %s AND NOT x.indisvalid
-              AND (c.relname LIKE %s OR c.relname LIKE %s)""",
-        (spec.schema, name[:57] + "_ccnew%", name[:57] + "_ccold%"),
-    ).fetchall()
-    return [str(r[0]) for r in rows]
+    rows = db.rows(
+        conn,
+        "migrate_invalid_copies",
+        {"schema": spec.schema, "ccnew": name[:57] + "_ccnew%", "ccold": name[:57] + "_ccold%"},
+    )
+    return [str(r["name"]) for r in rows]
 
 
 def drop_if_invalid(conn: Conn, spec: MigrationSpec, name: str, say: Say) -> bool:
@@ -123,14 +117,12 @@ def drop_if_invalid(conn: Conn, spec: MigrationSpec, name: str, say: Say) -> boo
 
 def orphan_builders(conn: Conn, spec: MigrationSpec) -> list[int]:
     """Backends still running a CREATE INDEX on the table (a killed vecscope's build)."""
-    rows = conn.execute(
-        """SELECT p.pid FROM pg_stat_progress_create_index p
-             JOIN pg_stat_activity a ON a.pid = p.pid
-            WHERE p.relid = %s::regclass AND p.pid <> pg_backend_pid()
-              AND a.application_name = %s""",
-        (spec.qualified_table, "vecscope"),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
+    rows = db.rows(
+        conn,
+        "migrate_orphan_builders",
+        {"table": spec.qualified_table, "application": "vecscope"},
+    )
+    return [int(r["pid"]) for r in rows]
 
 
 def stop_orphans(conn: Conn, spec: MigrationSpec, say: Say, timeout_s: float = 30.0) -> None:
@@ -140,7 +132,7 @@ def stop_orphans(conn: Conn, spec: MigrationSpec, say: Say, timeout_s: float = 3
         return
     say(f"cancelling the build a previous run left on the server (pid {', '.join(map(str, pids))})")
     for pid in pids:
-        conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        db.execute(conn, "migrate_cancel_backend", {"pid": pid})
     deadline = time.monotonic() + timeout_s
     while orphan_builders(conn, spec):
         if time.monotonic() > deadline:

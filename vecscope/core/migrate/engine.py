@@ -1,16 +1,17 @@
 """The wizard's engine: runs the steps in order, journals them, resumes and rolls back.
 
-The CLI and the Migrate screen both drive a :class:`Migration`. Each step checks that
-the steps it depends on are done (nothing is built before a verified backup exists, the
-old index is dropped only after the new one is proven), writes its intent to the journal,
-runs, and writes its outcome. :meth:`Migration.reconcile` is what ``resume`` does first:
-it compares the journal with the database and puts both back in a known state.
+The CLI and the Migrate screen both drive a :class:`Migration` and ask it rather than
+decide: a migration exists from the moment it is planned (no journal yet; the first step
+writes it, :meth:`Migration.begin`), and every rule of the wizard is here. Each step
+checks that the steps it depends on are done (nothing is built before a verified backup
+exists, the old index is dropped only after the new one is proven), writes its intent to
+the journal, runs, and writes its outcome. :meth:`Migration.reconcile` is what ``resume``
+does first: it compares the journal with the database and puts both back in a known state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,57 +22,70 @@ from vecscope.core.migrate import backup as bk
 from vecscope.core.migrate import build as bld
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate import preflight as pf
+from vecscope.core.migrate import recovery
 from vecscope.core.migrate import verify as vf
 from vecscope.core.migrate.ddl import (
     MigrationError,
     drop_if_invalid,
     index_state,
-    invalid_copies,
     open_ddl_session,
     stop_orphans,
     with_retries,
 )
-from vecscope.core.migrate.plan import (
-    KIND_CREATE,
-    KIND_REBUILD,
-    KIND_REINDEX,
-    MigrationSpec,
-    StepPlan,
-    drop_sql,
-    recreate_old_sql,
-    rename_sql,
-    rollback_statements,
-    steps,
+from vecscope.core.migrate.plan import MigrationSpec, Statement, StepPlan
+from vecscope.core.migrate.records import (
+    BackupChoice,
+    CutoverResult,
+    PreflightSummary,
+    RunOptions,
+    StepResult,
+    build_json,
+    journaled_results,
 )
+from vecscope.core.migrate.render import drop_sql, rename_sql, rollback_statements, steps
+from vecscope.core.migrate.states import BACKUP_KINDS, ORDER, Kind, Status, Step
+
+__all__ = ["CutoverResult", "Migration"]
 
 Say = Callable[[str], None]
 
-#: Step keys in order; "rollback" may run after any of them.
-ORDER = ("plan", "preflight", "backup", "baseline", "build", "verify", "cutover")
-PENDING = "pending"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
-NOT_NEEDED = "not needed"
-
-
-@dataclass(frozen=True, slots=True)
-class CutoverResult:
-    attempts: int
-    renamed: bool
-    served_by: str | None
-    verdict: str
+_STATUS_OF = {jn.INTENT: Status.RUNNING, jn.DONE: Status.DONE, jn.FAILED: Status.FAILED}
 
 
 class Migration:
-    """One migration, journaled; see the module docstring."""
+    """One migration: planned (no journal yet) or journaled; see the module docstring.
 
-    def __init__(self, target: ConnectionTarget, journal: jn.Journal) -> None:
+    Every rule of the wizard is decided here: a step's status, whether it may run and
+    what blocks it, what "run all" runs next, whether a cutover may be forced, what a
+    rollback undoes from each state. The CLI and the Migrate screen ask and show.
+    """
+
+    def __init__(
+        self,
+        target: ConnectionTarget,
+        journal: jn.Journal | None,
+        *,
+        spec: MigrationSpec | None = None,
+        options: RunOptions | None = None,
+    ) -> None:
         self.target = target
-        self.journal = journal
-        self.state = journal.read()
+        self._journal = journal
+        if journal is not None:
+            self.state = journal.read()
+        else:
+            assert spec is not None, "a migration without a journal needs its spec"
+            self.state = jn.JournalState.planned(spec)
+        self._options = options
 
     # --- opening --------------------------------------------------------------------
+
+    @classmethod
+    def planned(
+        cls, target: ConnectionTarget, spec: MigrationSpec, options: RunOptions | None = None
+    ) -> Migration:
+        """A migration planned, not journaled: nothing is written, nothing can run but
+        :meth:`begin` (the first step begins it)."""
+        return cls(target, None, spec=spec, options=options or RunOptions())
 
     @classmethod
     def start(
@@ -80,14 +94,22 @@ class Migration:
         spec: MigrationSpec,
         *,
         journal_path: Path | None = None,
-        options: dict[str, Any] | None = None,
+        options: RunOptions | None = None,
     ) -> Migration:
         """Write the journal's header and the plan; nothing touches the database."""
         with connect(target) as conn:
             server = f"{target.describe()} (PostgreSQL {conn.info.server_version})"
         journal = jn.Journal.create(spec, target, server, journal_path)
-        journal.record("plan", jn.DONE, options=options or {})
+        journal.record(Step.PLAN, jn.DONE, options=(options or RunOptions()).to_json())
         return cls(target, journal)
+
+    def begin(self, journal_path: Path | None = None) -> Migration:
+        """The journaled migration this plan becomes (itself when already journaled)."""
+        if self.journaled:
+            return self
+        return Migration.start(
+            self.target, self.spec, journal_path=journal_path, options=self.options
+        )
 
     @classmethod
     def open(cls, path: Path, target: ConnectionTarget | None = None) -> Migration:
@@ -100,98 +122,203 @@ class Migration:
     # --- state ----------------------------------------------------------------------
 
     @property
+    def journaled(self) -> bool:
+        return self._journal is not None
+
+    @property
+    def journal(self) -> jn.Journal:
+        """The journal (a planned migration has none yet: :meth:`begin` writes it)."""
+        if self._journal is None:
+            raise BadInputError("the migration is only planned: no journal yet")
+        return self._journal
+
+    @property
     def spec(self) -> MigrationSpec:
         return self.state.spec
 
     @property
     def path(self) -> Path:
-        return self.journal.path
+        return self.state.path
 
     @property
     def queries_path(self) -> Path:
         return self.path.with_suffix(".queries.npz")
 
+    @property
+    def options(self) -> RunOptions:
+        """How the run goes (``--backup``, ``--max-memory``…), as planned or journaled."""
+        if self._options is not None:
+            return self._options
+        return RunOptions.from_json(self.state.data(Step.PLAN).get("options"))
+
     def steps(self) -> tuple[StepPlan, ...]:
         return steps(self.spec)
 
-    def _record(self, step: str, state: str, **data: Any) -> None:
-        self.journal.record(step, state, **data)
+    def step(self, key: Step) -> StepPlan | None:
+        return next((s for s in self.steps() if s.key == key), None)
+
+    def record(self, step: Step, mark: jn.Mark, **data: Any) -> None:
+        """Write one step event to the journal and read the state back."""
+        self.journal.record(step, mark, **data)
         self.state = self.journal.read()
 
-    def status(self, key: str) -> str:
-        if key == "cutover" and self.spec.kind != KIND_REBUILD:
-            return NOT_NEEDED
+    def status(self, key: Step) -> Status:
+        if key == Step.CUTOVER and self.spec.kind != Kind.REBUILD:
+            return Status.NOT_NEEDED
+        if key == Step.PLAN and not self.journaled:
+            return Status.DONE
         rec = self.state.steps.get(key)
         if rec is None:
-            return PENDING
-        return {jn.INTENT: RUNNING, jn.DONE: DONE, jn.FAILED: FAILED}.get(rec.state, PENDING)
+            return Status.PENDING
+        return _STATUS_OF.get(rec.state, Status.PENDING)
+
+    def shown_status(self, key: Step) -> Status:
+        """:meth:`status`, with a preflight that recorded failed checks shown failed."""
+        status = self.status(key)
+        if key == Step.PREFLIGHT and status == Status.DONE:
+            summary = self.preflight_summary()
+            if summary is not None and summary.failed:
+                return Status.FAILED
+        return status
 
     @property
     def rolled_back(self) -> bool:
-        return self.state.done("rollback")
+        return self.state.done(Step.ROLLBACK)
 
     @property
     def finished(self) -> bool:
-        last = "cutover" if self.spec.kind == KIND_REBUILD else "verify"
+        last = Step.CUTOVER if self.spec.kind == Kind.REBUILD else Step.VERIFY
         return self.rolled_back or self.state.done(last)
 
-    def blocked_reason(self, key: str) -> str | None:
+    @property
+    def may_roll_back(self) -> bool:
+        """Something was journaled and not rolled back yet."""
+        return self.journaled and not self.rolled_back
+
+    @property
+    def in_progress(self) -> bool:
+        """Journaled, unfinished, and the database changed or may have (a build began)."""
+        if not self.journaled or self.finished:
+            return False
+        return self.status(Step.BUILD) != Status.PENDING or self.state.interrupted is not None
+
+    def blocked_reason(self, key: Step) -> str | None:
         """Why ``key`` cannot run now (``None``: it can)."""
+        kind = self.spec.kind
+        if not self.journaled:
+            if key == Step.CUTOVER and kind != Kind.REBUILD:
+                return "nothing to cut over: no old index is dropped"
+            if key in (Step.PLAN, Step.PREFLIGHT):
+                return None
+            return "run preflight first (it starts the journal)"
         if self.rolled_back:
             return "the migration was rolled back; plan a new one"
-        if key == "preflight":
-            return "the build is done: preflight is behind us" if self.state.done("build") else None
-        if key == "backup":
-            if not self.state.done("preflight"):
+        if key == Step.PREFLIGHT:
+            return (
+                "the build is done: preflight is behind us" if self.state.done(Step.BUILD) else None
+            )
+        if key == Step.BACKUP:
+            if not self.state.done(Step.PREFLIGHT):
                 return "run preflight first"
-            if self.state.data("preflight").get("failed"):
+            summary = self.preflight_summary()
+            if summary is not None and summary.failed:
                 return "preflight failed: fix what it lists and run it again"
             return None
-        if key in ("baseline", "build") and not self.state.done("backup"):
+        if key in (Step.BASELINE, Step.BUILD) and not self.state.done(Step.BACKUP):
             return "no verified backup yet: the backup step comes first"
-        if key == "build" and self.state.done("build"):
+        if key == Step.BUILD and self.state.done(Step.BUILD):
             return "already built"
-        if key == "verify" and not self.state.done("build"):
+        if key == Step.VERIFY and not self.state.done(Step.BUILD):
             return "nothing built yet"
-        if key == "cutover":
-            if self.spec.kind != KIND_REBUILD:
+        if key == Step.CUTOVER:
+            if kind != Kind.REBUILD:
                 return "nothing to cut over: no old index is dropped"
-            if not self.state.done("verify"):
+            if not self.state.done(Step.VERIFY):
                 return "verify first: the old index is dropped only after the new one is proven"
-            if self.state.done("cutover"):
+            if self.state.done(Step.CUTOVER):
                 return "already cut over"
         return None
 
-    def _require(self, key: str) -> None:
+    def may_force_cutover(self) -> bool:
+        """Verification did not pass, and the user may still cut over (confirming it)."""
+        return (
+            self.spec.kind == Kind.REBUILD
+            and self.status(Step.VERIFY) == Status.FAILED
+            and not self.state.done(Step.CUTOVER)
+            and not self.rolled_back
+        )
+
+    def _require(self, key: Step) -> None:
         reason = self.blocked_reason(key)
         if reason:
             raise BadInputError(f"{key}: {reason}")
 
+    def next_step(self) -> Step | None:
+        """The next step a resumed run should take (``None``: nothing left)."""
+        if self.state.interrupted == Step.ROLLBACK or self.status(Step.ROLLBACK) == Status.FAILED:
+            return Step.ROLLBACK
+        if self.finished:
+            return None
+        for key in ORDER[1:]:
+            if self.status(key) in (Status.DONE, Status.NOT_NEEDED):
+                continue
+            return key
+        return None
+
+    def remaining(self) -> tuple[Step, ...]:
+        """The steps a "run all" takes from here, in order (rollback never)."""
+        if self.finished or self.next_step() == Step.ROLLBACK:
+            return ()
+        return tuple(k for k in ORDER[1:] if self.status(k) not in (Status.DONE, Status.NOT_NEEDED))
+
+    # --- what the journal says, typed -----------------------------------------------
+
+    def error(self, key: Step) -> str | None:
+        """The error the journal recorded for ``key``'s last failure."""
+        return str(self.state.data(key).get("error") or "") or None
+
+    def preflight_summary(self) -> PreflightSummary | None:
+        if Step.PREFLIGHT not in self.state.steps:
+            return None
+        return PreflightSummary.from_json(self.state.data(Step.PREFLIGHT))
+
+    def baseline_note(self) -> str:
+        """Why the baseline measured nothing (its step is done with no figures)."""
+        return str(self.state.data(Step.BASELINE).get("note", "not measured"))
+
+    def results(self) -> dict[Step, StepResult | None]:
+        """What the journal knows of each finished step (a resumed migration shows it)."""
+        return journaled_results(self.state)
+
     # --- steps ----------------------------------------------------------------------
 
+    def preflight_as_planned(self) -> pf.Preflight:
+        """Preflight with the run's options (memory cap, maintenance_work_mem, cores)."""
+        options = self.options
+        return self.preflight(
+            cores=options.server_cores,
+            memory_cap_kb=options.memory_cap_kb,
+            maintenance_work_mem_kb=options.maintenance_work_mem_kb,
+        )
+
+    def backup_as_planned(self, choice: BackupChoice | None = None) -> bk.BackupRecord:
+        """The backup the run asked for (``choice`` overrides it), in its folder."""
+        choice = choice or self.options.backup_choice
+        backup_dir = self.options.backup_dir
+        return self.backup(choice.kind, Path(backup_dir) if backup_dir else None, choice.identifier)
+
     def preflight(self, **options: Any) -> pf.Preflight:
-        self._require("preflight")
-        self._record("preflight", jn.INTENT)
+        self._require(Step.PREFLIGHT)
+        self.record(Step.PREFLIGHT, jn.INTENT)
         try:
             with connect(self.target, statement_timeout_ms=None) as conn:
                 inventory = fetch_inventory(conn)
                 result = pf.run(conn, self.spec, inventory, **options)
         except VecscopeError as e:
-            self._record("preflight", jn.FAILED, error=e.message)
+            self.record(Step.PREFLIGHT, jn.FAILED, error=e.message)
             raise
         self.journal.update_spec(result.spec)
-        pred = result.prediction
-        self._record(
-            "preflight",
-            jn.DONE,
-            failed=[c.title for c in result.failed],
-            leftovers=list(result.leftovers),
-            predicted_seconds=pred.seconds if pred else None,
-            predicted_graph_bytes=pred.graph_bytes if pred else None,
-            predicted_index_bytes=pred.index_bytes if pred else None,
-            maintenance_work_mem_kb=result.spec.maintenance_work_mem_kb,
-            workers=result.spec.parallel_workers,
-        )
+        self.record(Step.PREFLIGHT, jn.DONE, **PreflightSummary.of(result).to_json())
         return result
 
     def drop_leftovers(self, names: list[str], say: Say = lambda _: None) -> list[str]:
@@ -201,10 +328,10 @@ class Migration:
         try:
             stop_orphans(conn, self.spec, say)
             for name in names:
-                self._record("cleanup", jn.INTENT, index=name)
+                self.record(Step.CLEANUP, jn.INTENT, index=name)
                 if drop_if_invalid(conn, self.spec, name, say):
                     dropped.append(name)
-                self._record("cleanup", jn.DONE, index=name)
+                self.record(Step.CLEANUP, jn.DONE, index=name)
         finally:
             conn.close()
         return dropped
@@ -212,10 +339,10 @@ class Migration:
     def backup(
         self, kind: str, backup_dir: Path | None = None, identifier: str | None = None
     ) -> bk.BackupRecord:
-        self._require("backup")
-        if kind not in ("table", "database", "confirmed"):
+        self._require(Step.BACKUP)
+        if kind not in BACKUP_KINDS:
             raise BadInputError("--backup must be table, database or confirmed:ID")
-        self._record("backup", jn.INTENT, kind=kind)
+        self.record(Step.BACKUP, jn.INTENT, kind=kind)
         try:
             if kind == "confirmed":
                 record = bk.confirmed(identifier or "")
@@ -235,24 +362,24 @@ class Migration:
                     label=label,
                 )
         except VecscopeError as e:
-            self._record("backup", jn.FAILED, error=e.message)
+            self.record(Step.BACKUP, jn.FAILED, error=e.message)
             raise
-        self._record("backup", jn.DONE, record=record.to_json())
+        self.record(Step.BACKUP, jn.DONE, record=record.to_json())
         return record
 
     def baseline(self) -> vf.Figures | None:
-        self._require("baseline")
-        self._record("baseline", jn.INTENT)
+        self._require(Step.BASELINE)
+        self.record(Step.BASELINE, jn.INTENT)
         try:
             figures = vf.baseline(self.target, self.spec, self.queries_path)
         except BadInputError as e:
             # A table the lab cannot measure still migrates; verify says what it could not.
-            self._record("baseline", jn.DONE, figures=None, note=e.message)
+            self.record(Step.BASELINE, jn.DONE, figures=None, note=e.message)
             return None
         except VecscopeError as e:
-            self._record("baseline", jn.FAILED, error=e.message)
+            self.record(Step.BASELINE, jn.FAILED, error=e.message)
             raise
-        self._record("baseline", jn.DONE, figures=figures.to_json())
+        self.record(Step.BASELINE, jn.DONE, figures=figures.to_json())
         return figures
 
     def build(
@@ -262,9 +389,12 @@ class Migration:
         should_cancel: Callable[[], bool] = lambda: False,
         say: Say = lambda _: None,
     ) -> bld.BuildOutcome:
-        self._require("build")
-        predicted = self.state.data("preflight").get("predicted_seconds")
-        self._record("build", jn.INTENT, statement=self.steps()[4].statements[-1].sql)
+        self._require(Step.BUILD)
+        summary = self.preflight_summary()
+        predicted = summary.predicted_seconds if summary else None
+        build = self.step(Step.BUILD)
+        assert build is not None
+        self.record(Step.BUILD, jn.INTENT, statement=build.statements[-1].sql)
         try:
             outcome = bld.run(
                 self.target,
@@ -275,27 +405,18 @@ class Migration:
                 predicted_s=predicted,
             )
         except VecscopeError as e:
-            self._record("build", jn.FAILED, error=e.message)
+            self.record(Step.BUILD, jn.FAILED, error=e.message)
             raise
         if outcome.cancelled:
-            self._record("build", jn.FAILED, error="cancelled; the invalid index was dropped")
+            self.record(Step.BUILD, jn.FAILED, error="cancelled; the invalid index was dropped")
             return outcome
-        self._record(
-            "build",
-            jn.DONE,
-            seconds=round(outcome.seconds, 2),
-            attempts=outcome.attempts,
-            workers=outcome.workers,
-            spilled_after=outcome.spilled_after,
-            index_bytes=outcome.index_bytes,
-            notices=[n for n in outcome.notices if "parallel" not in n][:20],
-        )
+        self.record(Step.BUILD, jn.DONE, **build_json(outcome))
         return outcome
 
     def verify(self) -> vf.Verification:
-        self._require("verify")
-        self._record("verify", jn.INTENT)
-        before = vf.Figures.from_json(self.state.data("baseline").get("figures"))
+        self._require(Step.VERIFY)
+        self.record(Step.VERIFY, jn.INTENT)
+        before = vf.Figures.from_json(self.state.data(Step.BASELINE).get("figures"))
         try:
             result = vf.verify(
                 self.target,
@@ -304,9 +425,9 @@ class Migration:
                 self.queries_path if self.queries_path.exists() else None,
             )
         except VecscopeError as e:
-            self._record("verify", jn.FAILED, error=e.message)
+            self.record(Step.VERIFY, jn.FAILED, error=e.message)
             raise
-        self._record("verify", jn.DONE if result.passed else jn.FAILED, result=result.to_json())
+        self.record(Step.VERIFY, jn.DONE if result.passed else jn.FAILED, result=result.to_json())
         return result
 
     def cutover(self, *, force: bool = False, say: Say = lambda _: None) -> CutoverResult:
@@ -315,12 +436,11 @@ class Migration:
         ``force`` cuts over after a verification that did not pass (the user confirmed).
         """
         spec = self.spec
-        reason = self.blocked_reason("cutover")
-        unverified = self.status("verify") == FAILED and not self.state.done("cutover")
-        if reason and not (force and unverified and spec.kind == KIND_REBUILD):
+        reason = self.blocked_reason(Step.CUTOVER)
+        if reason and not (force and self.may_force_cutover()):
             raise BadInputError(f"cutover: {reason}")
         assert spec.old_name is not None
-        self._record("cutover", jn.INTENT, drop=spec.old_name, rename=spec.rename)
+        self.record(Step.CUTOVER, jn.INTENT, drop=spec.old_name, rename=spec.rename)
         conn, _ = open_ddl_session(self.target, spec, build=False)
         try:
             if index_state(conn, spec.schema, spec.new_name) != (True, True):
@@ -333,151 +453,29 @@ class Migration:
                 with_retries(conn, rename_sql(spec, spec.new_name, spec.old_name), spec, say=say)
                 renamed = True
         except VecscopeError as e:
-            self._record("cutover", jn.FAILED, error=e.message)
+            self.record(Step.CUTOVER, jn.FAILED, error=e.message)
             raise
         finally:
             conn.close()
         serving, verdict = vf.final_check(self.target, spec)
-        self._record("cutover", jn.DONE, attempts=attempts, renamed=renamed, served_by=serving)
-        return CutoverResult(attempts, renamed, serving, verdict)
+        result = CutoverResult(attempts, renamed, serving, verdict)
+        self.record(Step.CUTOVER, jn.DONE, **result.to_json())
+        return result
 
     # --- rollback and resume --------------------------------------------------------
 
+    def rollback_statements(self) -> list[Statement]:
+        """What a rollback runs from where the migration stands (before or after cutover)."""
+        after = self.state.done(Step.CUTOVER) or self.status(Step.CUTOVER) == Status.RUNNING
+        return rollback_statements(self.spec, after_cutover=after)
+
     def rollback_plan(self) -> list[str]:
-        after = self.state.done("cutover") or self.status("cutover") == RUNNING
-        return [st.sql for st in rollback_statements(self.spec, after_cutover=after)]
+        return [st.sql for st in self.rollback_statements()]
 
     def rollback(self, say: Say = lambda _: None) -> list[str]:
         """Undo the migration from wherever it is; returns what was done."""
-        spec = self.spec
-        done: list[str] = []
-        after = self.state.done("cutover") or self._old_gone()
-        self._record("rollback", jn.INTENT, after_cutover=after)
-        conn, _ = open_ddl_session(self.target, spec, build=after)
-        try:
-            stop_orphans(conn, spec, say)
-            if spec.kind == KIND_REINDEX:
-                assert spec.old_name
-                for name in invalid_copies(conn, spec, spec.old_name):
-                    drop_if_invalid(conn, spec, name, say)
-                    done.append(f"dropped {name}")
-            elif not after or spec.kind == KIND_CREATE:
-                if index_state(conn, spec.schema, spec.new_name) is not None:
-                    with_retries(conn, drop_sql(spec, spec.new_name), spec, say=say)
-                    done.append(f"dropped {spec.new_name}")
-            else:
-                assert spec.old_name
-                if spec.rename and index_state(conn, spec.schema, spec.new_name) is None:
-                    with_retries(
-                        conn, rename_sql(spec, spec.old_name, spec.new_name), spec, say=say
-                    )
-                    done.append(f"renamed {spec.old_name} back to {spec.new_name}")
-                drop_if_invalid(conn, spec, spec.old_name, say)
-                old_sql = recreate_old_sql(spec)
-                assert old_sql
-                say(f"recreating {spec.old_name} from its recorded definition")
-                with_retries(
-                    conn,
-                    old_sql,
-                    spec,
-                    say=say,
-                    before_retry=lambda: _drop_quietly(conn, spec, spec.old_name or "", say),
-                )
-                if index_state(conn, spec.schema, spec.old_name) != (True, True):
-                    raise MigrationError(f"{spec.old_name} was recreated but is not valid")
-                done.append(f"recreated {spec.old_name}")
-                with_retries(conn, drop_sql(spec, spec.new_name), spec, say=say)
-                done.append(f"dropped {spec.new_name}")
-        except VecscopeError as e:
-            self._record("rollback", jn.FAILED, error=e.message)
-            raise
-        finally:
-            conn.close()
-        self._record("rollback", jn.DONE, actions=done)
-        return done
-
-    def _old_gone(self) -> bool:
-        if self.spec.kind != KIND_REBUILD or not self.spec.old_name:
-            return False
-        with connect(self.target) as conn:
-            state = index_state(conn, self.spec.schema, self.spec.old_name)
-        # Renamed: the old name now belongs to the new index.
-        return state is None or (self.spec.rename and self.state.done("cutover"))
+        return recovery.rollback(self, say)
 
     def reconcile(self, say: Say = lambda _: None) -> list[str]:
         """Compare the journal with the database after an interruption; fix what is half-done."""
-        spec = self.spec
-        found: list[str] = []
-
-        def note(text: str) -> None:
-            found.append(text)
-            say(text)
-
-        conn, _ = open_ddl_session(self.target, spec, build=False)
-        try:
-            stop_orphans(conn, spec, note)
-            running = self.state.interrupted
-            if running:
-                note(f"the journal stops during {running}")
-            if running == "build" or (self.status("build") == FAILED):
-                name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
-                assert name is not None
-                state = index_state(conn, spec.schema, name)
-                if spec.kind == KIND_REINDEX:
-                    for left in invalid_copies(conn, spec, name):
-                        drop_if_invalid(conn, spec, left, note)
-                    if running == "build":
-                        self._record("build", jn.FAILED, error="interrupted; leftovers dropped")
-                elif state == (True, True) and running == "build":
-                    note(f"{name} was finished by the server before the interruption: kept")
-                    self._record("build", jn.DONE, recovered=True)
-                elif state is not None and state != (True, True):
-                    drop_if_invalid(conn, spec, name, note)
-                    self._record("build", jn.FAILED, error="interrupted; invalid index dropped")
-                elif running == "build":
-                    self._record("build", jn.FAILED, error="interrupted before the index existed")
-            elif running == "cutover":
-                assert spec.old_name
-                old = index_state(conn, spec.schema, spec.old_name)
-                if old is not None and old != (True, True) and not spec.rename:
-                    note(f"{spec.old_name} was left half-dropped: dropping it again")
-                self._record("cutover", jn.FAILED, error="interrupted")
-            elif running in ("preflight", "backup", "baseline", "verify", "cleanup"):
-                self._record(running, jn.FAILED, error="interrupted")
-            elif running == "rollback":
-                note("the rollback was interrupted: it will be run again")
-        finally:
-            conn.close()
-        return found
-
-    def next_step(self) -> str | None:
-        """The next step a resumed run should take (``None``: nothing left)."""
-        if self.state.interrupted == "rollback" or self.status("rollback") == FAILED:
-            return "rollback"
-        if self.finished:
-            return None
-        for key in ORDER[1:]:
-            if self.status(key) in (DONE, NOT_NEEDED):
-                continue
-            return key
-        return None
-
-    def options(self) -> dict[str, Any]:
-        return dict(self.state.data("plan").get("options") or {})
-
-
-def usable_index(target: ConnectionTarget, spec: MigrationSpec) -> list[str]:
-    """Valid, ready vector indexes on the column: what a query can use right now."""
-    with connect(target) as conn:
-        rows = conn.execute(
-            """SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-                 JOIN pg_am am ON am.oid = i.relam
-                WHERE x.indrelid = %s::regclass AND x.indisvalid AND x.indisready
-                  AND am.amname IN ('hnsw', 'ivfflat')""",
-            (spec.qualified_table,),
-        ).fetchall()
-    return [str(r[0]) for r in rows]
-
-
-def _drop_quietly(conn: Any, spec: MigrationSpec, name: str, say: Say) -> None:
-    drop_if_invalid(conn, spec, name, say)
+        return recovery.reconcile(self, say)

@@ -17,14 +17,9 @@ import uuid
 from datetime import datetime
 
 from vecscope.core.errors import BadInputError
-from vecscope.core.migrate.plan import (
-    KIND_CREATE,
-    KIND_REBUILD,
-    KIND_REINDEX,
-    MigrationSpec,
-    Statement,
+from vecscope.core.migrate.plan import MigrationSpec, Statement, describe
+from vecscope.core.migrate.render import (
     create_new_sql,
-    describe,
     drop_sql,
     qualified,
     recreate_old_sql,
@@ -33,6 +28,7 @@ from vecscope.core.migrate.plan import (
     script,
     session_settings,
 )
+from vecscope.core.migrate.states import Kind
 from vecscope.core.pgvector import FEATURE_VERSIONS, parse_version
 from vecscope.core.sqlscan import tokenize
 
@@ -53,7 +49,7 @@ def sql_script(spec: MigrationSpec) -> str:
         before cutover, also as comments.
     """
     text = script(spec)
-    if spec.kind != KIND_REBUILD:
+    if spec.kind != Kind.REBUILD:
         return text
     lines = ["", "-- Rollback before cutover (the old index is untouched):"]
     lines += ["-- " + st.sql for st in rollback_statements(spec, after_cutover=False)]
@@ -241,7 +237,7 @@ def _build_lines(
 def _upgrade(spec: MigrationSpec) -> list[str]:
     sets, resets = _settings(spec, build=True)
     lines = [line for st in sets for line in _execute(st.sql, 8)]
-    if spec.kind == KIND_REINDEX:
+    if spec.kind == Kind.REINDEX:
         assert spec.old_name is not None
         reindex = f"REINDEX INDEX CONCURRENTLY {qualified(spec, spec.old_name)};"
         leftover = drop_sql(spec, spec.old_name + "_ccnew")
@@ -251,7 +247,7 @@ def _upgrade(spec: MigrationSpec) -> list[str]:
         leftover = drop_sql(spec, spec.new_name)
         build = ("NEW_INDEX", create_new_sql(spec))
         lines += _build_lines(("NEW_INDEX", leftover), build, "nothing was dropped")
-    if spec.kind == KIND_REBUILD:
+    if spec.kind == Kind.REBUILD:
         assert spec.old_name is not None
         lines += _execute(drop_sql(spec, spec.old_name), 8)
         if spec.rename:
@@ -267,13 +263,13 @@ def _upgrade(spec: MigrationSpec) -> list[str]:
 
 
 def _downgrade(spec: MigrationSpec) -> list[str]:
-    if spec.kind == KIND_REINDEX:
+    if spec.kind == Kind.REINDEX:
         return [
             "def downgrade() -> None:",
             '    """Nothing to undo: REINDEX rebuilt the same definition in place, and the copy',
             '    it replaced was only a more bloated (or drifted) version of it."""',
         ]
-    if spec.kind == KIND_CREATE:
+    if spec.kind == Kind.CREATE:
         sets, resets = _settings(spec, build=False)
         body = [*(st.sql for st in sets), drop_sql(spec, spec.new_name), *resets]
         return [
@@ -342,7 +338,7 @@ def alembic_revision(
             rebuild without the old definition, or a statement sqlalchemy.text() would
             alter.
     """
-    if spec.kind not in (KIND_REBUILD, KIND_CREATE, KIND_REINDEX):
+    if spec.kind not in (Kind.REBUILD, Kind.CREATE, Kind.REINDEX):
         raise BadInputError(f"unknown migration kind {spec.kind!r}")
     wanted = pgvector_min or pgvector_minimum(spec)
     version = parse_version(wanted)
@@ -351,9 +347,9 @@ def alembic_revision(
     when = (created or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
     about = textwrap.fill(_docstring(message or f"vecscope: {describe(spec)}"), _WIDTH - 3)
     names = [("NEW_INDEX", spec.new_name)]
-    if spec.kind == KIND_REBUILD and spec.old_name:
+    if spec.kind == Kind.REBUILD and spec.old_name:
         names.append(("OLD_INDEX", spec.old_name))
-    if spec.kind == KIND_REINDEX and spec.old_name:
+    if spec.kind == Kind.REINDEX and spec.old_name:
         names = [("INDEX", spec.old_name), ("LEFTOVER", spec.old_name + "_ccnew")]
     head = [
         f'"""{about}',

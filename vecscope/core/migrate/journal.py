@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,22 @@ from psycopg import conninfo as pg_conninfo
 from vecscope.core.connection import ConnectionTarget, redact
 from vecscope.core.errors import BadInputError
 from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.core.migrate.states import Step
 from vecscope.core.paths import state_dir
 
 FORMAT_VERSION = 1
 
-#: Step states as the journal records them.
-INTENT = "intent"
-DONE = "done"
-FAILED = "failed"
-INFO = "info"
+
+class Mark(StrEnum):
+    """A step's state as the journal records it."""
+
+    INTENT = "intent"
+    DONE = "done"
+    FAILED = "failed"
+    INFO = "info"
+
+
+INTENT, DONE, FAILED, INFO = Mark.INTENT, Mark.DONE, Mark.FAILED, Mark.INFO
 
 
 def migrations_dir() -> Path:
@@ -52,8 +60,8 @@ def safe_conninfo(target: ConnectionTarget) -> str:
 class StepRecord:
     """What the journal says of one step: its last state and the data recorded with it."""
 
-    key: str
-    state: str
+    key: Step
+    state: Mark
     data: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     at: str = ""
@@ -69,19 +77,25 @@ class JournalState:
     conninfo: str
     server: str
     spec: MigrationSpec
-    steps: dict[str, StepRecord]
+    steps: dict[Step, StepRecord]
     events: list[dict[str, Any]]
 
+    @classmethod
+    def planned(cls, spec: MigrationSpec) -> JournalState:
+        """The state of a migration planned but not journaled yet: nothing has run."""
+        return cls(Path(), "", "", "", "", spec, {}, [])
+
     def done(self, key: str) -> bool:
-        rec = self.steps.get(key)
+        rec = self.steps.get(Step(key))
         return rec is not None and rec.state == DONE
 
     def data(self, key: str) -> dict[str, Any]:
-        rec = self.steps.get(key)
+        """What the journal recorded with ``key`` (core reads it into typed records)."""
+        rec = self.steps.get(Step(key))
         return rec.data if rec is not None else {}
 
     @property
-    def interrupted(self) -> str | None:
+    def interrupted(self) -> Step | None:
         """The step that was running when the journal stopped, if any."""
         for key, rec in self.steps.items():
             if rec.state == INTENT:
@@ -142,7 +156,7 @@ class Journal:
         finally:
             os.close(fd)
 
-    def record(self, step: str, state: str, **data: Any) -> None:
+    def record(self, step: str, state: Mark, **data: Any) -> None:
         """Write one step event and make it durable before returning."""
         self._append({"kind": "step", "at": _now(), "step": step, "state": state, "data": data})
 
@@ -180,15 +194,17 @@ def read(path: Path) -> JournalState:
             f"{path} was written by another vecscope (format {header.get('version')})"
         )
     spec = MigrationSpec.from_json(header["spec"])
-    steps: dict[str, StepRecord] = {}
+    steps: dict[Step, StepRecord] = {}
     events: list[dict[str, Any]] = []
     for rec in records[1:]:
         if rec.get("kind") == "spec":
             spec = MigrationSpec.from_json(rec["spec"])
         elif rec.get("kind") == "step":
             events.append(rec)
-            key = str(rec["step"])
-            state = str(rec["state"])
+            try:
+                key, state = Step(rec["step"]), Mark(rec["state"])
+            except ValueError as e:
+                raise BadInputError(f"{path} has a step record vecscope does not know") from e
             if state == INFO:
                 continue
             old = steps.get(key)

@@ -1,19 +1,19 @@
 """What a migration will do, decided before anything runs: the spec and every statement.
 
 A :class:`MigrationSpec` is the user's choice (source index, target method, parameters,
-operator class, names) completed from the catalog; :func:`render` turns it into the
-statements of every step, which the wizard shows before running them and the exports
-reuse. The spec is plain data so the journal can record it and a resumed run rebuild the
-very same plan.
+operator class, names) completed from the catalog; :mod:`core.migrate.render` turns it
+into the statements of every step, which the wizard shows before running them and the
+exports reuse. The spec is plain data so the journal can record it and a resumed run
+rebuild the very same plan.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vecscope.core.errors import BadInputError
+from vecscope.core.migrate.states import Kind, Step
 from vecscope.core.models import Inventory, VectorColumn, VectorIndex
 from vecscope.core.pgvector import (
     DEFAULT_OPERATOR,
@@ -22,7 +22,7 @@ from vecscope.core.pgvector import (
     opclass_for,
     suggested_lists,
 )
-from vecscope.core.sqltext import display_ident, ident, index_name_for, literal
+from vecscope.core.sqltext import ident, index_name_for
 
 METHODS = ("hnsw", "ivfflat")
 #: Build parameters each target method accepts, with their allowed ranges (pgvector's).
@@ -35,17 +35,12 @@ DEFAULT_RETRIES = 5
 #: Recall a new index must reach when there is no old index to compare with.
 DEFAULT_MIN_RECALL = 0.9
 
-#: The kinds of migration the engine runs.
-KIND_REBUILD = "rebuild"  # a new index beside the old one, then the old one is dropped
-KIND_CREATE = "create"  # a first index on a column with none
-KIND_REINDEX = "reindex"  # REINDEX CONCURRENTLY of the same definition (drifted IVFFlat)
-
 
 @dataclass(frozen=True, slots=True)
 class MigrationSpec:
     """Everything that decides a migration's statements. Plain data: the journal keeps it."""
 
-    kind: str
+    kind: Kind
     schema: str
     table: str
     column: str
@@ -100,7 +95,9 @@ class MigrationSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MigrationSpec:
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values["kind"] = Kind(values["kind"])
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +111,7 @@ class Statement:
 
 @dataclass(frozen=True, slots=True)
 class StepPlan:
-    key: str
+    key: Step
     title: str
     statements: tuple[Statement, ...] = field(default=())
     #: What the step does that is not SQL (a dump, a measurement), one line each.
@@ -239,7 +236,7 @@ def choose(
         op = DEFAULT_OPERATOR.get(col.type, "<->")
         return spec_for(
             col,
-            kind=KIND_CREATE,
+            kind=Kind.CREATE,
             method=method,
             opclass=opclass or opclass_for(col.type, op) or "vector_l2_ops",
             params=_params(method, None, col.rows or 0, m, ef_construction, lists),
@@ -263,7 +260,7 @@ def choose(
             raise BadInputError("--reindex rebuilds the same definition: give no other option")
         return spec_for(
             col,
-            kind=KIND_REINDEX,
+            kind=Kind.REINDEX,
             method=ix.method,
             opclass=ix.opclass,
             params=current,
@@ -284,7 +281,7 @@ def choose(
         raise BadInputError(f"an index named {name} already exists in {ix.schema}")
     return spec_for(
         col,
-        kind=KIND_REBUILD,
+        kind=Kind.REBUILD,
         method=method,
         opclass=opc,
         params=params,
@@ -331,228 +328,11 @@ def with_settings(
     )
 
 
-# --- rendering -----------------------------------------------------------------------------
-
-
-def _with_clause(params: dict[str, int]) -> str:
-    if not params:
-        return ""
-    return " WITH (" + ", ".join(f"{k} = {int(v)}" for k, v in params.items()) + ")"
-
-
-def create_new_sql(spec: MigrationSpec) -> str:
-    """The new index: concurrent, ``IF NOT EXISTS``, with an explicit operator class."""
-    key = f"({spec.expression})" if spec.expression else ident(spec.column)
-    sql = (
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident(spec.new_name)} ON {spec.qualified_table} "
-        f"USING {spec.method} ({key} {spec.opclass}){_with_clause(spec.params)}"
-    )
-    if spec.old_tablespace:
-        sql += f" TABLESPACE {ident(spec.old_tablespace)}"
-    if spec.predicate:
-        sql += f" WHERE {spec.predicate}"
-    return sql + ";"
-
-
-_CREATE_INDEX = re.compile(r"^CREATE (UNIQUE )?INDEX ", re.I)
-
-
-def recreate_old_sql(spec: MigrationSpec) -> str | None:
-    """The old index again, from its recorded definition, built concurrently."""
-    if not spec.old_definition:
-        return None
-    sql = _CREATE_INDEX.sub(
-        lambda m_: f"CREATE {m_.group(1) or ''}INDEX CONCURRENTLY IF NOT EXISTS ",
-        spec.old_definition,
-        count=1,
-    )
-    if spec.old_tablespace:
-        # pg_get_indexdef leaves the tablespace out; it goes before the predicate, which
-        # pg_get_indexdef prints last.
-        tail = ""
-        for form in (f" WHERE ({spec.predicate})", f" WHERE {spec.predicate}"):
-            if spec.predicate and sql.endswith(form):
-                sql, tail = sql[: -len(form)], form
-                break
-        sql = f"{sql} TABLESPACE {ident(spec.old_tablespace)}{tail}"
-    return sql.rstrip(";") + ";"
-
-
-def qualified(spec: MigrationSpec, name: str) -> str:
-    return ident(spec.schema, name)
-
-
-def _duration(ms: int) -> str:
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
-
-
-def _memory(kb: int) -> str:
-    return f"{kb // 1024}MB" if kb % 1024 == 0 else f"{kb}kB"
-
-
-def session_settings(spec: MigrationSpec, *, build: bool) -> list[Statement]:
-    out = [
-        Statement(
-            f"SET lock_timeout = {literal(_duration(spec.lock_timeout_ms))};",
-            f"wait at most {spec.lock_timeout_ms} ms for a lock, then retry",
-        )
-    ]
-    if build:
-        out.append(Statement("SET statement_timeout = 0;", "the build may take long: no timeout"))
-        if spec.maintenance_work_mem_kb:
-            out.append(
-                Statement(
-                    f"SET maintenance_work_mem = {literal(_memory(spec.maintenance_work_mem_kb))};",
-                    "room for the whole graph, this session only",
-                )
-            )
-        if spec.parallel_workers is not None:
-            out.append(
-                Statement(
-                    f"SET max_parallel_maintenance_workers = {int(spec.parallel_workers)};",
-                    "parallel build workers, this session only",
-                )
-            )
-    return out
-
-
-def drop_sql(spec: MigrationSpec, name: str) -> str:
-    return f"DROP INDEX CONCURRENTLY IF EXISTS {qualified(spec, name)};"
-
-
-def rename_sql(spec: MigrationSpec, old: str, new: str) -> str:
-    return f"ALTER INDEX IF EXISTS {qualified(spec, old)} RENAME TO {ident(new)};"
-
-
-def build_statements(spec: MigrationSpec) -> list[Statement]:
-    out = session_settings(spec, build=True)
-    if spec.kind == KIND_REINDEX:
-        assert spec.old_name
-        out.append(
-            Statement(
-                f"REINDEX INDEX CONCURRENTLY {qualified(spec, spec.old_name)};",
-                "a fresh copy beside the old one, swapped in when valid",
-            )
-        )
-    else:
-        out.append(Statement(create_new_sql(spec), "autocommit; never inside a transaction"))
-    return out
-
-
-def cutover_statements(spec: MigrationSpec) -> list[Statement]:
-    if spec.kind != KIND_REBUILD or not spec.old_name:
-        return []
-    out = session_settings(spec, build=False)
-    out.append(
-        Statement(
-            drop_sql(spec, spec.old_name),
-            f"retried up to {spec.retries} times when lock_timeout strikes",
-        )
-    )
-    if spec.rename:
-        out.append(
-            Statement(
-                rename_sql(spec, spec.new_name, spec.old_name), "the new index takes the old name"
-            )
-        )
-    return out
-
-
-def rollback_statements(spec: MigrationSpec, *, after_cutover: bool) -> list[Statement]:
-    """What undoes the migration before, or after, the old index was dropped."""
-    out = session_settings(spec, build=after_cutover)
-    if spec.kind == KIND_REINDEX:
-        name = spec.old_name or spec.new_name
-        out.append(
-            Statement(
-                drop_sql(spec, name + "_ccnew"),
-                "an interrupted REINDEX CONCURRENTLY leaves this invalid copy",
-            )
-        )
-        return out
-    if not after_cutover or spec.kind == KIND_CREATE:
-        out.append(
-            Statement(drop_sql(spec, spec.new_name), "the new index goes; the old one is untouched")
-        )
-        return out
-    assert spec.old_name
-    if spec.rename:
-        out.append(
-            Statement(rename_sql(spec, spec.old_name, spec.new_name), "give the old name back")
-        )
-    old = recreate_old_sql(spec)
-    assert old is not None
-    out.append(Statement(old, "the old index, from its recorded definition"))
-    out.append(Statement(drop_sql(spec, spec.new_name), "once the old index is valid again"))
-    return out
-
-
-def steps(spec: MigrationSpec) -> tuple[StepPlan, ...]:
-    """Every step of the wizard with the statements it will run."""
-    table = display_ident(spec.schema, spec.table)
-    analyze = Statement(f"ANALYZE {spec.qualified_table};", "fresh statistics for the planner")
-    verify_actions = [
-        f"check {spec.new_name} is valid and ready",
-        "EXPLAIN a nearest-neighbour query: the new index must serve it",
-        f"recall@{spec.k} and p50/p95 latency on {spec.queries} sampled queries, old and new",
-    ]
-    if spec.kind == KIND_REBUILD and spec.old_method == "ivfflat":
-        verify_actions.insert(
-            1, "make the old IVFFlat unattractive for the verifying session only (ivfflat.probes)"
-        )
-    out = [
-        StepPlan("plan", "Plan", actions=(f"{_describe(spec)}",)),
-        StepPlan(
-            "preflight",
-            "Preflight",
-            actions=(
-                "pgvector version, dimensions, privileges, hot standby",
-                "invalid leftovers of earlier attempts, long transactions",
-                "index size against free space, graph memory and build time",
-            ),
-        ),
-        StepPlan(
-            "backup",
-            "Backup",
-            actions=(
-                f"pg_dump --format=custom of {table} (or the database, or a confirmed backup)",
-                "pg_restore --list proves the dump holds the table's data",
-            ),
-        ),
-        StepPlan(
-            "baseline",
-            "Baseline",
-            actions=(
-                f"recall@{spec.k} and latency of today's plan on {spec.queries} sampled queries",
-            ),
-        ),
-        StepPlan(
-            "build",
-            "Build",
-            tuple(build_statements(spec)),
-            ()
-            if spec.maintenance_work_mem_kb
-            else ("maintenance_work_mem and parallel workers: chosen by preflight",),
-        ),
-        StepPlan("verify", "Verify", (analyze,), tuple(verify_actions)),
-    ]
-    if spec.kind == KIND_REBUILD:
-        out.append(
-            StepPlan(
-                "cutover",
-                "Cutover",
-                tuple(cutover_statements(spec)),
-                ("a final EXPLAIN shows the new index serving the query",),
-            )
-        )
-    return tuple(out)
-
-
 def _describe(spec: MigrationSpec) -> str:
     params = " ".join(f"{k}={v}" for k, v in spec.params.items())
-    if spec.kind == KIND_REINDEX:
+    if spec.kind == Kind.REINDEX:
         return f"REINDEX CONCURRENTLY {spec.old_name} ({spec.method} {params})"
-    if spec.kind == KIND_CREATE:
+    if spec.kind == Kind.CREATE:
         return f"a first {spec.method} index {spec.new_name} ({spec.opclass}, {params})"
     return (
         f"{spec.old_name} ({spec.old_method}) -> {spec.new_name} "
@@ -564,24 +344,3 @@ def _describe(spec: MigrationSpec) -> str:
 def describe(spec: MigrationSpec) -> str:
     """One line saying what the migration does."""
     return _describe(spec)
-
-
-def script(spec: MigrationSpec) -> str:
-    """Every statement of a successful run, in order, as a psql script (export)."""
-    lines = [
-        f"-- vecscope migration: {_describe(spec)}",
-        "-- Run with psql in autocommit (the default). Concurrent index builds cannot run",
-        "-- inside a transaction block: do not wrap this file in BEGIN/COMMIT.",
-        "",
-    ]
-    for step in steps(spec):
-        if not step.statements:
-            continue
-        lines.append(f"-- {step.title}")
-        for st in step.statements:
-            lines.append(st.sql)
-        lines.append("")
-    lines.append("-- Rollback after cutover (recreates the old index):")
-    for st in rollback_statements(spec, after_cutover=True):
-        lines.append("-- " + st.sql)
-    return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from vecscope.core import db
 from vecscope.core.errors import QueryError, first_line
 from vecscope.core.migrate.plan import MigrationSpec
 
@@ -84,7 +85,7 @@ def formula_graph_bytes_per_row(spec: MigrationSpec) -> float:
     return value + 160 + neighbours * 16
 
 
-def _exec(conn: Conn, query: sql.Composed | str) -> None:
+def _exec(conn: Conn, query: sql.Composed) -> None:
     try:
         conn.execute(query)
     except psycopg.Error as e:
@@ -95,9 +96,22 @@ def _index_sql(spec: MigrationSpec, table: str) -> sql.Composed:
     params = sql.SQL(", ").join(
         sql.SQL("{} = {}").format(sql.SQL(k), sql.Literal(int(v))) for k, v in spec.params.items()
     )
-    return sql.SQL("CREATE INDEX ON {} USING {} (v {}) WITH ({})").format(
-        sql.Identifier(table), sql.SQL(spec.method), sql.SQL(spec.opclass), params
+    return db.statement(
+        "migrate_calibration_index",
+        tbl=sql.Identifier(table),
+        method=sql.SQL(spec.method),
+        opclass=sql.SQL(spec.opclass),
+        params=params,
     )
+
+
+def _count(conn: Conn) -> int:
+    got = db.row(conn, "migrate_calibration_count")
+    return int(got["n"]) if got else 0
+
+
+def _memory(kb: int) -> sql.Composed:
+    return db.statement("migrate_calibration_memory", mwm=sql.Literal(f"{kb}kB"))
 
 
 def calibrate(conn: Conn, spec: MigrationSpec, sample_rows: int = SAMPLE_ROWS) -> Calibration:
@@ -118,53 +132,46 @@ def calibrate(conn: Conn, spec: MigrationSpec, sample_rows: int = SAMPLE_ROWS) -
     conn.add_notice_handler(keep)
     try:
         with conn.transaction(force_rollback=True):
-            _exec(conn, "SET LOCAL statement_timeout = 0")
-            _exec(conn, "SET LOCAL max_parallel_maintenance_workers = 0")
+            _exec(conn, db.statement("migrate_calibration_no_timeout"))
+            _exec(conn, db.statement("migrate_calibration_serial"))
             _exec(
                 conn,
-                sql.SQL(
-                    "CREATE TEMP TABLE vecscope_calibration ON COMMIT DROP AS "
-                    "SELECT {expr} AS v FROM {tbl} TABLESAMPLE SYSTEM ({pct}) "
-                    "WHERE {expr} IS NOT NULL LIMIT {n}"
-                ).format(
+                db.statement(
+                    "migrate_calibration_sample",
                     expr=expr,
                     tbl=sql.Identifier(spec.schema, spec.table),
                     pct=sql.Literal(percent),
                     n=sql.Literal(sample_rows),
                 ),
             )
-            got = conn.execute("SELECT count(*) FROM vecscope_calibration").fetchone()
-            n = int(got[0]) if got else 0
+            n = _count(conn)
             if n < 50:
-                _exec(conn, "TRUNCATE vecscope_calibration")
+                _exec(conn, db.statement("migrate_calibration_truncate"))
                 _exec(
                     conn,
-                    sql.SQL(
-                        "INSERT INTO vecscope_calibration SELECT {expr} FROM {tbl} "
-                        "WHERE {expr} IS NOT NULL LIMIT {n}"
-                    ).format(
+                    db.statement(
+                        "migrate_calibration_fill",
                         expr=expr,
                         tbl=sql.Identifier(spec.schema, spec.table),
                         n=sql.Literal(sample_rows),
                     ),
                 )
-                got = conn.execute("SELECT count(*) FROM vecscope_calibration").fetchone()
-                n = int(got[0]) if got else 0
+                n = _count(conn)
             if n == 0:
                 raise QueryError("calibration failed: the column holds no vectors")
             roomy = max(MIN_MWM_KB, int(n * formula_graph_bytes_per_row(spec) * 2 / 1024))
-            _exec(conn, f"SET LOCAL maintenance_work_mem = '{roomy}kB'")
+            _exec(conn, _memory(roomy))
             times = []
             index_bytes = 0
             for _ in range(SAMPLE_BUILDS):
                 times.append(_timed(conn, _index_sql(spec, "vecscope_calibration")))
-                size = conn.execute(
-                    "SELECT pg_relation_size(indexrelid), indexrelid::regclass::text "
-                    "FROM pg_index WHERE indrelid = 'vecscope_calibration'::regclass"
-                ).fetchone()
+                size = db.row(conn, "migrate_calibration_index_size")
                 if size:
-                    index_bytes = int(size[0])
-                    _exec(conn, f"DROP INDEX {size[1]}")
+                    index_bytes = int(size["bytes"])
+                    _exec(
+                        conn,
+                        db.statement("migrate_calibration_drop_index", index=sql.SQL(size["name"])),
+                    )
             per_row: float | None = None
             measured = False
             if spec.method == "hnsw":
@@ -174,10 +181,9 @@ def calibrate(conn: Conn, spec: MigrationSpec, sample_rows: int = SAMPLE_ROWS) -
                     fit_rows = min(n, int(MIN_MWM_KB * 1024 * 1.5 / formula) + 50)
                     _exec(
                         conn,
-                        "CREATE TEMP TABLE vecscope_memory ON COMMIT DROP AS "
-                        f"SELECT v FROM vecscope_calibration LIMIT {fit_rows}",
+                        db.statement("migrate_calibration_fit_sample", n=sql.Literal(fit_rows)),
                     )
-                    _exec(conn, f"SET LOCAL maintenance_work_mem = '{MIN_MWM_KB}kB'")
+                    _exec(conn, _memory(MIN_MWM_KB))
                     notices.clear()
                     _exec(conn, _index_sql(spec, "vecscope_memory"))
                     for text in notices:

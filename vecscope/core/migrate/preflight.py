@@ -16,10 +16,13 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import TupleRow
 
+from vecscope.core import db
 from vecscope.core.errors import first_line
 from vecscope.core.fmt import human_bytes
 from vecscope.core.migrate import predict
-from vecscope.core.migrate.plan import KIND_REINDEX, MigrationSpec, drop_sql
+from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.core.migrate.render import drop_sql
+from vecscope.core.migrate.states import DEFAULT_MAX_MEMORY_MB, Kind
 from vecscope.core.models import Inventory
 from vecscope.core.pgvector import MAX_INDEX_DIMS, has_feature
 
@@ -31,7 +34,7 @@ FAIL = "fail"
 INFO = "info"
 
 #: The most vecscope sets maintenance_work_mem to without being told (--max-memory).
-DEFAULT_MEMORY_CAP_KB = 4 * 1024 * 1024
+DEFAULT_MEMORY_CAP_KB = DEFAULT_MAX_MEMORY_MB * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +81,13 @@ class Preflight:
 
 
 def _setting_kb(conn: Conn, name: str) -> int:
-    row = conn.execute(
-        "SELECT setting::bigint * CASE unit WHEN 'kB' THEN 1 WHEN 'MB' THEN 1024 "
-        "WHEN '8kB' THEN 8 ELSE 1 END FROM pg_settings WHERE name = %s",
-        (name,),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    row = db.row(conn, "migrate_setting_kb", {"name": name})
+    return int(row["kb"]) if row else 0
 
 
 def _setting_int(conn: Conn, name: str) -> int:
-    row = conn.execute("SELECT setting::int FROM pg_settings WHERE name = %s", (name,)).fetchone()
-    return int(row[0]) if row else 0
+    row = db.row(conn, "migrate_setting_int", {"name": name})
+    return int(row["value"]) if row else 0
 
 
 def is_local(conn: Conn) -> bool:
@@ -105,33 +104,24 @@ def server_cores(conn: Conn, given: int | None) -> int | None:
 
 def leftovers(conn: Conn, spec: MigrationSpec) -> list[str]:
     """Invalid indexes on the table that an earlier attempt left (ours or anyone's)."""
-    rows = conn.execute(
-        """SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-            WHERE x.indrelid = %s::regclass AND NOT (x.indisvalid AND x.indisready)
-            ORDER BY 1""",
-        (spec.qualified_table,),
-    ).fetchall()
-    return [str(r[0]) for r in rows]
+    rows = db.rows(conn, "migrate_leftovers", {"table": spec.qualified_table})
+    return [str(r["name"]) for r in rows]
 
 
 def blockers(conn: Conn, older_than_s: float = 0.0) -> list[Blocker]:
     """Transactions that hold a snapshot: a concurrent build waits for each to finish."""
-    rows = conn.execute(
-        """SELECT pid, coalesce(usename::text, ''), coalesce(application_name, ''),
-                  coalesce(state, ''),
-                  extract(epoch FROM clock_timestamp() - xact_start)::float8,
-                  left(coalesce(query, ''), 200)
-             FROM pg_stat_activity
-            WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
-              AND backend_type = 'client backend'
-              AND datname = current_database()
-              -- Only a snapshot or a transaction id makes a concurrent build wait.
-              AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)
-              AND clock_timestamp() - xact_start > make_interval(secs => %s)
-            ORDER BY xact_start""",
-        (older_than_s,),
-    ).fetchall()
-    return [Blocker(int(r[0]), r[1], r[2], r[3], float(r[4] or 0), r[5]) for r in rows]
+    rows = db.rows(conn, "migrate_blockers", {"older_than_s": older_than_s})
+    return [
+        Blocker(
+            int(r["pid"]),
+            r["user"],
+            r["application"],
+            r["state"],
+            float(r["age_seconds"] or 0),
+            r["query"],
+        )
+        for r in rows
+    ]
 
 
 def _free_space(conn: Conn) -> int | None:
@@ -139,13 +129,13 @@ def _free_space(conn: Conn) -> int | None:
     if not is_local(conn):
         return None
     try:
-        row = conn.execute("SELECT current_setting('data_directory')").fetchone()
+        row = db.row(conn, "migrate_data_directory")
     except psycopg.Error:
         return None
     if not row:
         return None
     try:
-        return shutil.disk_usage(Path(row[0])).free
+        return shutil.disk_usage(Path(row["path"])).free
     except OSError:
         return None
 
@@ -185,11 +175,7 @@ def run(
         )
     else:
         checks.append(Check("pgvector", OK, f"pgvector {server.pgvector}"))
-    opc = conn.execute(
-        "SELECT 1 FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod "
-        "WHERE c.opcname = %s AND a.amname = %s",
-        (spec.opclass, spec.method),
-    ).fetchone()
+    opc = db.row(conn, "migrate_opclass_exists", {"opclass": spec.opclass, "method": spec.method})
     if opc is None:
         checks.append(
             Check(
@@ -257,13 +243,9 @@ def run(
                 drop_sql(spec, name),
             )
         )
-    if spec.kind != KIND_REINDEX:
-        taken = conn.execute(
-            "SELECT x.indisvalid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_index x ON x.indexrelid = c.oid WHERE n.nspname = %s AND c.relname = %s",
-            (spec.schema, spec.new_name),
-        ).fetchone()
-        if taken is not None and taken[0]:
+    if spec.kind != Kind.REINDEX:
+        taken = db.row(conn, "migrate_index_state", {"schema": spec.schema, "name": spec.new_name})
+        if taken is not None and taken["valid"]:
             checks.append(
                 Check(
                     "name",

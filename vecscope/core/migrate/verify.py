@@ -26,7 +26,8 @@ from vecscope.core.doctor.explain import explain
 from vecscope.core.errors import BadInputError, VecscopeError
 from vecscope.core.lab import measure as lab
 from vecscope.core.migrate.ddl import analyze, index_state, open_ddl_session
-from vecscope.core.migrate.plan import DEFAULT_MIN_RECALL, KIND_REINDEX, MigrationSpec
+from vecscope.core.migrate.plan import DEFAULT_MIN_RECALL, MigrationSpec
+from vecscope.core.migrate.states import Kind
 from vecscope.core.models import Inventory, VectorIndex
 
 Conn = psycopg.Connection[TupleRow]
@@ -73,6 +74,23 @@ class Verification:
         out["new"] = self.new.to_json() if self.new else None
         out["old"] = self.old.to_json() if self.old else None
         return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Verification | None:
+        """A journaled verification read back (what :meth:`to_json` wrote)."""
+        if not data:
+            return None
+        return cls(
+            valid=bool(data.get("valid")),
+            served_by=data.get("served_by"),
+            verdict=str(data.get("verdict") or ""),
+            steering=dict(data.get("steering") or {}),
+            new=Figures.from_json(data.get("new")),
+            old=Figures.from_json(data.get("old")),
+            required_recall=data.get("required_recall"),
+            passed=bool(data.get("passed")),
+            reasons=tuple(data.get("reasons") or ()),
+        )
 
 
 def _figures(m: lab.Measurement, label: str) -> Figures:
@@ -162,7 +180,7 @@ def verify(
     queries_path: Path | None,
 ) -> Verification:
     """Check the new index and compare it with the baseline (see the module docstring)."""
-    name = spec.old_name if spec.kind == KIND_REINDEX else spec.new_name
+    name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
     assert name is not None
     reasons: list[str] = []
     ddl, _ = open_ddl_session(conn_target, spec, build=False)

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
-from vecscope.tui.migrate_steps import BackupChoice
+from vecscope.core.migrate.records import BackupChoice
 
 KINDS = ("table", "database", "confirmed")
 

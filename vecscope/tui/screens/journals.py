@@ -14,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from vecscope.core.migrate.journals import JournalEntry
+
 
 class JournalsScreen(ModalScreen[Path | None]):
     """The chosen journal's path, or ``None``."""
@@ -22,8 +24,7 @@ class JournalsScreen(ModalScreen[Path | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, entries: list[tuple[Path, str, bool]]) -> None:
-        """``entries``: path, one line about it, and whether it is unfinished."""
+    def __init__(self, entries: list[JournalEntry]) -> None:
         super().__init__()
         self.entries = entries
 

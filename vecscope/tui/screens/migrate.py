@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,20 +27,12 @@ from vecscope.core.errors import VecscopeError, first_line
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.engine import Migration
-from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.core.migrate.journals import JournalEntry, journal_entries
+from vecscope.core.migrate.preflight import Preflight
+from vecscope.core.migrate.records import StepResult
+from vecscope.core.migrate.runner import Answers, Hooks, run_step, stops_after
+from vecscope.core.migrate.states import Step, title
 from vecscope.tui.context import session_of
-from vecscope.tui.migrate_steps import (
-    TITLES,
-    Answers,
-    Hooks,
-    JournalEntry,
-    PlanChoice,
-    StepResult,
-    journal_entries,
-    results_from_journal,
-    run_step,
-    stops_after,
-)
 from vecscope.tui.screens.backup_choice import BackupChoiceScreen
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.screens.journals import JournalsScreen
@@ -54,6 +46,7 @@ from vecscope.tui.widgets.checklist import Checklist
 from vecscope.tui.widgets.migrate_step import StepPanel
 from vecscope.tui.widgets.migrate_views import (
     Board,
+    Job,
     journal_text,
     notes,
     states,
@@ -83,7 +76,7 @@ class MigrateScreen(VecscopeScreen):
         def __init__(
             self,
             mig: Migration,
-            results: dict[str, StepResult | None],
+            results: dict[Step, StepResult | None],
             found: list[str],
             *,
             resumed: bool,
@@ -95,12 +88,12 @@ class MigrateScreen(VecscopeScreen):
             self.resumed = resumed
 
     class StepStarted(Message):
-        def __init__(self, key: str) -> None:
+        def __init__(self, key: Step) -> None:
             super().__init__()
             self.key = key
 
     class StepFinished(Message):
-        def __init__(self, key: str, result: StepResult | list[str] | None) -> None:
+        def __init__(self, key: Step, result: StepResult | list[str] | None) -> None:
             super().__init__()
             self.key = key
             self.result = result
@@ -116,7 +109,7 @@ class MigrateScreen(VecscopeScreen):
             return isinstance(message, MigrateScreen.BuildProgressed)
 
     class Said(Message):
-        def __init__(self, key: str, text: str) -> None:
+        def __init__(self, key: Step, text: str) -> None:
             super().__init__()
             self.key = key
             self.text = text
@@ -130,7 +123,6 @@ class MigrateScreen(VecscopeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.board = Board()
-        self.choice: PlanChoice | None = None
         self._cancel = threading.Event()
         self._quit_after = False
 
@@ -153,7 +145,7 @@ class MigrateScreen(VecscopeScreen):
         # Another mode now (a modal above this screen suspends it too): the step goes on.
         if self.running is not None and self.app.current_mode != "migrate":
             self.app.notify(
-                f"Migrate: {TITLES.get(self.running, self.running)} keeps running; F5 shows it",
+                f"Migrate: {title(self.running)} keeps running; F5 shows it",
                 timeout=4,
             )
 
@@ -161,20 +153,20 @@ class MigrateScreen(VecscopeScreen):
         self._cancel.set()  # the app is closing: a build stops and drops its invalid index
 
     @property
-    def running(self) -> str | None:
+    def running(self) -> Job | None:
         """The step a worker runs now, if any."""
         return self.board.running
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         board = self.board
         if action == "cancel":
-            return True if board.running == "build" else None
+            return True if board.running == Step.BUILD else None
         if action == "drop_leftovers":
             return bool(self._leftovers())
         if action == "run_all":
             return board.spec is not None or None
         if action == "rollback":
-            return (board.mig is not None and not board.mig.rolled_back) or None
+            return (board.plan is not None and board.plan.may_roll_back) or None
         return True
 
     # --- choosing what to migrate ----------------------------------------------------
@@ -189,10 +181,10 @@ class MigrateScreen(VecscopeScreen):
             )
             return
         self.query_one(PlanForm).open_source(source)
-        self.query_one(Checklist).select_key("plan")
+        self.query_one(Checklist).select_key(Step.PLAN)
 
     def action_plan(self) -> None:
-        self.query_one(Checklist).select_key("plan")
+        self.query_one(Checklist).select_key(Step.PLAN)
         self.query_one("#plan-source", Select).focus()
 
     @on(PlanForm.Planned)
@@ -205,8 +197,10 @@ class MigrateScreen(VecscopeScreen):
                 f"The earlier plan's journal stays in {mig.path.parent} (nothing was built)",
                 timeout=4,
             )
-        self.choice = event.choice
-        self.board.reset(event.spec)
+        spec, target = event.spec, session_of(self.app).target
+        self.board.reset(
+            Migration.planned(target, spec, event.choice.options()) if spec is not None else None
+        )
         self.board.plan_error = event.error or None
         self.query_one(PlanForm).show_spec(event.spec, self.board.plan_error)
         self.show()
@@ -216,7 +210,7 @@ class MigrateScreen(VecscopeScreen):
     def _busy(self) -> bool:
         if self.running is None:
             return False
-        what = TITLES.get(self.running, self.running)
+        what = title(self.running)
         self.app.notify(f"{what} is running (c cancels a build)", severity="warning", timeout=3)
         return True
 
@@ -227,19 +221,19 @@ class MigrateScreen(VecscopeScreen):
     def step_chosen(self, event: Checklist.StepChosen) -> None:
         self._run_key(event.key)
 
-    def _run_key(self, key: str) -> None:
-        if key == "plan":
+    def _run_key(self, key: Step) -> None:
+        if key == Step.PLAN:
             self.action_plan()
             return
-        if key == "rollback":
+        if key == Step.ROLLBACK:
             self.action_rollback()
             return
         if self._busy():
             return
         reason = self.board.blocked(key)
-        force = key == "cutover" and self.board.may_force_cutover()
+        force = key == Step.CUTOVER and self.board.may_force_cutover()
         if reason and not force:
-            self.app.notify(f"{TITLES[key]}: {reason}", severity="warning", timeout=5)
+            self.app.notify(f"{title(key)}: {reason}", severity="warning", timeout=5)
             return
         self.ask_and_run((key,), force)
 
@@ -258,35 +252,32 @@ class MigrateScreen(VecscopeScreen):
         group="migrate-ask",
         description="Asking before a migration step",
     )
-    async def ask_and_run(self, keys: tuple[str, ...], force: bool) -> None:
+    async def ask_and_run(self, keys: tuple[Step, ...], force: bool) -> None:
         """Ask what the steps need (modals), then start them in the thread worker."""
-        spec = self.board.spec
-        assert spec is not None
+        plan = self.board.plan
+        assert plan is not None
+        spec = plan.spec
         answers = Answers()
-        if "backup" in keys:
-            default = self.board.mig.options().get("backup") if self.board.mig else None
+        if Step.BACKUP in keys:
             table = f"{spec.schema}.{spec.table}"
-            choice = await self.app.push_screen_wait(
-                BackupChoiceScreen(table, str(default or "table"))
-            )
+            choice = await self.app.push_screen_wait(BackupChoiceScreen(table, plan.options.backup))
             if choice is None:
                 return
             answers = replace(answers, backup=choice)
-        if "cutover" in keys and spec.old_name:
-            question = cutover_question(spec, force=force, before_verify="verify" in keys)
+        if Step.CUTOVER in keys and spec.old_name:
+            question = cutover_question(spec, force=force, before_verify=Step.VERIFY in keys)
             if not await self.app.push_screen_wait(question):
                 return
             answers = replace(answers, cutover=True, force_cutover=force)
         if self.running is None:
             self._start(keys, answers)
 
-    def _start(self, keys: tuple[str, ...], answers: Answers, drop: tuple[str, ...] = ()) -> None:
-        spec, choice = self.board.spec, self.choice
-        assert spec is not None
+    def _start(self, keys: tuple[Step, ...], answers: Answers, drop: tuple[str, ...] = ()) -> None:
+        plan = self.board.plan
+        assert plan is not None
         self._cancel.clear()
         self.board.running = keys[0]
-        options = choice.options() if choice else {}
-        self.run_steps(self.board.mig, spec, options, keys, answers, drop)
+        self.run_steps(plan, keys, answers, drop)
         self.show()
 
     @work(
@@ -298,19 +289,17 @@ class MigrateScreen(VecscopeScreen):
     )
     def run_steps(
         self,
-        mig: Migration | None,
-        spec: MigrationSpec,
-        options: dict[str, Any],
-        keys: tuple[str, ...],
+        mig: Migration,
+        keys: tuple[Step, ...],
         answers: Answers,
         drop: tuple[str, ...],
     ) -> None:
         worker = get_current_worker()
-        if mig is None:
-            mig = Migration.start(session_of(self.app).target, spec, options=options)
+        if not mig.journaled:
+            mig = mig.begin()
             self.post_message(self.MigrationOpened(mig, {}, [], resumed=False))
 
-        def say(key: str, text: str) -> None:
+        def say(key: Step, text: str) -> None:
             self.post_message(self.Said(key, text))
 
         def progress(p: BuildProgress) -> None:
@@ -322,31 +311,31 @@ class MigrateScreen(VecscopeScreen):
             should_cancel=lambda: self._cancel.is_set() or worker.is_cancelled,
         )
         if drop:
-            for name in mig.drop_leftovers(list(drop), lambda t: hooks.say("preflight", t)):
-                hooks.say("preflight", f"dropped the invalid leftover {name}")
+            for name in mig.drop_leftovers(list(drop), lambda t: hooks.say(Step.PREFLIGHT, t)):
+                hooks.say(Step.PREFLIGHT, f"dropped the invalid leftover {name}")
         for key in keys:
             if worker.is_cancelled or self._cancel.is_set():
                 return  # quitting, or a cancel: no further step starts
             self.post_message(self.StepStarted(key))
             result = run_step(mig, key, answers, hooks)
             self.post_message(self.StepFinished(key, result))
-            if stops_after(key, result):
+            if stops_after(result):
                 return
 
     @on(MigrationOpened)
     def migration_opened(self, event: MigrationOpened) -> None:
         running = self.board.running
         if self.board.mig is not event.mig:
-            self.board.reset(event.mig.spec, event.mig)
+            self.board.reset(event.mig)
             self.board.results.update(event.results)
         self.board.running = running
         if event.found:
-            self.board.logs["plan"] = [f"reconcile: {line}" for line in event.found]
+            self.board.logs[Step.PLAN] = [f"reconcile: {line}" for line in event.found]
         if event.resumed:
-            self.query_one(Checklist).select_key(event.mig.next_step() or "plan")
+            self.query_one(Checklist).select_key(event.mig.next_step() or Step.PLAN)
             nxt = event.mig.next_step()
             self.app.notify(
-                f"Journal reconciled; next: {TITLES.get(nxt, nxt)} (enter runs it, a runs all)"
+                f"Journal reconciled; next: {title(nxt)} (enter runs it, a runs all)"
                 if nxt
                 else "Journal reconciled: nothing left to run",
                 timeout=5,
@@ -401,7 +390,7 @@ class MigrateScreen(VecscopeScreen):
             self.app.exit()
 
     def action_cancel(self) -> None:
-        if self.running != "build":
+        if self.running != Step.BUILD:
             self.app.notify("Only a running build can be cancelled", timeout=3)
             return
         self._cancel.set()
@@ -439,7 +428,7 @@ class MigrateScreen(VecscopeScreen):
     async def ask_rollback(self, mig: Migration) -> None:
         confirmed = await self.app.push_screen_wait(rollback_question(mig))
         if confirmed and self.running is None:
-            self.board.running = "rollback"
+            self.board.running = Step.ROLLBACK
             self.run_rollback(mig)
             self.show()
 
@@ -452,15 +441,15 @@ class MigrateScreen(VecscopeScreen):
     )
     def run_rollback(self, mig: Migration) -> None:
         def say(text: str) -> None:
-            self.post_message(self.Said("rollback", text))
+            self.post_message(self.Said(Step.ROLLBACK, text))
 
-        self.post_message(self.StepStarted("rollback"))
+        self.post_message(self.StepStarted(Step.ROLLBACK))
         mig.reconcile(say)
-        self.post_message(self.StepFinished("rollback", mig.rollback(say)))
+        self.post_message(self.StepFinished(Step.ROLLBACK, mig.rollback(say)))
 
     def _leftovers(self) -> tuple[str, ...]:
-        result = self.board.results.get("preflight")
-        return getattr(result, "leftovers", ())
+        result = self.board.results.get(Step.PREFLIGHT)
+        return result.leftovers if isinstance(result, Preflight) else ()
 
     def action_drop_leftovers(self) -> None:
         names = self._leftovers()
@@ -477,7 +466,7 @@ class MigrateScreen(VecscopeScreen):
     async def ask_drop(self, names: tuple[str, ...]) -> None:
         ok = await self.app.push_screen_wait(drop_question(names))
         if ok and self.running is None:
-            self._start(("preflight",), Answers(), drop=names)
+            self._start((Step.PREFLIGHT,), Answers(), drop=names)
 
     def action_open_journal(self) -> None:
         if not self._busy():
@@ -524,7 +513,7 @@ class MigrateScreen(VecscopeScreen):
     def open_journal(self, path: Path) -> None:
         mig = Migration.open(path, session_of(self.app).target)
         found = mig.reconcile()
-        self.post_message(self.MigrationOpened(mig, results_from_journal(mig), found, resumed=True))
+        self.post_message(self.MigrationOpened(mig, mig.results(), found, resumed=True))
 
     # --- showing ---------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from textual.content import Content
 
 from vecscope.core.migrate.engine import Migration
-from vecscope.core.migrate.plan import MigrationSpec, Statement, cutover_statements
+from vecscope.core.migrate.plan import MigrationSpec, Statement
+from vecscope.core.migrate.render import cutover_statements
 from vecscope.tui.screens.confirm import ConfirmScreen
 from vecscope.tui.widgets.step_results import statement_lines
 

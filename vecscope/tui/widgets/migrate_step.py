@@ -15,17 +15,18 @@ from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
 from vecscope.core.migrate.plan import Statement
+from vecscope.core.migrate.states import Status, Step
 from vecscope.tui.widgets.checklist import STATE_MARK
 from vecscope.tui.widgets.plan_form import PlanForm
 from vecscope.tui.widgets.step_results import bad, muted, statement_lines
 
 #: What the heading says of each state.
-STATE_WORDS = {
-    "pending": "not run yet",
-    "running": "running",
-    "done": "done",
-    "failed": "failed",
-    "not needed": "not needed for this migration",
+STATE_WORDS: dict[Status, str] = {
+    Status.PENDING: "not run yet",
+    Status.RUNNING: "running",
+    Status.DONE: "done",
+    Status.FAILED: "failed",
+    Status.NOT_NEEDED: "not needed for this migration",
 }
 
 
@@ -33,9 +34,9 @@ STATE_WORDS = {
 class StepView:
     """Everything the panel shows of one step."""
 
-    key: str
+    key: Step
     title: str
-    state: str
+    state: Status
     #: Why the step cannot run now (``None``: it can).
     blocked: str | None = None
     statements: tuple[Statement, ...] = ()
@@ -59,7 +60,7 @@ def _section(title: str) -> Content:
 def body_lines(view: StepView) -> list[Content]:
     """The panel's text below the heading (and below the form or the bar)."""
     lines: list[Content] = []
-    if view.error and view.state in ("failed", "pending"):
+    if view.error and view.state in (Status.FAILED, Status.PENDING):
         lines += [bad(view.error), Content("")]
     if view.result:
         lines += [*view.result, Content("")]
@@ -79,7 +80,7 @@ def head_line(view: StepView) -> Content:
         ("  ", ""),
         (STATE_WORDS.get(view.state, view.state), "$text-muted"),
     ]
-    if view.blocked and view.state not in ("done", "running", "not needed"):
+    if view.blocked and view.state not in (Status.DONE, Status.RUNNING, Status.NOT_NEEDED):
         parts += [("  ·  ", "$text-muted"), (f"waits: {view.blocked}", "$warning")]
     lines = [Content.assemble(*parts)]
     if view.hint:
@@ -98,7 +99,7 @@ class StepPanel(VerticalScroll):
 
     def show(self, view: StepView) -> None:
         self.query_one("#step-head", Static).update(head_line(view))
-        self.query_one(PlanForm).display = view.key == "plan"
+        self.query_one(PlanForm).display = view.key == Step.PLAN
         bar = self.query_one("#build-bar", ProgressBar)
         bar.display = view.percent is not None
         if view.percent is not None:

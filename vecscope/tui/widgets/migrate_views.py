@@ -9,26 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from textual.content import Content
 
 from vecscope.core.fmt import human_bytes
-from vecscope.core.migrate import engine as eng
 from vecscope.core.migrate.backup import BackupRecord
 from vecscope.core.migrate.build import BuildOutcome, BuildProgress
 from vecscope.core.migrate.engine import Migration
-from vecscope.core.migrate.plan import (
-    KIND_REBUILD,
-    MigrationSpec,
-    Statement,
-    describe,
-    rollback_statements,
-)
-from vecscope.core.migrate.plan import steps as plan_steps
+from vecscope.core.migrate.plan import MigrationSpec, Statement, describe
 from vecscope.core.migrate.preflight import Preflight
+from vecscope.core.migrate.records import PreflightSummary, StepResult
+from vecscope.core.migrate.render import rollback_statements
+from vecscope.core.migrate.states import CHECKLIST, NOT_PLANNED, Kind, Status, Step, title
 from vecscope.core.migrate.verify import Figures, Verification
-from vecscope.tui.migrate_steps import STEP_KEYS, TITLES, StepResult, display_status, remaining
 from vecscope.tui.widgets.migrate_step import StepView
 from vecscope.tui.widgets.step_results import build_progress_lines, kv, muted, result_lines
 
@@ -38,78 +32,69 @@ ROLLBACK_ACTIONS = (
     "after cutover: recreates the old index from its recorded definition, then drops the new",
 )
 
+#: What a worker runs: a step, or the reconciliation of an opened journal.
+Job = Step | Literal["reconcile"]
+
 
 @dataclass
 class Board:
-    """The Migrate screen's state; only the screen's message handlers change it."""
+    """The Migrate screen's state; only the screen's message handlers change it.
 
-    spec: MigrationSpec | None = None
-    mig: Migration | None = None
-    results: dict[str, StepResult | list[str] | None] = field(default_factory=dict)
-    logs: dict[str, list[str]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
+    The migration itself (planned or journaled) decides every status and what may run;
+    the board adds what this session saw: results, logs, errors, the live build.
+    """
+
+    plan: Migration | None = None
+    results: dict[Step, StepResult | list[str] | None] = field(default_factory=dict)
+    logs: dict[Step, list[str]] = field(default_factory=dict)
+    errors: dict[Job, str] = field(default_factory=dict)
     progress: BuildProgress | None = None
     #: The build's last percentage (waiting phases count nothing: the bar stays put).
     percent: float = 0.0
-    #: The step a worker runs now (also "rollback" and "reconcile").
-    running: str | None = None
+    #: What a worker runs now.
+    running: Job | None = None
     plan_error: str | None = None
 
-    def reset(self, spec: MigrationSpec | None, mig: Migration | None = None) -> None:
-        self.spec, self.mig = spec, mig
+    @property
+    def spec(self) -> MigrationSpec | None:
+        return self.plan.spec if self.plan is not None else None
+
+    @property
+    def mig(self) -> Migration | None:
+        """The journaled migration (``None`` while it is only planned)."""
+        return self.plan if self.plan is not None and self.plan.journaled else None
+
+    def reset(self, plan: Migration | None) -> None:
+        self.plan = plan
         self.results, self.logs, self.errors = {}, {}, {}
         self.progress, self.percent = None, 0.0
 
-    def status(self, key: str) -> str:
+    def status(self, key: Step) -> Status:
         if self.running == key:
-            return eng.RUNNING
-        if self.mig is None and key == "cutover" and self.spec and self.spec.kind != KIND_REBUILD:
-            return eng.NOT_NEEDED
-        return display_status(self.mig, self.spec is not None, key)
+            return Status.RUNNING
+        return self.plan.shown_status(key) if self.plan is not None else Status.PENDING
 
-    def blocked(self, key: str) -> str | None:
-        """Why ``key`` cannot run now; the engine decides once a journal exists."""
-        if self.mig is not None:
-            return self.mig.blocked_reason(key)
-        if self.spec is None:
-            return "plan first: pick the index to migrate"
-        if key == "cutover" and self.spec.kind != KIND_REBUILD:
-            return "nothing to cut over: no old index is dropped"
-        return (
-            None if key in ("plan", "preflight") else "run preflight first (it starts the journal)"
-        )
+    def blocked(self, key: Step) -> str | None:
+        """Why ``key`` cannot run now (the migration decides)."""
+        return self.plan.blocked_reason(key) if self.plan is not None else NOT_PLANNED
 
     def in_progress(self) -> bool:
         """A journaled migration that changed, or may have changed, the database."""
-        mig = self.mig
-        if mig is None or mig.finished:
-            return False
-        return mig.status("build") != eng.PENDING or mig.state.interrupted is not None
+        return self.plan is not None and self.plan.in_progress
 
-    def to_run(self) -> tuple[str, ...]:
+    def to_run(self) -> tuple[Step, ...]:
         """What "run all remaining" runs, in order."""
-        if self.spec is None:
-            return ()
-        if self.mig is not None:
-            return remaining(self.mig)
-        return tuple(k for k in eng.ORDER[1:] if k != "cutover" or self.spec.kind == KIND_REBUILD)
+        return self.plan.remaining() if self.plan is not None else ()
 
     def may_force_cutover(self) -> bool:
         """Verification did not pass, and the user may still cut over (typing the name)."""
-        mig = self.mig
-        return (
-            mig is not None
-            and mig.spec.kind == KIND_REBUILD
-            and mig.status("verify") == eng.FAILED
-            and not mig.state.done("cutover")
-            and not mig.rolled_back
-        )
+        return self.plan is not None and self.plan.may_force_cutover()
 
-    def preflight_data(self) -> dict[str, Any]:
-        return dict(self.mig.state.data("preflight")) if self.mig is not None else {}
+    def preflight(self) -> PreflightSummary | None:
+        return self.plan.preflight_summary() if self.plan is not None else None
 
 
-def _note(key: str, result: StepResult | list[str] | None) -> str:
+def _note(key: Step, result: StepResult | list[str] | None) -> str:
     if isinstance(result, Preflight):
         failed = len(result.failed)
         return f"{failed} FAIL" if failed else "passed"
@@ -124,20 +109,20 @@ def _note(key: str, result: StepResult | list[str] | None) -> str:
     return ""
 
 
-def notes(board: Board) -> dict[str, str]:
+def notes(board: Board) -> dict[Step, str]:
     """Short notes beside the checklist's steps."""
-    out = {key: _note(key, board.results.get(key)) for key in STEP_KEYS}
+    out = {key: _note(key, board.results.get(key)) for key in CHECKLIST}
     spec = board.spec
     if spec is not None:
-        out["plan"] = f"-> {spec.method}" if spec.kind != "reindex" else "reindex"
-    if board.running == "build" and board.progress is not None:
+        out[Step.PLAN] = f"-> {spec.method}" if spec.kind != Kind.REINDEX else "reindex"
+    if board.running == Step.BUILD and board.progress is not None:
         p = board.progress
-        out["build"] = f"{p.percent:.0f}%" if p.percent is not None else p.phase[:14]
+        out[Step.BUILD] = f"{p.percent:.0f}%" if p.percent is not None else p.phase[:14]
     return out
 
 
-def states(board: Board) -> dict[str, str]:
-    return {key: board.status(key) for key in STEP_KEYS}
+def states(board: Board) -> dict[Step, Status]:
+    return {key: board.status(key) for key in CHECKLIST}
 
 
 def top_line(board: Board) -> Content:
@@ -148,7 +133,7 @@ def top_line(board: Board) -> Content:
             "plan form below"
         )
     if board.running:
-        where = (f"{TITLES.get(board.running, board.running)} running", "$warning bold")
+        where = (f"{title(board.running)} running", "$warning bold")
     elif mig is None:
         where = ("planned", "$text-muted")
     elif mig.rolled_back:
@@ -157,7 +142,7 @@ def top_line(board: Board) -> Content:
         where = ("finished", "$success bold")
     else:
         nxt = mig.next_step()
-        where = (f"next: {TITLES.get(nxt or '', nxt or 'nothing')}", "$text-muted")
+        where = (f"next: {title(nxt) if nxt else 'nothing'}", "$text-muted")
     return Content.assemble(
         where,
         ("  │  ", "$text-muted"),
@@ -182,30 +167,30 @@ def journal_text(board: Board, width: int = 40) -> Content:
     )
 
 
-def _hint(board: Board, key: str, state: str) -> Content:
+def _hint(board: Board, key: Step, state: Status) -> Content:
     spec = board.spec
-    if key == "plan":
+    if key == Step.PLAN:
         text = "change a field and press enter (or Plan); tab moves between fields"
-    elif state == eng.RUNNING:
+    elif state == Status.RUNNING:
         text = (
             "c cancels the build: the server stops it, its invalid index is dropped"
-            if key == "build"
+            if key == Step.BUILD
             else "running…"
         )
-    elif key == "rollback":
+    elif key == Step.ROLLBACK:
         table = spec.table if spec else "the table"
         text = (
             "rolled back: plan a new migration"
-            if state == eng.DONE
+            if state == Status.DONE
             else f"x (or enter) shows the rollback's SQL; you type {table} to run it"
         )
-    elif state == eng.DONE:
+    elif state == Status.DONE:
         text = "done · x rolls the whole migration back"
-    elif state == eng.NOT_NEEDED:
+    elif state == Status.NOT_NEEDED:
         text = ""
-    elif key == "cutover" and spec is not None and spec.old_name:
+    elif key == Step.CUTOVER and spec is not None and spec.old_name:
         text = f"enter asks you to type {spec.old_name}, then drops it · a runs all remaining"
-    elif key == "backup":
+    elif key == Step.BACKUP:
         text = "enter asks: dump the table, dump the database, or name a backup you have"
     else:
         text = "enter (or r) runs this step · a runs all remaining steps"
@@ -226,41 +211,39 @@ def _plan_lines(board: Board) -> list[Content]:
         kv("rows", f"~{spec.rows:,} (planner estimate)"),
         kv("lock_timeout", f"{spec.lock_timeout_ms} ms, {spec.retries} retries"),
     ]
-    if spec.kind == KIND_REBUILD:
+    if spec.kind == Kind.REBUILD:
         lines.append(kv("the old index", f"{spec.old_name} serves every query until cutover"))
     return lines
 
 
-def step_view(board: Board, key: str) -> StepView:
+def step_view(board: Board, key: Step) -> StepView:
     """The panel's view of step ``key``."""
-    spec, mig = board.spec, board.mig
+    spec, mig, plan = board.spec, board.mig, board.plan
     state = board.status(key)
     error = board.errors.get(key)
-    if mig is not None and state == eng.FAILED:
-        error = str(mig.state.data(key).get("error") or error or "") or None
+    if mig is not None and state == Status.FAILED:
+        error = mig.error(key) or error or None
     base = StepView(
         key=key,
-        title=TITLES[key],
+        title=title(key),
         state=state,
-        blocked=board.blocked(key) if key not in ("plan", "rollback") else None,
+        blocked=board.blocked(key) if key not in (Step.PLAN, Step.ROLLBACK) else None,
         log=tuple(board.logs.get(key, ())),
         error=error,
         hint=_hint(board, key, state),
     )
-    if key == "plan":
+    if key == Step.PLAN:
         return replace(
             base,
             result=tuple(_plan_lines(board)),
             statements=tuple(rollback_statements(spec, after_cutover=False) if spec else ()),
             sql_title="Rollback before cutover (x)",
         )
-    if key == "rollback":
-        sql: list[Statement] = []
+    if key == Step.ROLLBACK:
+        sql = plan.rollback_statements() if plan is not None else []
         if mig is not None:
-            sql = [Statement(s) for s in mig.rollback_plan()]
-        elif spec is not None:
-            sql = rollback_statements(spec, after_cutover=False)
-        done = result_lines(key, board.results.get(key), spec, {}) if spec else []
+            sql = [Statement(st.sql) for st in sql]
+        done = result_lines(key, board.results.get(key), spec, None) if spec else []
         return replace(
             base,
             statements=tuple(sql),
@@ -268,12 +251,12 @@ def step_view(board: Board, key: str) -> StepView:
             result=tuple(done),
             sql_title="Rollback runs",
         )
-    if spec is None:
+    if plan is None or spec is None:
         return base
-    step = next((s for s in (mig.steps() if mig else plan_steps(spec)) if s.key == key), None)
-    preflight = board.preflight_data()
+    step = plan.step(key)
+    preflight = board.preflight()
     percent: float | None = None
-    if key == "build" and state == eng.RUNNING:
+    if key == Step.BUILD and state == Status.RUNNING:
         percent = board.percent
         result = _live_build(board, spec, preflight)
     else:
@@ -287,14 +270,14 @@ def step_view(board: Board, key: str) -> StepView:
     )
 
 
-def _live_build(board: Board, spec: MigrationSpec, preflight: dict[str, Any]) -> list[Content]:
+def _live_build(
+    board: Board, spec: MigrationSpec, preflight: PreflightSummary | None
+) -> list[Content]:
     if board.progress is None:
         return [muted("starting…")]
-    predicted = preflight.get("predicted_seconds")
-    graph = preflight.get("predicted_graph_bytes")
     return build_progress_lines(
         board.progress,
         spec,
-        float(predicted) if isinstance(predicted, int | float) else None,
-        int(graph) if isinstance(graph, int) else None,
+        preflight.predicted_seconds if preflight else None,
+        preflight.predicted_graph_bytes if preflight else None,
     )

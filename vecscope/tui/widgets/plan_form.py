@@ -17,10 +17,10 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, get_current_worker
 
 from vecscope.core.errors import BadInputError
+from vecscope.core.migrate.choice import PlanChoice, source_options
 from vecscope.core.migrate.plan import MigrationSpec
 from vecscope.core.models import Inventory
 from vecscope.tui.context import session_of
-from vecscope.tui.migrate_steps import PlanChoice, source_options
 from vecscope.tui.screens.base import forward_worker_error
 
 METHODS = [("hnsw", "hnsw"), ("ivfflat", "ivfflat"), ("reindex (same definition)", "reindex")]

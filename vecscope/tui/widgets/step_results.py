@@ -7,7 +7,6 @@ can read them without a screen. Colours come from theme variables only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from textual.content import Content
 from textual.highlight import highlight
@@ -16,11 +15,11 @@ from vecscope.core.fmt import human_bytes
 from vecscope.core.migrate import predict
 from vecscope.core.migrate.backup import KIND_CONFIRMED, BackupRecord
 from vecscope.core.migrate.build import BuildOutcome, BuildProgress
-from vecscope.core.migrate.engine import CutoverResult
 from vecscope.core.migrate.plan import MigrationSpec, Statement
 from vecscope.core.migrate.preflight import Blocker, Preflight
+from vecscope.core.migrate.records import CutoverResult, PreflightSummary, StepResult
+from vecscope.core.migrate.states import Step
 from vecscope.core.migrate.verify import Figures, Verification
-from vecscope.tui.migrate_steps import StepResult
 
 CHECK_MARK = {
     "ok": ("ok  ", "$success"),
@@ -102,19 +101,19 @@ def preflight_lines(p: Preflight) -> list[Content]:
     return lines
 
 
-def preflight_journal_lines(data: dict[str, Any]) -> list[Content]:
+def preflight_journal_lines(summary: PreflightSummary) -> list[Content]:
     """A resumed journal's preflight: what it recorded, not every check."""
     lines = [muted("(from the journal)")]
-    if data.get("predicted_seconds"):
-        lines.append(kv("predicted build", f"~{float(data['predicted_seconds']):.0f} s"))
-    if data.get("maintenance_work_mem_kb"):
-        mwm = human_bytes(int(data["maintenance_work_mem_kb"]) * 1024)
+    if summary.predicted_seconds:
+        lines.append(kv("predicted build", f"~{summary.predicted_seconds:.0f} s"))
+    if summary.maintenance_work_mem_kb:
+        mwm = human_bytes(int(summary.maintenance_work_mem_kb) * 1024)
         lines.append(kv("memory", f"maintenance_work_mem = {mwm}"))
-    if data.get("workers") is not None:
-        lines.append(kv("workers", f"{data['workers']} parallel worker(s)"))
-    for name in data.get("leftovers") or ():
+    if summary.workers is not None:
+        lines.append(kv("workers", f"{summary.workers} parallel worker(s)"))
+    for name in summary.leftovers:
         lines.append(warn(f"invalid leftover {name}"))
-    failed = data.get("failed") or []
+    failed = summary.failed
     lines.append(bad("failed: " + "; ".join(failed)) if failed else ok("preflight passed"))
     return lines
 
@@ -292,14 +291,14 @@ def cutover_lines(r: CutoverResult, spec: MigrationSpec) -> list[Content]:
 
 
 def result_lines(
-    key: str,
+    key: Step,
     result: StepResult | list[str] | None,
     spec: MigrationSpec,
-    preflight: dict[str, Any],
+    preflight: PreflightSummary | None,
 ) -> list[Content]:
     """The result of step ``key``, whatever record it is."""
-    predicted = preflight.get("predicted_seconds")
-    graph = preflight.get("predicted_graph_bytes")
+    predicted = preflight.predicted_seconds if preflight else None
+    graph = preflight.predicted_graph_bytes if preflight else None
     if isinstance(result, Preflight):
         return preflight_lines(result)
     if isinstance(result, BackupRecord):
@@ -314,6 +313,6 @@ def result_lines(
         return cutover_lines(result, spec)
     if isinstance(result, list):
         return [ok(line) for line in result] or [muted("nothing to do")]
-    if key == "preflight" and preflight:
+    if key == Step.PREFLIGHT and preflight is not None:
         return preflight_journal_lines(preflight)
     return []

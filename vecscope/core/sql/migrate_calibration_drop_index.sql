@@ -1,0 +1,2 @@
+-- Drop the calibration index before the next timed build.
+DROP INDEX {index}

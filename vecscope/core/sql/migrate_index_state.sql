@@ -1,0 +1,7 @@
+-- An index's validity and readiness by schema and name (no row: there is no such index).
+SELECT x.indisvalid AS valid, x.indisready AS ready
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_index x ON x.indexrelid = c.oid
+ WHERE n.nspname = %(schema)s
+   AND c.relname = %(name)s
