@@ -104,22 +104,6 @@ class VecscopeApp(App[int]):
         )
         if isinstance(screen, VecscopeScreen):
             yield from screen.palette_commands()
-        if isinstance(screen, MigrateScreen):
-            yield SystemCommand(
-                "Migrate: open a journal",
-                "Resume an interrupted migration of this database",
-                screen.action_open_journal,
-            )
-            yield SystemCommand(
-                "Migrate: run all remaining steps",
-                "In order, as the CLI does",
-                screen.action_run_all,
-            )
-            yield SystemCommand(
-                "Migrate: roll back",
-                "Undo the migration from wherever it is",
-                screen.action_rollback,
-            )
         yield SystemCommand(
             "Reconnect", "Close the connection and open it again", self.action_reconnect
         )

@@ -141,4 +141,4 @@ def stop_orphans(conn: Conn, spec: MigrationSpec, say: Say, timeout_s: float = 3
 
 
 def analyze(conn: Conn, spec: MigrationSpec) -> None:
-    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(spec.schema, spec.table)))
+    db.execute(conn, "migrate_analyze", table=sql.Identifier(spec.schema, spec.table))

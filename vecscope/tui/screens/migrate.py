@@ -11,15 +11,15 @@ quitting during one asks first (:meth:`tui.app.VecscopeApp.action_quit`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -27,15 +27,22 @@ from vecscope.core.errors import VecscopeError, first_line
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.engine import Migration
-from vecscope.core.migrate.journals import JournalEntry, journal_entries
+from vecscope.core.migrate.journals import journal_entries
 from vecscope.core.migrate.preflight import Preflight
-from vecscope.core.migrate.records import StepResult
 from vecscope.core.migrate.runner import Answers, Hooks, run_step, stops_after
 from vecscope.core.migrate.states import Step, title
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.backup_choice import BackupChoiceScreen
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.screens.journals import JournalsScreen
+from vecscope.tui.screens.migrate_messages import (
+    BuildProgressed,
+    JournalsListed,
+    MigrationOpened,
+    Said,
+    StepFinished,
+    StepStarted,
+)
 from vecscope.tui.screens.migrate_questions import (
     cutover_question,
     drop_question,
@@ -69,56 +76,6 @@ class MigrateScreen(VecscopeScreen):
         Binding("p", "plan", "Plan", show=False),
         Binding("escape", "focus_checklist", "Checklist", show=False),
     ]
-
-    class MigrationOpened(Message):
-        """A journal was started, or opened and reconciled with the database."""
-
-        def __init__(
-            self,
-            mig: Migration,
-            results: dict[Step, StepResult | None],
-            found: list[str],
-            *,
-            resumed: bool,
-        ) -> None:
-            super().__init__()
-            self.mig = mig
-            self.results = results
-            self.found = found
-            self.resumed = resumed
-
-    class StepStarted(Message):
-        def __init__(self, key: Step) -> None:
-            super().__init__()
-            self.key = key
-
-    class StepFinished(Message):
-        def __init__(self, key: Step, result: StepResult | list[str] | None) -> None:
-            super().__init__()
-            self.key = key
-            self.result = result
-
-    class BuildProgressed(Message):
-        """The build's progress; a burst collapses to the newest."""
-
-        def __init__(self, progress: BuildProgress) -> None:
-            super().__init__()
-            self.progress = progress
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, MigrateScreen.BuildProgressed)
-
-    class Said(Message):
-        def __init__(self, key: Step, text: str) -> None:
-            super().__init__()
-            self.key = key
-            self.text = text
-
-    class JournalsListed(Message):
-        def __init__(self, entries: list[JournalEntry], offer: bool) -> None:
-            super().__init__()
-            self.entries = entries
-            self.offer = offer
 
     def __init__(self) -> None:
         super().__init__()
@@ -156,6 +113,19 @@ class MigrateScreen(VecscopeScreen):
     def running(self) -> Job | None:
         """The step a worker runs now, if any."""
         return self.board.running
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "Migrate: open a journal",
+            "Resume an interrupted migration of this database",
+            self.action_open_journal,
+        )
+        yield SystemCommand(
+            "Migrate: run all remaining steps", "In order, as the CLI does", self.action_run_all
+        )
+        yield SystemCommand(
+            "Migrate: roll back", "Undo the migration from wherever it is", self.action_rollback
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         board = self.board
@@ -297,13 +267,13 @@ class MigrateScreen(VecscopeScreen):
         worker = get_current_worker()
         if not mig.journaled:
             mig = mig.begin()
-            self.post_message(self.MigrationOpened(mig, {}, [], resumed=False))
+            self.post_message(MigrationOpened(mig, {}, [], resumed=False))
 
         def say(key: Step, text: str) -> None:
-            self.post_message(self.Said(key, text))
+            self.post_message(Said(key, text))
 
         def progress(p: BuildProgress) -> None:
-            self.post_message(self.BuildProgressed(p))
+            self.post_message(BuildProgressed(p))
 
         hooks = Hooks(
             say=say,
@@ -316,9 +286,9 @@ class MigrateScreen(VecscopeScreen):
         for key in keys:
             if worker.is_cancelled or self._cancel.is_set():
                 return  # quitting, or a cancel: no further step starts
-            self.post_message(self.StepStarted(key))
+            self.post_message(StepStarted(key))
             result = run_step(mig, key, answers, hooks)
-            self.post_message(self.StepFinished(key, result))
+            self.post_message(StepFinished(key, result))
             if stops_after(result):
                 return
 
@@ -441,11 +411,11 @@ class MigrateScreen(VecscopeScreen):
     )
     def run_rollback(self, mig: Migration) -> None:
         def say(text: str) -> None:
-            self.post_message(self.Said(Step.ROLLBACK, text))
+            self.post_message(Said(Step.ROLLBACK, text))
 
-        self.post_message(self.StepStarted(Step.ROLLBACK))
+        self.post_message(StepStarted(Step.ROLLBACK))
         mig.reconcile(say)
-        self.post_message(self.StepFinished(Step.ROLLBACK, mig.rollback(say)))
+        self.post_message(StepFinished(Step.ROLLBACK, mig.rollback(say)))
 
     def _leftovers(self) -> tuple[str, ...]:
         result = self.board.results.get(Step.PREFLIGHT)
@@ -481,7 +451,7 @@ class MigrateScreen(VecscopeScreen):
     )
     def list_journals(self, offer: bool) -> None:
         entries = journal_entries(session_of(self.app).target, newest_unfinished=offer)
-        self.post_message(self.JournalsListed(entries, offer))
+        self.post_message(JournalsListed(entries, offer))
 
     @on(JournalsListed)
     def journals_listed(self, event: JournalsListed) -> None:
@@ -513,7 +483,7 @@ class MigrateScreen(VecscopeScreen):
     def open_journal(self, path: Path) -> None:
         mig = Migration.open(path, session_of(self.app).target)
         found = mig.reconcile()
-        self.post_message(self.MigrationOpened(mig, mig.results(), found, resumed=True))
+        self.post_message(MigrationOpened(mig, mig.results(), found, resumed=True))
 
     # --- showing ---------------------------------------------------------------------
 

@@ -1,0 +1,2 @@
+-- Fresh statistics for the table before verifying the new index. {table}: the table.
+ANALYZE {table}
