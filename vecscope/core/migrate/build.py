@@ -223,18 +223,7 @@ def _progress(
     if phase.startswith("waiting"):
         locker = int(row.current_locker_pid or 0)
         rows = db.rows(monitor, "migrate_build_waiting", {"pid": pid, "locker": locker})
-        waiting = tuple(
-            Blocker(
-                int(r["pid"]),
-                r["user"],
-                r["application"],
-                r["state"],
-                float(r["age_seconds"] or 0),
-                r["query"],
-            )
-            for r in rows
-            if int(r["pid"]) != pid
-        )
+        waiting = tuple(Blocker.from_row(r) for r in rows if int(r["pid"]) != pid)
     return BuildProgress(
         phase,
         percent,

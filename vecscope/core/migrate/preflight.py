@@ -12,6 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -57,6 +58,18 @@ class Blocker:
     state: str
     age_seconds: float
     query: str
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> Blocker:
+        """From a row of ``migrate_blockers.sql`` or ``migrate_build_waiting.sql``."""
+        return cls(
+            int(r["pid"]),
+            r["user"],
+            r["application"],
+            r["state"],
+            float(r["age_seconds"] or 0),
+            r["query"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +124,7 @@ def leftovers(conn: Conn, spec: MigrationSpec) -> list[str]:
 def blockers(conn: Conn, older_than_s: float = 0.0) -> list[Blocker]:
     """Transactions that hold a snapshot: a concurrent build waits for each to finish."""
     rows = db.rows(conn, "migrate_blockers", {"older_than_s": older_than_s})
-    return [
-        Blocker(
-            int(r["pid"]),
-            r["user"],
-            r["application"],
-            r["state"],
-            float(r["age_seconds"] or 0),
-            r["query"],
-        )
-        for r in rows
-    ]
+    return [Blocker.from_row(r) for r in rows]
 
 
 def _free_space(conn: Conn) -> int | None:
