@@ -26,6 +26,24 @@ async def wait_until(pilot: Pilot[Any], condition: Any, timeout: float = 20.0) -
         await pilot.pause(0.05)
 
 
+async def click(pilot: Pilot[Any], selector: str, timeout: float = 30.0) -> None:
+    """Click ``selector`` on the current screen once it is laid out and enabled, as a
+    person would: a click sent while a new screen is still being arranged can land on
+    nothing (seen under load), and a click that hit nothing fails here, not later."""
+    from textual.css.query import NoMatches
+
+    def clickable() -> bool:
+        try:
+            widget = pilot.app.screen.query_one(selector)
+        except NoMatches:
+            return False
+        return widget.display and not widget.disabled and widget.region.area > 0
+
+    await wait_until(pilot, clickable, timeout=timeout)
+    await pilot.pause()
+    assert await pilot.click(selector), f"the click on {selector} hit nothing"
+
+
 async def wait_loaded(pilot: Pilot[Any]) -> None:
     """Until the Indexes screen shows an inventory and the cursor settled."""
     app = pilot.app

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Static
 
 from tests.conftest import Database
-from tests.tui.helpers import capture_notes, wait_loaded, wait_until
+from tests.tui.helpers import capture_notes, click, wait_loaded, wait_until
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
 from vecscope.core.migrate import journal as jn
@@ -132,7 +132,7 @@ async def test_ivfflat_to_hnsw_through_every_step_then_rollback(demo_db: Databas
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, BackupChoiceScreen))
         await pilot.pause()
-        await pilot.click("#backup-go")
+        await click(pilot, "#backup-go")
         await _until_idle(pilot, screen, "backup")
         record = screen.board.results[Step.BACKUP]
         assert isinstance(record, BackupRecord) and record.kind == "table"
@@ -232,8 +232,8 @@ async def test_plan_errors_inline_build_refused_before_backup_rollback(demo_db: 
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, BackupChoiceScreen))
         await pilot.pause()
-        await pilot.click("#backup-confirmed")
-        await pilot.click("#backup-go")
+        await click(pilot, "#backup-confirmed")
+        await click(pilot, "#backup-go")
         await pilot.pause()
         assert isinstance(app.screen, BackupChoiceScreen)  # no identifier yet
         app.screen.query_one("#backup-identifier", Input).focus()
@@ -285,7 +285,7 @@ async def test_build_waits_survives_leaving_and_cancels(
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, BackupChoiceScreen))
         await pilot.pause()
-        await pilot.click("#backup-confirmed")
+        await click(pilot, "#backup-confirmed")
         app.screen.query_one("#backup-identifier", Input).focus()
         await _type(pilot, "pitr-1")
         await pilot.press("enter")
@@ -334,7 +334,7 @@ async def test_build_waits_survives_leaving_and_cancels(
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
-        await pilot.click("#confirm-yes")
+        await click(pilot, "#confirm-yes")
         await wait_until(pilot, lambda: not app.is_running, timeout=STEP_TIMEOUT)
     assert _index_state(demo_db, "doc_chunks_embedding_hnsw_idx") is None
     state = jn.read(jn.latest() or Path("none"))
@@ -357,7 +357,7 @@ async def test_offers_to_resume_an_unfinished_journal(demo_db: Database) -> None
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=30)
         body = str(app.screen.query_one("#confirm-body Static", Static).render())
         assert "stopped during preflight" in body
-        await pilot.click("#confirm-yes")
+        await click(pilot, "#confirm-yes")
         await wait_until(pilot, lambda: isinstance(app.screen, MigrateScreen))
         screen = _migrate(app)
         await wait_until(
@@ -403,7 +403,7 @@ async def test_preflight_leftovers_dropped_on_request(demo_db: Database) -> None
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
-        await pilot.click("#confirm-yes")
+        await click(pilot, "#confirm-yes")
         await wait_until(
             pilot,
             lambda: (
