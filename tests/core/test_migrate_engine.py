@@ -27,10 +27,9 @@ from tests.conftest import Database
 from vecscope.cli import main as cli
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.errors import BadInputError
+from vecscope.core.errors import BadInputError, MigrationError
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate import plan
-from vecscope.core.migrate.ddl import MigrationError
 from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.states import Kind, Step
 

@@ -78,3 +78,9 @@ class FaissFileError(VecscopeError):
     """A file is missing, not a FAISS index, truncated or corrupt."""
 
     title = "Not a usable FAISS index"
+
+
+class MigrationError(VecscopeError):
+    """A migration step failed; the journal and the database say where it stopped."""
+
+    title = "Migration stopped"

@@ -20,10 +20,9 @@ from psycopg.rows import TupleRow
 
 from vecscope.core import db
 from vecscope.core.connection import ConnectionTarget, connect
-from vecscope.core.errors import first_line
+from vecscope.core.errors import MigrationError, first_line
 from vecscope.core.migrate import predict
 from vecscope.core.migrate.ddl import (
-    MigrationError,
     Say,
     drop_if_invalid,
     index_state,

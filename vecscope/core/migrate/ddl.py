@@ -16,18 +16,12 @@ from psycopg.rows import TupleRow
 
 from vecscope.core import db
 from vecscope.core.connection import ConnectionTarget, connect
-from vecscope.core.errors import QueryError, VecscopeError, first_line
+from vecscope.core.errors import MigrationError, QueryError, first_line
 from vecscope.core.migrate.plan import MigrationSpec, Statement
 from vecscope.core.migrate.render import drop_sql, session_settings
 
 Conn = psycopg.Connection[TupleRow]
 Say = Callable[[str], None]
-
-
-class MigrationError(VecscopeError):
-    """A migration step failed; the journal and the database say where it stopped."""
-
-    title = "Migration stopped"
 
 
 def open_ddl_session(

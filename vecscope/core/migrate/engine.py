@@ -17,7 +17,7 @@ from typing import Any
 
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connect
-from vecscope.core.errors import BadInputError, VecscopeError
+from vecscope.core.errors import BadInputError, MigrationError, VecscopeError
 from vecscope.core.migrate import backup as bk
 from vecscope.core.migrate import build as bld
 from vecscope.core.migrate import journal as jn
@@ -25,7 +25,6 @@ from vecscope.core.migrate import preflight as pf
 from vecscope.core.migrate import recovery
 from vecscope.core.migrate import verify as vf
 from vecscope.core.migrate.ddl import (
-    MigrationError,
     drop_if_invalid,
     index_state,
     open_ddl_session,

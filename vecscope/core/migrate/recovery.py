@@ -9,10 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vecscope.core.connection import connect
-from vecscope.core.errors import VecscopeError
+from vecscope.core.errors import MigrationError, VecscopeError
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.ddl import (
-    MigrationError,
     drop_if_invalid,
     index_state,
     invalid_copies,
