@@ -34,17 +34,20 @@ def _open_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Every line printed from here is scrubbed of anything in the command line that may be
+    # a password, even before (or without) parsing it.
+    secrets = cli.argv_secrets(sys.argv[1:] if argv is None else argv)
     try:
         args = cli.parse(argv)
         if not cli.wants_tui(args):
             return cli.run(args)
         return _open_tui(args)
     except VecscopeError as e:
-        return cli.fail(e.message)
+        return cli.fail(e.message, secrets)
     except KeyboardInterrupt:
         return cli.fail("interrupted")
     except Exception as e:  # noqa: BLE001 - the one place a bug becomes a line, not a traceback
-        return cli.unexpected(e)
+        return cli.unexpected(e, secrets)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -19,12 +19,13 @@ from vecscope.cli.faiss_args import add_parser as add_faiss_parser
 from vecscope.cli.live_args import add_parsers as add_live_parsers
 from vecscope.cli.migrate_args import add_parser as add_migrate_parser
 from vecscope.core.catalog.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
-from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.connection import ConnectionTarget, connected, redact
 from vecscope.core.demo import server as demo_server
 from vecscope.core.errors import BadInputError, VecscopeError
 from vecscope.core.fmt import human_bytes, human_count, params_text, table
 from vecscope.core.lab import defaults as lab_defaults
 from vecscope.core.models import Inventory
+from vecscope.core.redaction import dsn_secrets
 
 #: Commands that open the TUI; everything else runs headless.
 TUI_COMMANDS = frozenset({"tui", "demo", "live", "replay"})
@@ -40,10 +41,11 @@ def wants_tui(args: argparse.Namespace) -> bool:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line, like every other vecscope error."""
+    """argparse, but a usage error is one line, like every other vecscope error (and is
+    redacted like them: argparse quotes arguments, and one may be a DSN)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"vecscope: {message} (see {self.prog} --help)\n")
+        raise BadInputError(f"{message} (see {self.prog} --help)")
 
 
 def _connection_flags() -> _Parser:
@@ -347,19 +349,33 @@ def _read_query(args: argparse.Namespace) -> str:
         try:
             text: str = Path(args.file).read_text(encoding="utf-8")
         except OSError as e:
-            raise BadInputError(f"cannot read {args.file}: {e.strerror}") from e
+            raise BadInputError(f"cannot read {args.file}: {e.strerror or e}") from e
+        except ValueError as e:  # UnicodeDecodeError: a binary file
+            raise BadInputError(f"cannot read {args.file}: not UTF-8 text") from e
     elif args.sql == "-":
-        text = sys.stdin.read()
+        text = _read_stdin()
     elif args.sql is not None:
         text = str(args.sql)
     else:
         # No argument: a pipe may still bring the query.
-        text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        text = "" if sys.stdin is None or sys.stdin.isatty() else _read_stdin()
         if not text.strip():
             raise BadInputError("no query: give it as an argument, with -f FILE, or on stdin (-)")
     if not text.strip():
         raise BadInputError("empty query")
+    try:
+        # Arguments, and stdin in UTF-8 mode, carry undecodable bytes as surrogates.
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise BadInputError("the query is not UTF-8 text") from e
     return text
+
+
+def _read_stdin() -> str:
+    try:
+        return sys.stdin.read()
+    except ValueError as e:  # UnicodeDecodeError: binary input
+        raise BadInputError("cannot read the query from standard input: not UTF-8 text") from e
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -434,7 +450,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         return HEADLESS[args.command](args, out)
     except VecscopeError as e:
-        print(f"vecscope: {e.message}", file=sys.stderr)
+        fail(e.message, target_from(args).secrets())
         return e.exit_code
     except KeyboardInterrupt:
         print("vecscope: interrupted", file=sys.stderr)
@@ -446,16 +462,34 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         return 0
 
 
-def fail(message: str) -> int:
-    print(f"vecscope: {message}", file=sys.stderr)
+def argv_secrets(argv: Iterable[str]) -> tuple[str, ...]:
+    """Whatever in the command line may be a password (a ``--dsn`` value, a DSN given
+    where another argument belongs), so that no message repeats it."""
+    found: set[str] = set()
+    for arg in argv:
+        found.update(dsn_secrets(arg.removeprefix("--dsn=")))
+    return tuple(found)
+
+
+def fail(message: str, secrets: Iterable[str] = ()) -> int:
+    """Print one error line on stderr, never with a password in it; exit status 2."""
+    print(f"vecscope: {redact(message, secrets=secrets)}", file=sys.stderr)
     return 2
 
 
-def unexpected(e: BaseException) -> int:
+def debugging() -> bool:
+    """``VECSCOPE_DEBUG`` set to anything but empty, 0, false, no or off."""
+    value = os.environ.get("VECSCOPE_DEBUG", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
+def unexpected(e: BaseException, secrets: Iterable[str] = ()) -> int:
     """Last resort: one line, with a way to get the traceback for a bug report."""
-    if os.environ.get("VECSCOPE_DEBUG"):
+    if debugging():
         raise e
-    return fail(f"internal error: {type(e).__name__}: {e} (set VECSCOPE_DEBUG=1 for details)")
+    return fail(
+        f"internal error: {type(e).__name__}: {e} (set VECSCOPE_DEBUG=1 for details)", secrets
+    )
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

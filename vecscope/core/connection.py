@@ -3,7 +3,8 @@
 A target is a DSN (URI or ``key=value``) plus psql's ``-h -p -U -d`` overrides; anything
 left unset falls back to libpq's own rules (``PGHOST``, ``PGSERVICE``, ``.pgpass``, service
 files), exactly as psql would. The password is never part of anything we show: every
-description and error goes through :func:`redact`.
+description and error goes through :func:`redact` with the target's :meth:`secrets
+<ConnectionTarget.secrets>`, which are found even in a DSN libpq cannot parse.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import db
-from vecscope.core.errors import BadInputError, ConnectError, first_line
+from vecscope.core.errors import ConnectError, DsnError
+from vecscope.core.redaction import dsn_secrets, parse_error_reason
+from vecscope.core.redaction import redact as redact
 
 APPLICATION_NAME = "vecscope"
 #: Catalog probes must never hang on a sick server.
@@ -40,11 +43,12 @@ class ConnectionTarget:
     dbname: str | None = None
 
     def conninfo(self) -> str:
-        """The libpq connection string, with vecscope's defaults where the user set none."""
-        try:
-            given = pg_conninfo.conninfo_to_dict(self.dsn)
-        except psycopg.ProgrammingError as e:
-            raise BadInputError(f"invalid DSN: {first_line(e)}") from e
+        """The libpq connection string, with vecscope's defaults where the user set none.
+
+        Raises:
+            DsnError: The DSN does not parse; the message quotes no part of it.
+        """
+        given = self._parsed()
         extra: dict[str, str] = {}
         if "application_name" not in given:
             extra["fallback_application_name"] = APPLICATION_NAME
@@ -61,7 +65,19 @@ class ConnectionTarget:
         try:
             return pg_conninfo.make_conninfo(self.dsn, **extra)
         except psycopg.ProgrammingError as e:
-            raise BadInputError(f"invalid DSN: {first_line(e)}") from e
+            raise self._dsn_error(e) from e
+
+    def _parsed(self) -> dict[str, object]:
+        try:
+            return dict(pg_conninfo.conninfo_to_dict(self.dsn))
+        except psycopg.ProgrammingError as e:
+            raise self._dsn_error(e) from e
+
+    def _dsn_error(self, error: psycopg.ProgrammingError) -> DsnError:
+        reason = parse_error_reason(str(error))
+        if "invalid percent-encoded" in reason:
+            reason += " (in a URI, write a % as %25)"
+        return DsnError(redact(f"invalid DSN: {reason}", secrets=self.secrets()))
 
     def password(self) -> str | None:
         """The password given in the DSN or ``PGPASSWORD``, only so we can scrub it."""
@@ -72,12 +88,28 @@ class ConnectionTarget:
         value = given.get("password") or os.environ.get("PGPASSWORD")
         return str(value) if value else None
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every text that may be the password or part of it, for :func:`redact`.
+
+        Found in the DSN as written even when libpq cannot parse it (see
+        :func:`~vecscope.core.redaction.dsn_secrets`), plus ``PGPASSWORD``.
+        """
+        found = set(dsn_secrets(self.dsn))
+        for value in (self.password(), os.environ.get("PGPASSWORD")):
+            if value:
+                found.add(value)
+        return tuple(sorted(found, key=len, reverse=True))
+
     def describe(self) -> str:
-        """``user@host:port/dbname`` as libpq would resolve it, never with a password."""
+        """``user@host:port/dbname`` as libpq would resolve it, never with a password.
+
+        A DSN that does not parse is described as just that: what libpq would make of it
+        is unknown, and the pieces it holds may be pieces of the password.
+        """
         try:
             given = pg_conninfo.conninfo_to_dict(self.dsn)
         except psycopg.ProgrammingError:
-            given = {}
+            return "invalid DSN"
 
         def pick(flag: str | None, key: str, env: str, default: str) -> str:
             return str(flag or given.get(key) or os.environ.get(env) or default)
@@ -88,8 +120,9 @@ class ConnectionTarget:
         db = pick(self.dbname, "dbname", "PGDATABASE", user)
         if given.get("service") or os.environ.get("PGSERVICE"):
             service = given.get("service") or os.environ.get("PGSERVICE")
-            return f"service {service}"
-        return f"{user}@{_host_label(host)}:{port}/{db}"
+            return redact(f"service {service}", secrets=self.secrets())
+        # A password with an unencoded @ or / leaves pieces of itself in host, port or db.
+        return redact(f"{user}@{_host_label(host)}:{port}/{db}", secrets=self.secrets())
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +146,6 @@ def _host_label(host: str) -> str:
     return "local socket" if host.startswith("/") or host.startswith("@") else host
 
 
-def redact(text: str, password: str | None) -> str:
-    """Remove a password from any text: literal occurrences and ``password=`` pairs."""
-    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
-    text = re.sub(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
-    if password:
-        text = text.replace(password, "***")
-    return text
-
-
 def _explain_connect_failure(target: ConnectionTarget, err: psycopg.Error) -> str:
     raw = str(err).strip()
     lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
@@ -142,7 +166,9 @@ def _explain_connect_failure(target: ConnectionTarget, err: psycopg.Error) -> st
         hint = " (check the host name)"
     elif "timeout expired" in lowered:
         hint = " (no answer within the connect timeout)"
-    return redact(f"cannot connect to {target.describe()}: {reason}{hint}", target.password())
+    return redact(
+        f"cannot connect to {target.describe()}: {reason}{hint}", secrets=target.secrets()
+    )
 
 
 def connect(

@@ -44,6 +44,16 @@ class ConnectError(VecscopeError):
     title = "Cannot connect"
 
 
+class DsnError(ConnectError):
+    """The connection string does not parse (known before any network).
+
+    A connection problem, so front ends offer to fix the connection; the message never
+    quotes the DSN, which may hold a password.
+    """
+
+    title = "Invalid connection string"
+
+
 class ExtensionMissingError(VecscopeError):
     """The database has no pgvector extension installed."""
 
@@ -84,3 +94,9 @@ class MigrationError(VecscopeError):
     """A migration step failed; the journal and the database say where it stopped."""
 
     title = "Migration stopped"
+
+
+class JournalError(MigrationError):
+    """The migration journal could not be written whole (a full disk, a quota)."""
+
+    title = "Journal not written"

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
 
-from vecscope.core.connection import ConnectionTarget
+from vecscope.core.connection import ConnectionTarget, redact
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
 from vecscope.core.session import CatalogSession
 from vecscope.tui.context import LiveOptions
@@ -182,14 +182,17 @@ class VecscopeApp(App[int]):
     def route_worker_error(self, event: WorkerFailed) -> None:
         """The one route for worker failures: a screen for connection trouble, else a toast."""
         error = event.error
+        # Core's messages are redacted already; this is for any that slipped through.
+        secrets = self.session.target.secrets()
         if isinstance(error, ConnectError | ExtensionMissingError):
             if not isinstance(self.screen, ConnectionErrorScreen):
                 self.push_screen(ConnectionErrorScreen(error, self.session.target))
         elif isinstance(error, VecscopeError):
-            self.notify(error.message, title=error.title, severity="error", timeout=10)
+            message = redact(error.message, secrets=secrets)
+            self.notify(message, title=error.title, severity="error", timeout=10)
         else:
             self.notify(
-                f"{type(error).__name__}: {error}",
+                redact(f"{type(error).__name__}: {error}", secrets=secrets),
                 title="Unexpected error",
                 severity="error",
                 timeout=10,

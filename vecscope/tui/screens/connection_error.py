@@ -17,17 +17,24 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from vecscope.core.connection import ConnectionTarget
-from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
+from vecscope.core.connection import ConnectionTarget, redact
+from vecscope.core.errors import ConnectError, DsnError, ExtensionMissingError, VecscopeError
 from vecscope.core.models import Inventory
 from vecscope.tui.context import session_of
 
+#: The first class the error is an instance of gives the hint (DsnError before ConnectError).
 _HINTS = {
+    DsnError: "Press e and give the connection string again: in a URI, special characters "
+    "of the password are percent-encoded (% as %25, @ as %40). It is never shown here.",
     ConnectError: "Check host, port, user and database; the password comes from the DSN, "
     "PGPASSWORD or ~/.pgpass and is never shown here.",
     ExtensionMissingError: "vecscope never installs extensions itself. Install pgvector, "
     "then press r to retry.",
 }
+
+
+def _hint(error: VecscopeError) -> str:
+    return next((h for cls, h in _HINTS.items() if isinstance(error, cls)), "")
 
 
 class ConnectionErrorScreen(Screen[None]):
@@ -60,8 +67,7 @@ class ConnectionErrorScreen(Screen[None]):
         with Vertical(id="error-panel"):
             yield Static(self.error.title, id="error-title")
             yield Static(self.error.message, id="error-message", markup=False)
-            hint = next((h for cls, h in _HINTS.items() if isinstance(self.error, cls)), "")
-            yield Static(hint, id="error-hint", markup=False)
+            yield Static(_hint(self.error), id="error-hint", markup=False)
             yield Static(f"Target: {self.target.describe()}", id="error-target", markup=False)
             yield Input(
                 placeholder="another DSN (postgresql://user@host:5432/db), enter to connect",
@@ -114,10 +120,12 @@ class ConnectionErrorScreen(Screen[None]):
         event.stop()
         error = event.worker.error
         if not isinstance(error, VecscopeError):
-            error = VecscopeError(f"{type(error).__name__}: {error}")
+            secrets = session_of(self.app).target.secrets()
+            error = VecscopeError(redact(f"{type(error).__name__}: {error}", secrets=secrets))
         self.error = error
         self.query_one("#error-title", Static).update(error.title)
         self.query_one("#error-message", Static).update(error.message)
+        self.query_one("#error-hint", Static).update(_hint(error))
         target = session_of(self.app).target
         self.query_one("#error-target", Static).update(f"Target: {target.describe()}")
         self.app.notify("Still cannot connect", severity="warning", timeout=3)
