@@ -9,6 +9,8 @@ password where libpq always does: ``PGPASSWORD``, ``.pgpass``, a service file).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import time
@@ -22,7 +24,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from vecscope.core.connection import ConnectionTarget, redact
-from vecscope.core.errors import BadInputError
+from vecscope.core.errors import BadInputError, JournalError
 from vecscope.core.migrate.plan import MigrationSpec
 from vecscope.core.migrate.states import Step
 from vecscope.core.paths import state_dir
@@ -53,6 +55,7 @@ def safe_conninfo(target: ConnectionTarget) -> str:
     except psycopg.ProgrammingError:
         return ""
     parts.pop("password", None)
+    parts.pop("sslpassword", None)
     return pg_conninfo.make_conninfo("", **{k: str(v) for k, v in parts.items()})
 
 
@@ -79,6 +82,8 @@ class JournalState:
     spec: MigrationSpec
     steps: dict[Step, StepRecord]
     events: list[dict[str, Any]]
+    #: Records a crash or a full disk left unreadable (skipped).
+    torn: int = 0
 
     @classmethod
     def planned(cls, spec: MigrationSpec) -> JournalState:
@@ -107,8 +112,25 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+def _ends_with_newline(fd: int, size: int) -> bool:
+    return os.pread(fd, 1, size - 1) == b"\n"
+
+
+def _last_newline(fd: int, size: int) -> int:
+    """The length of the file up to and including its last newline (0: none)."""
+    pos = size
+    while pos > 0:
+        chunk_start = max(0, pos - 65536)
+        chunk = os.pread(fd, pos - chunk_start, chunk_start)
+        at = chunk.rfind(b"\n")
+        if at >= 0:
+            return chunk_start + at + 1
+        pos = chunk_start
+    return 0
+
+
 class Journal:
-    """Append-only, fsynced JSON lines."""
+    """Append-only, fsynced JSON lines; see :meth:`_append` for what a full disk does."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -146,13 +168,45 @@ class Journal:
         return journal
 
     def _append(self, record: dict[str, Any], password: str | None = None) -> None:
+        """Append one whole record and fsync it, or leave the file as it was.
+
+        A full disk (or a quota, or a file size limit) can make ``write`` fail or write
+        part of the line. Either way the file is cut back to its length before, so no torn
+        record is ever followed by another, and the caller hears of it.
+
+        Raises:
+            JournalError: The record could not be written whole (nothing was added).
+        """
         line = json.dumps(record, default=str, sort_keys=False)
         if password:
             line = line.replace(password, "***")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        data = (line + "\n").encode()
         try:
-            os.write(fd, (line + "\n").encode())
-            os.fsync(fd)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise JournalError(f"cannot write the journal {self.path}: {e.strerror or e}") from e
+        try:
+            start = os.fstat(fd).st_size
+            if start and not _ends_with_newline(fd, start):
+                # A torn tail from an earlier crash: cut it off before appending.
+                start = _last_newline(fd, start)
+                os.ftruncate(fd, start)
+            written = 0
+            try:
+                while written < len(data):
+                    n = os.write(fd, data[written:])
+                    if n <= 0:
+                        raise OSError(errno.ENOSPC, "short write")
+                    written += n
+                os.fsync(fd)
+            except OSError as e:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                    os.fsync(fd)
+                raise JournalError(
+                    f"cannot write the journal {self.path}: {e.strerror or e} "
+                    "(the record was not added)"
+                ) from e
         finally:
             os.close(fd)
 
@@ -168,24 +222,52 @@ class Journal:
         return read(self.path)
 
 
+def _parse_line(line: str) -> dict[str, Any] | None:
+    """One record; a line two records were glued into (an older vecscope's torn write
+    followed by an append) gives its second, whole record; ``None``: not a record."""
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        at = line.find('{"kind": ', 1)
+        while at > 0:
+            with contextlib.suppress(ValueError):
+                rec = json.loads(line[at:])
+                return rec if isinstance(rec, dict) else None
+            at = line.find('{"kind": ', at + 1)
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
 def read(path: Path) -> JournalState:
-    """Read a journal back; a torn last line (killed mid-write) is ignored.
+    """Read a journal back, whatever a crash or a full disk left at its end.
+
+    A torn record (the write a crash or a full disk cut short) is skipped, wherever it
+    is: what it would have said is what reconciliation asks the catalog anyway. Only a
+    file that does not start with a vecscope header is refused.
 
     Raises:
-        BadInputError: no such file, or not a vecscope journal.
+        BadInputError: no such file, unreadable, or not a vecscope journal.
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = path.read_bytes()
     except OSError as e:
         raise BadInputError(f"cannot read journal {path}: {e.strerror or e}") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadInputError(f"{path} is not a vecscope migration journal") from e
     records: list[dict[str, Any]] = []
-    for n, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except ValueError as e:
-            if n == len(lines) - 1:
-                break  # the write that was cut short: nothing after it happened
-            raise BadInputError(f"{path} line {n + 1} is not a journal record") from e
+    torn = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        rec = _parse_line(line)
+        if rec is None:
+            if not records:
+                raise BadInputError(f"{path} is not a vecscope migration journal")
+            torn += 1
+            continue
+        records.append(rec)
     if not records or records[0].get("kind") != "header":
         raise BadInputError(f"{path} is not a vecscope migration journal")
     header = records[0]
@@ -193,16 +275,20 @@ def read(path: Path) -> JournalState:
         raise BadInputError(
             f"{path} was written by another vecscope (format {header.get('version')})"
         )
-    spec = MigrationSpec.from_json(header["spec"])
+    try:
+        spec = MigrationSpec.from_json(header["spec"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadInputError(f"{path} has no migration plan vecscope can read") from e
     steps: dict[Step, StepRecord] = {}
     events: list[dict[str, Any]] = []
     for rec in records[1:]:
         if rec.get("kind") == "spec":
-            spec = MigrationSpec.from_json(rec["spec"])
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                spec = MigrationSpec.from_json(rec["spec"])
         elif rec.get("kind") == "step":
             events.append(rec)
             try:
-                key, state = Step(rec["step"]), Mark(rec["state"])
+                key, state = Step(str(rec.get("step"))), Mark(str(rec.get("state")))
             except ValueError as e:
                 raise BadInputError(f"{path} has a step record vecscope does not know") from e
             if state == INFO:
@@ -221,6 +307,7 @@ def read(path: Path) -> JournalState:
         spec=spec,
         steps=steps,
         events=events,
+        torn=torn,
     )
 
 

@@ -11,6 +11,8 @@ latency (:mod:`core.lab`, not written twice).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,12 @@ import numpy as np
 import psycopg
 from psycopg.rows import TupleRow
 
+from vecscope.core import failpoints
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.doctor.diagnose import diagnose, knn_query_for
 from vecscope.core.doctor.explain import explain
-from vecscope.core.errors import BadInputError, VecscopeError
+from vecscope.core.errors import BadInputError, MigrationError, VecscopeError
 from vecscope.core.lab import measure as lab
 from vecscope.core.migrate.ddl import analyze, index_state, open_ddl_session
 from vecscope.core.migrate.plan import DEFAULT_MIN_RECALL, MigrationSpec
@@ -131,10 +134,26 @@ def _target(conn: Conn, spec: MigrationSpec, index: VectorIndex | None) -> lab.L
 
 
 def save_queries(path: Path, queries: lab.QuerySet) -> None:
+    """Write the sampled queries whole (fsynced, then renamed) or not at all.
+
+    Raises:
+        MigrationError: The file could not be written (a full disk): no temporary is left.
+    """
+    failpoints.point("baseline.before_save")
     tmp = path.with_suffix(".tmp.npz")
     ids = queries.self_ids if queries.self_ids is not None else np.zeros(0, dtype=np.int64)
-    np.savez(tmp, vectors=queries.vectors, self_ids=ids)
-    tmp.replace(path)
+    try:
+        with tmp.open("wb") as f:
+            np.savez(f, vectors=queries.vectors, self_ids=ids)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise MigrationError(
+            f"cannot write the baseline's queries {path}: {e.strerror or e}"
+        ) from e
 
 
 def load_queries(path: Path) -> lab.QuerySet:
