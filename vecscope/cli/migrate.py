@@ -278,13 +278,27 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                         continue
                     return EXIT_UNVERIFIED
             elif step == Step.CUTOVER:
-                if options.no_cutover:
-                    say("stopping before cutover (--no-cutover); resume to cut over")
+                # --no-cutover stops this run (run's or resume's flag): the journal keeps
+                # it as a record, not as a rule, so a later resume cuts over.
+                if getattr(args, "no_cutover", False):
+                    say(
+                        "stopping before cutover (--no-cutover); "
+                        "`vecscope migrate resume` cuts over"
+                    )
                     return 0
                 res = mig.cutover(say=say)
-                say(
+                dropped = (
                     f"dropped {mig.spec.old_name} ({res.attempts} attempt(s))"
-                    + (f", renamed to {mig.spec.old_name}" if res.renamed else "")
+                    if res.attempts
+                    else f"{mig.spec.old_name} was already dropped"
+                )
+                say(
+                    dropped
+                    + (
+                        f", renamed {mig.spec.new_name} to {mig.spec.old_name}"
+                        if res.renamed
+                        else ""
+                    )
                     + f"; final EXPLAIN: {res.served_by or 'a Seq Scan'}"
                 )
             elif step == Step.ROLLBACK:
@@ -355,25 +369,47 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
     if action == "resume":
         if not args.json:
             out.write(f"journal: {mig.path}\n")
-        for line in mig.reconcile():
-            if not args.json:
-                out.write(f"  {line}\n")
-        if mig.next_step() is None:
+        remaining = mig.remaining() if mig.next_step() != Step.ROLLBACK else (Step.ROLLBACK,)
+        if mig.finished and not remaining:
             if not args.json:
                 out.write("nothing left to do\n")
             code = 0
         else:
-            code = _drive(mig, args, out)
+            what = ", ".join(str(s) for s in remaining) or "reconcile with the database"
+            _confirm(
+                args,
+                f"This resumes the migration of {mig.spec.schema}.{mig.spec.table} ({what}).",
+                mig.spec.table,
+                out,
+            )
+            for line in mig.reconcile():
+                if not args.json:
+                    out.write(f"  {line}\n")
+            if mig.next_step() is None:
+                if not args.json:
+                    out.write("nothing left to do\n")
+                code = 0
+            else:
+                code = _drive(mig, args, out)
     else:
-        stmts = mig.rollback_plan()
-        if not args.json:
-            out.write("Rollback will run:\n" + "\n".join("  " + s for s in stmts) + "\n")
-        _confirm(args, "This rolls the migration back.", "rollback", out)
-        mig.reconcile()
-        for line in mig.rollback():
+        if mig.rolled_back:
             if not args.json:
-                out.write(f"  {line}\n")
-        code = 0
+                out.write(f"already rolled back ({mig.path.name}): nothing to do\n")
+            code = 0
+        else:
+            stmts = mig.rollback_plan()
+            if not args.json:
+                out.write(
+                    "Rollback will run:\n" + "\n".join("  " + s for s in stmts) + "\n"
+                    if stmts
+                    else "Rollback finds nothing to undo in the database.\n"
+                )
+            _confirm(args, "This rolls the migration back.", "rollback", out)
+            mig.remove_temporary_files()
+            for line in mig.rollback():
+                if not args.json:
+                    out.write(f"  {line}\n")
+            code = 0
     if args.json:
         out.write(json.dumps(summary_json(mig), indent=2, default=str) + "\n")
     return code

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vecscope.core.migrate.plan import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES
+from vecscope.core.migrate.states import DEFAULT_BACKUP
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> None:
@@ -40,8 +41,18 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
         "plan", parents=[conn, choice], add_help=False, help="show every statement (no change)"
     )
     r = msub.add_parser("run", parents=[conn, choice], add_help=False, help="run the wizard")
-    r.add_argument("--backup", required=True, help="table | database | confirmed:ID")
-    r.add_argument("--backup-dir", type=Path)
+    r.add_argument(
+        "--backup",
+        default=DEFAULT_BACKUP,
+        help="table (default): pg_dump of the table | database | confirmed:ID of a backup "
+        "you already have (a managed server's snapshot)",
+    )
+    r.add_argument(
+        "--backup-dir",
+        type=Path,
+        help="where the dump goes (default: backups/ beside the journal, in "
+        "~/.local/state/vecscope/migrations/ unless VECSCOPE_STATE_DIR says otherwise)",
+    )
     r.add_argument("--journal", type=Path, help="where to write the journal")
     r.add_argument("--yes", action="store_true", help="no questions (needed without a terminal)")
     r.add_argument("--drop-leftovers", action="store_true", help="drop invalid leftovers")
@@ -62,6 +73,9 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
         p.add_argument("--json", action="store_true")
         if name == "resume":
             p.add_argument("--force-cutover", action="store_true")
+            p.add_argument(
+                "--no-cutover", action="store_true", help="stop again before the cutover"
+            )
     a = msub.add_parser(
         "alembic", parents=[conn, choice], add_help=False, help="write an Alembic revision"
     )

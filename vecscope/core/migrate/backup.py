@@ -24,11 +24,14 @@ command line (which ``ps`` shows to every user), and every error is redacted.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import hashlib
 import os
 import re
+import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -312,6 +315,31 @@ def verify_dump(path: Path, schema: str, table: str, *, pg_restore: Path) -> Non
         )
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def label_for(migration_id: str, table: str) -> str:
+    """A dump's base name: ``vecscope-<migration id>-<table>``, the table's name reduced
+    to letters, digits, ``_``, ``.`` and ``-`` (a table may be called ``a/b`` or
+    ``x'; DROP TABLE y; --``; a file name must not carry that)."""
+    slug = _UNSAFE.sub("_", table).strip("._-")[:40] or "table"
+    return f"vecscope-{migration_id}-{slug}"
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Linux: the child gets SIGKILL when the thread that started it dies, so a pg_dump
+    never outlives a vecscope killed with SIGKILL (it would run on, re-parented to init,
+    and fill the disk). Elsewhere a no-op: the next resume removes the partial file."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _check_label(label: str) -> None:
     if not label.strip() or label.startswith(".") or "/" in label or "\0" in label:
         raise BadInputError(f"backup label {label!r} cannot be a file name")
@@ -382,7 +410,12 @@ def dump(
     try:
         try:
             result = subprocess.run(
-                argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
             )
         except OSError as e:
             raise BackupError(f"cannot run {tools.pg_dump}: {e.strerror or e}") from e

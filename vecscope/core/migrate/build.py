@@ -10,6 +10,7 @@ stops the build on the server and drops the invalid index it leaves behind; so d
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +19,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import TupleRow
 
-from vecscope.core import db
+from vecscope.core import db, failpoints
 from vecscope.core.connection import ConnectionTarget, connect
-from vecscope.core.errors import MigrationError, first_line
+from vecscope.core.errors import MigrationError, VecscopeError, first_line
 from vecscope.core.migrate import predict
 from vecscope.core.migrate.ddl import (
     Say,
@@ -111,6 +112,92 @@ def _eta(
     return None
 
 
+class _Monitor:
+    """The progress monitor's own session, which may be lost without costing the build.
+
+    Everything the build needs goes over the build's session (its cancel is a protocol
+    cancel request on that session); the monitor only reads progress. When its session
+    dies (terminated, a pooler's restart, a network blip) the build goes on: the monitor
+    says so once, tries a new session every few seconds, and reports nothing meanwhile.
+    """
+
+    RETRY_S = 3.0
+
+    def __init__(self, target: ConnectionTarget, say: Say) -> None:
+        self.target = target
+        self.say = say
+        self.conn: Conn | None = None
+        self.lost_at: float | None = None
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self.conn = connect(self.target)
+            if self.lost_at is not None:
+                self.say("progress monitor reconnected")
+            self.lost_at = None
+        except VecscopeError:
+            self.conn = None
+            self.lost_at = time.monotonic()
+
+    def _lost(self, err: BaseException) -> None:
+        if self.lost_at is None:
+            self.say(
+                f"lost the progress monitor's session ({first_line(err)}); "
+                "the build goes on, progress resumes when a new session opens"
+            )
+        self.close()
+        self.lost_at = time.monotonic()
+
+    def progress(
+        self,
+        pid: int,
+        started: float,
+        predicted: float | None,
+        notices: list[str],
+        attempt: int,
+    ) -> BuildProgress | None:
+        if self.conn is None:
+            if self.lost_at is not None and time.monotonic() - self.lost_at < self.RETRY_S:
+                return None
+            self._open()
+            if self.conn is None:
+                return None
+        try:
+            return _progress(self.conn, pid, started, predicted, notices, attempt)
+        except (psycopg.Error, VecscopeError) as e:
+            self._lost(e)
+            return None
+
+    def index_bytes(self, spec: MigrationSpec, name: str) -> int:
+        """The new index's size; 0 when no session can tell (the build is done anyway)."""
+        for _ in range(2):
+            if self.conn is None:
+                self._open()
+            if self.conn is None:
+                continue
+            try:
+                size = db.row(
+                    self.conn, "migrate_index_size", {"schema": spec.schema, "name": name}
+                )
+                return int(size["bytes"]) if size else 0
+            except (psycopg.Error, VecscopeError) as e:
+                self._lost(e)
+        return 0
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.close()
+        self.conn = None
+
+
+def _cancel(conn: Conn) -> None:
+    """Ask the server to cancel the build's statement (a new socket, not the monitor)."""
+    with contextlib.suppress(psycopg.Error):
+        conn.cancel_safe(timeout=10.0)
+
+
 def run(
     target: ConnectionTarget,
     spec: MigrationSpec,
@@ -127,7 +214,7 @@ def run(
         MigrationError: every retry locked out, or the build failed.
     """
     statement = build_statements(spec)[-1].sql
-    monitor = connect(target)
+    monitor = _Monitor(target, say)
     started = time.monotonic()
     notices: list[str] = []
     attempt = 0
@@ -142,6 +229,7 @@ def run(
             pid = conn.info.backend_pid
             runner = _Runner(conn, statement)
             runner.start()
+            failpoints.point("build.started")
             cancelled = False
             while runner.is_alive():
                 runner.join(poll_s)
@@ -150,13 +238,15 @@ def run(
                 if should_cancel() and not cancelled:
                     cancelled = True
                     say("cancelling the build")
-                    db.execute(monitor, "migrate_cancel_backend", {"pid": pid})
-                on_progress(_progress(monitor, pid, started, predicted_s, notices, attempt))
+                    _cancel(conn)
+                shown = monitor.progress(pid, started, predicted_s, notices, attempt)
+                if shown is not None:
+                    on_progress(shown)
             conn.close()
             err = runner.error
             if err is None:
                 break
-            _cleanup(monitor, target, spec, say)
+            _cleanup(target, spec, say)
             if cancelled or isinstance(err, psycopg.errors.QueryCanceled) and should_cancel():
                 return BuildOutcome(
                     time.monotonic() - started, attempt, tuple(notices), None, None, 0, True
@@ -184,14 +274,13 @@ def run(
             raise MigrationError(f"the build failed: {first_line(err)}") from err
         name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
         assert name is not None
-        size = db.row(monitor, "migrate_index_size", {"schema": spec.schema, "name": name})
         return BuildOutcome(
             time.monotonic() - started,
             attempt,
             tuple(notices),
             predict.workers_used(notices),
             predict.graph_fit_rows(notices),
-            int(size["bytes"]) if size else 0,
+            monitor.index_bytes(spec, name),
         )
     finally:
         monitor.close()
@@ -234,7 +323,7 @@ def _progress(
     )
 
 
-def _cleanup(monitor: Conn, target: ConnectionTarget, spec: MigrationSpec, say: Say) -> None:
+def _cleanup(target: ConnectionTarget, spec: MigrationSpec, say: Say) -> None:
     """Drop whatever invalid index the failed or cancelled build left."""
     conn, _ = open_ddl_session(target, spec, build=False)
     try:

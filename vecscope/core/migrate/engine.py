@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from vecscope.core import failpoints
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import BadInputError, MigrationError, VecscopeError
@@ -26,11 +29,11 @@ from vecscope.core.migrate import recovery
 from vecscope.core.migrate import verify as vf
 from vecscope.core.migrate.ddl import (
     drop_if_invalid,
-    index_state,
     open_ddl_session,
     stop_orphans,
     with_retries,
 )
+from vecscope.core.migrate.observe import look
 from vecscope.core.migrate.plan import MigrationSpec, Statement, StepPlan
 from vecscope.core.migrate.records import (
     BackupChoice,
@@ -142,6 +145,22 @@ class Migration:
     @property
     def queries_path(self) -> Path:
         return self.path.with_suffix(".queries.npz")
+
+    @property
+    def backup_dir(self) -> Path:
+        """Where the dump goes: ``--backup-dir``, else ``backups/`` beside the journal."""
+        chosen = self.options.backup_dir
+        return Path(chosen) if chosen else self.path.parent / "backups"
+
+    def backup_dirs_used(self) -> set[Path]:
+        """Every folder a backup of this migration was started in (the journal says)."""
+        return {
+            Path(str(e["data"]["dir"]))
+            for e in self.state.events
+            if e.get("step") == Step.BACKUP
+            and isinstance(e.get("data"), dict)
+            and e["data"].get("dir")
+        }
 
     @property
     def options(self) -> RunOptions:
@@ -298,13 +317,14 @@ class Migration:
             cores=options.server_cores,
             memory_cap_kb=options.memory_cap_kb,
             maintenance_work_mem_kb=options.maintenance_work_mem_kb,
+            backup_kind=options.backup_choice.kind,
+            backup_dir=self.backup_dir,
         )
 
     def backup_as_planned(self, choice: BackupChoice | None = None) -> bk.BackupRecord:
         """The backup the run asked for (``choice`` overrides it), in its folder."""
         choice = choice or self.options.backup_choice
-        backup_dir = self.options.backup_dir
-        return self.backup(choice.kind, Path(backup_dir) if backup_dir else None, choice.identifier)
+        return self.backup(choice.kind, self.backup_dir, choice.identifier)
 
     def preflight(self, **options: Any) -> pf.Preflight:
         self._require(Step.PREFLIGHT)
@@ -328,8 +348,12 @@ class Migration:
             stop_orphans(conn, self.spec, say)
             for name in names:
                 self.record(Step.CLEANUP, jn.INTENT, index=name)
-                if drop_if_invalid(conn, self.spec, name, say):
-                    dropped.append(name)
+                try:
+                    if drop_if_invalid(conn, self.spec, name, say):
+                        dropped.append(name)
+                except VecscopeError as e:
+                    self.record(Step.CLEANUP, jn.FAILED, index=name, error=e.message)
+                    raise
                 self.record(Step.CLEANUP, jn.DONE, index=name)
         finally:
             conn.close()
@@ -341,15 +365,15 @@ class Migration:
         self._require(Step.BACKUP)
         if kind not in BACKUP_KINDS:
             raise BadInputError("--backup must be table, database or confirmed:ID")
-        self.record(Step.BACKUP, jn.INTENT, kind=kind)
+        directory = backup_dir or self.backup_dir
+        self.record(Step.BACKUP, jn.INTENT, kind=kind, dir=str(directory))
         try:
             if kind == "confirmed":
                 record = bk.confirmed(identifier or "")
             else:
-                directory = backup_dir or self.path.parent / "backups"
                 with connect(self.target) as conn:
                     version = conn.info.server_version
-                label = f"vecscope-{self.state.id}-{self.spec.table[:40]}"
+                label = bk.label_for(self.state.id, self.spec.table)
                 record = bk.dump(
                     jn.safe_conninfo(self.target),
                     self.target.password(),
@@ -432,7 +456,9 @@ class Migration:
     def cutover(self, *, force: bool = False, say: Say = lambda _: None) -> CutoverResult:
         """Drop the old index concurrently (with retries), rename, then a final EXPLAIN.
 
-        ``force`` cuts over after a verification that did not pass (the user confirmed).
+        Decided from the catalog, so a cutover interrupted anywhere (a drop that gave up
+        and left the old index invalid, a kill after the rename) is finished by running it
+        again. ``force`` cuts over after a verification that did not pass (confirmed).
         """
         spec = self.spec
         reason = self.blocked_reason(Step.CUTOVER)
@@ -440,40 +466,73 @@ class Migration:
             raise BadInputError(f"cutover: {reason}")
         assert spec.old_name is not None
         self.record(Step.CUTOVER, jn.INTENT, drop=spec.old_name, rename=spec.rename)
-        conn, _ = open_ddl_session(self.target, spec, build=False)
         try:
-            if index_state(conn, spec.schema, spec.new_name) != (True, True):
-                raise MigrationError(
-                    f"{spec.new_name} is not valid: refusing to drop the old index"
-                )
-            attempts = with_retries(conn, drop_sql(spec, spec.old_name), spec, say=say)
-            renamed = False
-            if spec.rename:
-                with_retries(conn, rename_sql(spec, spec.new_name, spec.old_name), spec, say=say)
-                renamed = True
+            attempts = self._cut_over(say)
+            failpoints.point("cutover.before_final_check")
+            serving, verdict = vf.final_check(self.target, spec)
         except VecscopeError as e:
             self.record(Step.CUTOVER, jn.FAILED, error=e.message)
             raise
-        finally:
-            conn.close()
-        serving, verdict = vf.final_check(self.target, spec)
-        result = CutoverResult(attempts, renamed, serving, verdict)
+        except psycopg.Error as e:
+            err = MigrationError(f"the cutover stopped: {e}")
+            self.record(Step.CUTOVER, jn.FAILED, error=err.message)
+            raise err from e
+        result = CutoverResult(attempts, spec.rename, serving, verdict)
         self.record(Step.CUTOVER, jn.DONE, **result.to_json())
         return result
+
+    def _cut_over(self, say: Say) -> int:
+        """The cutover's statements, from where the catalog stands; returns drop attempts
+        (0: the old index was already gone)."""
+        spec = self.spec
+        assert spec.old_name is not None
+        conn, _ = open_ddl_session(self.target, spec, build=False)
+        try:
+            seen = look(conn, spec)
+            if seen.stranger is not None:
+                raise MigrationError(
+                    f"{spec.old_name} is now an index vecscope did not make: refusing to drop it"
+                )
+            if seen.new is None or not seen.new.usable:
+                raise MigrationError(
+                    f"{spec.new_name} is not valid: refusing to drop the old index"
+                )
+            if seen.renamed:
+                say(f"{spec.old_name} is already the new index: only the final check remains")
+                return 0
+            attempts = 0
+            if seen.old is not None:
+                if not seen.old.usable:
+                    say(f"{spec.old_name} was left half-dropped: finishing the drop")
+                failpoints.point("cutover.before_drop")
+                attempts = with_retries(conn, drop_sql(spec, spec.old_name), spec, say=say)
+            failpoints.point("cutover.after_drop")
+            if spec.rename:
+                with_retries(conn, rename_sql(spec, spec.new_name, spec.old_name), spec, say=say)
+                failpoints.point("cutover.after_rename")
+            return attempts
+        finally:
+            conn.close()
 
     # --- rollback and resume --------------------------------------------------------
 
     def rollback_statements(self) -> list[Statement]:
-        """What a rollback runs from where the migration stands (before or after cutover)."""
-        after = self.state.done(Step.CUTOVER) or self.status(Step.CUTOVER) == Status.RUNNING
+        """What a rollback would run, judged from the journal alone (no connection: for
+        display while nothing runs). :meth:`rollback_plan` asks the catalog."""
+        after = self.status(Step.CUTOVER) in (Status.DONE, Status.RUNNING, Status.FAILED)
         return rollback_statements(self.spec, after_cutover=after)
 
     def rollback_plan(self) -> list[str]:
-        return [st.sql for st in self.rollback_statements()]
+        """Exactly the statements :meth:`rollback` would run now, from the catalog."""
+        return [st.sql for st in recovery.planned_rollback(self)]
 
     def rollback(self, say: Say = lambda _: None) -> list[str]:
         """Undo the migration from wherever it is; returns what was done."""
         return recovery.rollback(self, say)
+
+    def remove_temporary_files(self, say: Say = lambda _: None) -> None:
+        """Remove what a killed run left half-written (a dump's ``.part``, queries)."""
+        recovery.remove_temporary_files(self, say)
 
     def reconcile(self, say: Say = lambda _: None) -> list[str]:
         """Compare the journal with the database after an interruption; fix what is half-done."""

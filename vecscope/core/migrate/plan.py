@@ -211,6 +211,8 @@ def choose(
         raise BadInputError("--min-recall must be between 0 and 1")
     if k < 1 or queries < 1:
         raise BadInputError("-k and --queries must be at least 1")
+    if opclass is not None:
+        _check_opclass(opclass)
 
     def spec_for(col: VectorColumn, **chosen: Any) -> MigrationSpec:
         return MigrationSpec(
@@ -290,6 +292,19 @@ def choose(
         rename=rename,
         **old,
     )
+
+
+def _check_opclass(opclass: str) -> None:
+    """An operator class is one of pgvector's names (``vector_cosine_ops``…): it is written
+    into the plan, the SQL script and the Alembic revision as it is, so nothing else may
+    pass (preflight then checks the server has it for the method)."""
+    types = ("vector", "halfvec", "sparsevec", "bit")
+    allowed = {f"{t}_{suffix}" for t in types for suffix in OPCLASS_SUFFIX.values()}
+    if opclass not in allowed:
+        raise BadInputError(
+            f"--opclass {opclass!r} is not a pgvector operator class "
+            "(vector_l2_ops, vector_cosine_ops, vector_ip_ops, halfvec_cosine_ops, ...)"
+        )
 
 
 def _params(

@@ -143,6 +143,36 @@ def _free_space(conn: Conn) -> int | None:
         return None
 
 
+def _dump_space(conn: Conn, spec: MigrationSpec, kind: str, directory: Path) -> Check:
+    """Room for the dump in the backup folder (on this machine: pg_dump writes here)."""
+    row = db.row(conn, "migrate_dump_size", {"table": spec.qualified_table})
+    need = int(row["table_bytes" if kind == "table" else "database_bytes"] or 0) if row else 0
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return Check(
+            "backup_space", INFO, f"dump ~{human_bytes(need)}; free space in {directory} unknown"
+        )
+    what = f"dump of the {kind} ~{human_bytes(need)} (vectors barely compress)"
+    if free < need:
+        return Check(
+            "backup_space",
+            FAIL,
+            f"{what}, only {human_bytes(free)} free in {directory}",
+            "free space there or choose another folder (--backup-dir)",
+        )
+    if free < need * 1.2:
+        return Check(
+            "backup_space",
+            WARN,
+            f"{what}, {human_bytes(free)} free in {directory}: little room to spare",
+        )
+    return Check("backup_space", OK, f"{what}, {human_bytes(free)} free in {directory}")
+
+
 def run(
     conn: Conn,
     spec: MigrationSpec,
@@ -153,8 +183,14 @@ def run(
     calibrate: bool = True,
     maintenance_work_mem_kb: int | None = None,
     workers: int | None = None,
+    backup_kind: str | None = None,
+    backup_dir: Path | None = None,
 ) -> Preflight:
-    """Run every check; returns the spec with the build settings chosen."""
+    """Run every check; returns the spec with the build settings chosen.
+
+    ``backup_kind`` and ``backup_dir`` (the run's ``--backup`` and ``--backup-dir``) let
+    preflight check that the dump will fit before it starts.
+    """
     checks: list[Check] = []
     server = inventory.server
     col = next(
@@ -233,6 +269,19 @@ def run(
         )
     else:
         checks.append(Check("standby", OK, "primary (not in recovery)"))
+    writable = db.row(conn, "migrate_session_writable")
+    if writable and (writable["default_read_only"] or writable["read_only"]):
+        checks.append(
+            Check(
+                "writable",
+                FAIL,
+                "this session is read only (default_transaction_read_only is on for the "
+                "role, the database or the connection)",
+                "connect as a role, or with options, that may write: the build would fail",
+            )
+        )
+    if backup_kind in ("table", "database") and backup_dir is not None:
+        checks.append(_dump_space(conn, spec, backup_kind, backup_dir))
     # names and leftovers
     left = leftovers(conn, spec)
     for name in left:

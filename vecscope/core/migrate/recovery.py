@@ -1,96 +1,285 @@
-"""What a migration does when it goes back: the rollback from wherever it stands, and the
-reconciliation of the journal with the database after an interruption (what ``resume``
-does first). Called through :class:`core.migrate.engine.Migration`.
+"""What a migration does when it goes back or picks up again, decided from the catalog.
+
+The journal says what vecscope meant to do; the catalog says what is. After a SIGKILL,
+a full disk, a lost connection or a lock that never let go, the two can disagree, so
+both ``rollback`` and ``resume`` (its first act, :func:`reconcile`) look at the catalog
+(:mod:`core.migrate.observe`) and decide from that:
+
+- :func:`rollback_actions` lists, from the state the catalog shows, exactly the statements
+  that give back the original index (its recorded ``pg_get_indexdef``, valid) and remove
+  the new one; :func:`rollback` runs that very list, so what was shown is what runs. Run
+  twice, the second finds nothing to do.
+- :func:`reconcile` brings the journal in line with the catalog (a build the server
+  finished is recorded done, an invalid build dropped, a half-done cutover marked for
+  the resumed run to finish) and removes what a killed run left on disk.
+
+Journal writes during recovery are best-effort: a full disk must not stop a rollback
+(the catalog, not the journal, says what remains to do; running it again is safe).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vecscope.core.connection import connect
-from vecscope.core.errors import MigrationError, VecscopeError
+import psycopg
+
+from vecscope.core import db, failpoints
+from vecscope.core.errors import JournalError, MigrationError, VecscopeError
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.ddl import (
     drop_if_invalid,
-    index_state,
-    invalid_copies,
     open_ddl_session,
     stop_orphans,
     with_retries,
 )
-from vecscope.core.migrate.plan import MigrationSpec
-from vecscope.core.migrate.render import drop_sql, recreate_old_sql, rename_sql
+from vecscope.core.migrate.observe import Phase, Seen, look
+from vecscope.core.migrate.plan import MigrationSpec, Statement
+from vecscope.core.migrate.render import drop_sql, recreate_old_sql, rename_sql, session_settings
 from vecscope.core.migrate.states import Kind, Status, Step
 
 if TYPE_CHECKING:
     from vecscope.core.migrate.engine import Migration
 
 Say = Callable[[str], None]
+Conn = psycopg.Connection[Any]
 
 #: Steps an interruption leaves nothing half-done by: they are marked failed, run again.
 _SIMPLE = (Step.PREFLIGHT, Step.BACKUP, Step.BASELINE, Step.VERIFY, Step.CLEANUP)
 
 
-def rollback(mig: Migration, say: Say) -> list[str]:
-    """Undo the migration from wherever it is; returns what was done."""
-    spec = mig.spec
-    done: list[str] = []
-    after = mig.state.done(Step.CUTOVER) or _old_gone(mig)
-    mig.record(Step.ROLLBACK, jn.INTENT, after_cutover=after)
-    conn, _ = open_ddl_session(mig.target, spec, build=after)
+class Act(StrEnum):
+    """One thing a rollback does."""
+
+    RENAME_BACK = "rename back"
+    DROP_HALF_DROPPED = "drop the half-dropped old index"
+    RECREATE_OLD = "recreate the old index"
+    DROP_NEW = "drop the new index"
+    DROP_COPY = "drop a REINDEX leftover"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    act: Act
+    statement: Statement
+    #: The index the statement is about.
+    index: str
+
+
+def _journal(mig: Migration, step: Step, mark: jn.Mark, say: Say, **data: Any) -> None:
+    """Record, but never let a journal that cannot be written stop a recovery."""
     try:
-        stop_orphans(conn, spec, say)
-        if spec.kind == Kind.REINDEX:
-            assert spec.old_name
-            for name in invalid_copies(conn, spec, spec.old_name):
-                drop_if_invalid(conn, spec, name, say)
-                done.append(f"dropped {name}")
-        elif not after or spec.kind == Kind.CREATE:
-            if index_state(conn, spec.schema, spec.new_name) is not None:
-                with_retries(conn, drop_sql(spec, spec.new_name), spec, say=say)
-                done.append(f"dropped {spec.new_name}")
-        else:
-            assert spec.old_name
-            if spec.rename and index_state(conn, spec.schema, spec.new_name) is None:
-                with_retries(conn, rename_sql(spec, spec.old_name, spec.new_name), spec, say=say)
-                done.append(f"renamed {spec.old_name} back to {spec.new_name}")
-            drop_if_invalid(conn, spec, spec.old_name, say)
-            old_sql = recreate_old_sql(spec)
-            assert old_sql
-            say(f"recreating {spec.old_name} from its recorded definition")
-            with_retries(
-                conn,
-                old_sql,
-                spec,
-                say=say,
-                before_retry=lambda: _drop_quietly(conn, spec, spec.old_name or "", say),
+        mig.record(step, mark, **data)
+    except JournalError as e:
+        say(f"{e.message}: going on, the catalog says what remains")
+
+
+def rollback_actions(spec: MigrationSpec, seen: Seen) -> list[Action]:
+    """Exactly what a rollback runs from the state ``seen`` (empty: nothing to undo).
+
+    Raises:
+        MigrationError: The old index's name holds an index vecscope did not make: a
+            person must choose what to keep.
+    """
+    out: list[Action] = []
+    if spec.kind == Kind.REINDEX:
+        for name in seen.copies:
+            out.append(
+                Action(
+                    Act.DROP_COPY,
+                    Statement(drop_sql(spec, name), "an interrupted REINDEX left this copy"),
+                    name,
+                )
             )
-            if index_state(conn, spec.schema, spec.old_name) != (True, True):
-                raise MigrationError(f"{spec.old_name} was recreated but is not valid")
-            done.append(f"recreated {spec.old_name}")
-            with_retries(conn, drop_sql(spec, spec.new_name), spec, say=say)
-            done.append(f"dropped {spec.new_name}")
-    except VecscopeError as e:
-        mig.record(Step.ROLLBACK, jn.FAILED, error=e.message)
-        raise
+        return out
+    if seen.stranger is not None:
+        raise MigrationError(
+            f"{spec.old_name} is now an index vecscope did not make "
+            f"({seen.stranger.definition}): rename or drop it, then roll back again"
+        )
+    if spec.kind == Kind.REBUILD:
+        assert spec.old_name
+        old_sql = recreate_old_sql(spec)
+        if old_sql is None:
+            raise MigrationError("the journal has no definition of the old index to recreate")
+        if seen.renamed:
+            out.append(
+                Action(
+                    Act.RENAME_BACK,
+                    Statement(
+                        rename_sql(spec, spec.old_name, spec.new_name),
+                        "the new index gives the old name back",
+                    ),
+                    spec.old_name,
+                )
+            )
+        if seen.old is not None and not seen.old.usable:
+            out.append(
+                Action(
+                    Act.DROP_HALF_DROPPED,
+                    Statement(
+                        drop_sql(spec, spec.old_name),
+                        "left invalid by an unfinished DROP INDEX CONCURRENTLY",
+                    ),
+                    spec.old_name,
+                )
+            )
+        if seen.old is None or not seen.old.usable:
+            out.append(
+                Action(
+                    Act.RECREATE_OLD,
+                    Statement(old_sql, "the old index, from its recorded definition"),
+                    spec.old_name,
+                )
+            )
+    if seen.new is not None:
+        note = (
+            "once the old index is valid again"
+            if any(a.act == Act.RECREATE_OLD for a in out)
+            else "the old index is untouched"
+        )
+        out.append(
+            Action(Act.DROP_NEW, Statement(drop_sql(spec, spec.new_name), note), spec.new_name)
+        )
+    return out
+
+
+def planned_rollback(mig: Migration) -> list[Statement]:
+    """The statements a rollback would run now, session settings first."""
+    conn, _ = open_ddl_session(mig.target, mig.spec, build=False)
+    try:
+        actions = rollback_actions(mig.spec, look(conn, mig.spec))
     finally:
         conn.close()
-    mig.record(Step.ROLLBACK, jn.DONE, actions=done)
+    if not actions:
+        return []
+    recreate = any(a.act == Act.RECREATE_OLD for a in actions)
+    return [*session_settings(mig.spec, build=recreate), *(a.statement for a in actions)]
+
+
+def rollback(mig: Migration, say: Say) -> list[str]:
+    """Undo the migration from wherever the catalog says it is; returns what was done.
+
+    Idempotent: each action is decided from the catalog, so a rollback interrupted at any
+    point (or run twice) finishes the same way. At its end the old index is back with its
+    recorded definition, valid, and the new one is gone.
+    """
+    spec = mig.spec
+    done: list[str] = []
+    probe, _ = open_ddl_session(mig.target, spec, build=False)
+    try:
+        seen = look(probe, spec)
+        actions = rollback_actions(spec, seen)
+    finally:
+        probe.close()
+    recreate = any(a.act == Act.RECREATE_OLD for a in actions)
+    _journal(
+        mig,
+        Step.ROLLBACK,
+        jn.INTENT,
+        say,
+        phase=str(seen.phase),
+        actions=[a.statement.sql for a in actions],
+    )
+    conn: Conn | None = None
+    try:
+        conn, _ = open_ddl_session(mig.target, spec, build=recreate)
+        stop_orphans(conn, spec, say)
+        for action in actions:
+            failpoints.point(f"rollback.before_{action.act.name.lower()}")
+            _run(conn, spec, action, say)
+            done.append(_said(action))
+        _check_restored(conn, spec)
+    except VecscopeError as e:
+        _journal(mig, Step.ROLLBACK, jn.FAILED, say, error=e.message)
+        raise
+    except psycopg.Error as e:
+        err = MigrationError(f"the rollback stopped: {e}")
+        _journal(mig, Step.ROLLBACK, jn.FAILED, say, error=err.message)
+        raise err from e
+    finally:
+        if conn is not None:
+            conn.close()
+    _journal(mig, Step.ROLLBACK, jn.DONE, say, actions=done)
     return done
 
 
-def _old_gone(mig: Migration) -> bool:
-    if mig.spec.kind != Kind.REBUILD or not mig.spec.old_name:
-        return False
-    with connect(mig.target) as conn:
-        state = index_state(conn, mig.spec.schema, mig.spec.old_name)
-    # Renamed: the old name now belongs to the new index.
-    return state is None or (mig.spec.rename and mig.state.done(Step.CUTOVER))
+def _said(action: Action) -> str:
+    return {
+        Act.RENAME_BACK: f"renamed {action.index} back",
+        Act.DROP_HALF_DROPPED: f"dropped the half-dropped {action.index}",
+        Act.RECREATE_OLD: f"recreated {action.index}",
+        Act.DROP_NEW: f"dropped {action.index}",
+        Act.DROP_COPY: f"dropped {action.index}",
+    }[action.act]
+
+
+def _run(conn: Conn, spec: MigrationSpec, action: Action, say: Say) -> None:
+    if action.act == Act.RECREATE_OLD:
+        say(f"recreating {action.index} from its recorded definition")
+
+        # A recreation that lock_timeout stopped leaves an invalid index under the name
+        # (IF NOT EXISTS would then skip it): drop that before each retry.
+        def drop_attempt() -> None:
+            drop_if_invalid(conn, spec, action.index, say)
+
+        with_retries(conn, action.statement.sql, spec, say=say, before_retry=drop_attempt)
+        seen = look(conn, spec)
+        if seen.old is None or not seen.old.usable:
+            # The build itself failed after creating the entry (no lock_timeout involved).
+            drop_if_invalid(conn, spec, action.index, say)
+            raise MigrationError(f"{action.index} was recreated but is not valid")
+        return
+    with_retries(conn, action.statement.sql, spec, say=say)
+
+
+def _check_restored(conn: Conn, spec: MigrationSpec) -> None:
+    """The end state of a rollback, checked in the catalog, not assumed."""
+    seen = look(conn, spec)
+    if spec.kind == Kind.REBUILD and (seen.old is None or not seen.old.usable):
+        raise MigrationError(f"{spec.old_name} is not back as it was")
+    if spec.kind != Kind.REINDEX and seen.new is not None:
+        raise MigrationError(f"{spec.new_name} is still there")
+    if seen.copies:
+        raise MigrationError(f"REINDEX leftovers remain: {', '.join(seen.copies)}")
+
+
+# --- resume ----------------------------------------------------------------------------
+
+
+def temporary_files(mig: Migration) -> list[Path]:
+    """Files a killed run of this migration left half-written (a dump's ``.part``, the
+    baseline's ``.tmp.npz``); a finished file never matches."""
+    found: list[Path] = []
+    tmp = mig.queries_path.with_suffix(".tmp.npz")
+    if tmp.exists():
+        found.append(tmp)
+    for directory in {mig.backup_dir, *mig.backup_dirs_used()}:
+        with contextlib.suppress(OSError):
+            found.extend(sorted(directory.glob(f".vecscope-{mig.state.id}-*.part")))
+    return found
+
+
+def remove_temporary_files(mig: Migration, say: Say) -> None:
+    for path in temporary_files(mig):
+        try:
+            path.unlink()
+            say(f"removed {path.name}, left half-written by an interrupted run")
+        except OSError as e:
+            say(f"could not remove {path}: {e.strerror or e}")
 
 
 def reconcile(mig: Migration, say: Say) -> list[str]:
-    """Compare the journal with the database after an interruption; fix what is half-done."""
+    """Bring the journal in line with the catalog after an interruption; clean up.
+
+    Changes nothing the user would miss: it cancels a build a killed vecscope left running
+    on the server, drops an invalid new index (never a valid one, never the old one) and
+    removes half-written files. What remains is for the resumed steps.
+    """
     spec = mig.spec
     found: list[str] = []
 
@@ -98,43 +287,95 @@ def reconcile(mig: Migration, say: Say) -> list[str]:
         found.append(text)
         say(text)
 
+    remove_temporary_files(mig, note)
     conn, _ = open_ddl_session(mig.target, spec, build=False)
     try:
         stop_orphans(conn, spec, note)
         running = mig.state.interrupted
+        if mig.state.torn:
+            note(f"the journal had {mig.state.torn} torn record(s): skipped")
         if running:
             note(f"the journal stops during {running}")
-        if running == Step.BUILD or (mig.status(Step.BUILD) == Status.FAILED):
-            name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
-            assert name is not None
-            state = index_state(conn, spec.schema, name)
-            if spec.kind == Kind.REINDEX:
-                for left in invalid_copies(conn, spec, name):
-                    drop_if_invalid(conn, spec, left, note)
-                if running == Step.BUILD:
-                    mig.record(Step.BUILD, jn.FAILED, error="interrupted; leftovers dropped")
-            elif state == (True, True) and running == Step.BUILD:
-                note(f"{name} was finished by the server before the interruption: kept")
-                mig.record(Step.BUILD, jn.DONE, recovered=True)
-            elif state is not None and state != (True, True):
-                drop_if_invalid(conn, spec, name, note)
-                mig.record(Step.BUILD, jn.FAILED, error="interrupted; invalid index dropped")
-            elif running == Step.BUILD:
-                mig.record(Step.BUILD, jn.FAILED, error="interrupted before the index existed")
-        elif running == Step.CUTOVER:
-            assert spec.old_name
-            old = index_state(conn, spec.schema, spec.old_name)
-            if old is not None and old != (True, True) and not spec.rename:
-                note(f"{spec.old_name} was left half-dropped: dropping it again")
-            mig.record(Step.CUTOVER, jn.FAILED, error="interrupted")
-        elif running in _SIMPLE:
-            mig.record(running, jn.FAILED, error="interrupted")
-        elif running == Step.ROLLBACK:
-            note("the rollback was interrupted: it will be run again")
+        if (
+            mig.rolled_back
+            or running == Step.ROLLBACK
+            or mig.status(Step.ROLLBACK) == Status.FAILED
+        ):
+            if not mig.rolled_back:
+                note("the rollback did not finish: it will be run again")
+            return found
+        seen = look(conn, spec)
+        if spec.kind == Kind.REINDEX:
+            for left in seen.copies:
+                drop_if_invalid(conn, spec, left, note)
+            if running == Step.BUILD:
+                _journal(mig, Step.BUILD, jn.FAILED, note, error="interrupted; leftovers dropped")
+        else:
+            _reconcile_build(mig, conn, seen, running, note)
+            if spec.kind == Kind.REBUILD:
+                _reconcile_cutover(mig, look(conn, spec), running, note)
+        if running in _SIMPLE:
+            _journal(mig, running, jn.FAILED, note, error="interrupted")
     finally:
         conn.close()
     return found
 
 
-def _drop_quietly(conn: Any, spec: MigrationSpec, name: str, say: Say) -> None:
-    drop_if_invalid(conn, spec, name, say)
+def _reconcile_build(
+    mig: Migration, conn: Conn, seen: Seen, running: Step | None, note: Say
+) -> None:
+    spec = mig.spec
+    build = mig.status(Step.BUILD)
+    if seen.new is None:
+        if build == Status.DONE:
+            note(f"{spec.new_name} is not in the catalog any more: it will be built again")
+            _journal(mig, Step.BUILD, jn.FAILED, note, error="the new index is gone")
+            _forget_verification(mig, note)
+        elif build == Status.RUNNING:
+            _journal(mig, Step.BUILD, jn.FAILED, note, error="interrupted before the index existed")
+        return
+    if not seen.new.usable:
+        if seen.renamed:
+            return  # cannot be: a rename needs a valid index; leave it to a person
+        drop_if_invalid(conn, spec, spec.new_name, note)
+        if build in (Status.RUNNING, Status.DONE):
+            _journal(mig, Step.BUILD, jn.FAILED, note, error="interrupted; invalid index dropped")
+        _forget_verification(mig, note)
+        return
+    if build != Status.DONE:
+        note(f"{seen.new.name} was finished by the server before the interruption: kept")
+        size = db.row(conn, "migrate_index_size", {"schema": spec.schema, "name": seen.new.name})
+        _journal(
+            mig,
+            Step.BUILD,
+            jn.DONE,
+            note,
+            recovered=True,
+            index_bytes=int(size["bytes"]) if size else 0,
+        )
+
+
+def _forget_verification(mig: Migration, note: Say) -> None:
+    """A verification of an index that is no longer there proves nothing."""
+    if mig.status(Step.VERIFY) in (Status.DONE, Status.RUNNING):
+        _journal(mig, Step.VERIFY, jn.FAILED, note, error="the index it verified is gone")
+
+
+def _reconcile_cutover(mig: Migration, seen: Seen, running: Step | None, note: Say) -> None:
+    spec = mig.spec
+    if running != Step.CUTOVER and mig.status(Step.CUTOVER) != Status.FAILED:
+        return
+    phase = seen.phase
+    if phase == Phase.OLD_HALF_DROPPED:
+        note(
+            f"{spec.old_name} was left half-dropped (invalid): resume finishes dropping it, "
+            "rollback recreates it"
+        )
+    elif phase == Phase.OLD_DROPPED:
+        note(f"{spec.old_name} is dropped" + ("; the rename remains" if spec.rename else ""))
+    elif phase == Phase.RENAMED:
+        note(f"{spec.new_name} already carries the name {spec.old_name}: the final check remains")
+    elif phase == Phase.BUILT:
+        note(f"{spec.old_name} was not dropped yet")
+    if running == Step.CUTOVER:
+        _journal(mig, Step.CUTOVER, jn.FAILED, note, error=f"interrupted ({phase})")

@@ -10,6 +10,7 @@ quitting during one asks first (:meth:`tui.app.VecscopeApp.action_quit`).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
@@ -396,7 +397,13 @@ class MigrateScreen(VecscopeScreen):
         description="Asking before a rollback",
     )
     async def ask_rollback(self, mig: Migration) -> None:
-        confirmed = await self.app.push_screen_wait(rollback_question(mig))
+        # The exact statements come from the catalog (a connection): off the event loop.
+        try:
+            statements = await asyncio.to_thread(mig.rollback_plan)
+        except VecscopeError as e:
+            self.app.notify(e.message, title="Cannot roll back", severity="error", timeout=8)
+            return
+        confirmed = await self.app.push_screen_wait(rollback_question(mig, statements))
         if confirmed and self.running is None:
             self.board.running = Step.ROLLBACK
             self.run_rollback(mig)
@@ -414,7 +421,7 @@ class MigrateScreen(VecscopeScreen):
             self.post_message(Said(Step.ROLLBACK, text))
 
         self.post_message(StepStarted(Step.ROLLBACK))
-        mig.reconcile(say)
+        mig.remove_temporary_files(say)
         self.post_message(StepFinished(Step.ROLLBACK, mig.rollback(say)))
 
     def _leftovers(self) -> tuple[str, ...]:

@@ -40,15 +40,21 @@ def cutover_question(spec: MigrationSpec, *, force: bool, before_verify: bool) -
     )
 
 
-def rollback_question(mig: Migration) -> ConfirmScreen:
-    """Type the table's name: the rollback drops (and may rebuild) indexes."""
-    body = Content("\n").join(
+def rollback_question(mig: Migration, statements: list[str]) -> ConfirmScreen:
+    """Type the table's name: the rollback drops (and may rebuild) indexes.
+
+    ``statements`` is :meth:`Migration.rollback_plan`: decided from the catalog, exactly
+    what the rollback will run."""
+    lines = (
         [
-            Content("The rollback runs (after the journal is reconciled with the database):"),
+            Content("The rollback runs, from what the database holds now:"),
             Content(""),
-            *statement_lines(Statement(s) for s in mig.rollback_plan()),
+            *statement_lines(Statement(s) for s in statements),
         ]
+        if statements
+        else [Content("The database holds nothing to undo: the rollback only records it.")]
     )
+    body = Content("\n").join(lines)
     return ConfirmScreen("Roll the migration back", body, word=mig.spec.table, action="Roll back")
 
 
