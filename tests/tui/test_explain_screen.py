@@ -100,6 +100,22 @@ async def test_bad_input_and_refused_write(demo_db: Database) -> None:
             assert c.execute("SELECT count(*) FROM atoms").fetchone() == before
 
 
+async def test_analyze_refuses_a_volatile_function(demo_db: Database) -> None:
+    """F6 gets the core's refusal (issue #13.8), shown as any other error."""
+    stats = "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()"
+    with demo_db.connect() as c:
+        before = c.execute(stats).fetchone()
+    app = VecscopeApp(demo_db.target)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        screen = await _explain(pilot, "SELECT pg_stat_reset()", key="f6")
+        verdict = _verdict(app)
+        assert verdict.startswith("✗ EXPLAIN ANALYZE refused: pg_stat_reset() is volatile")
+        assert screen.diagnosis is None
+    with demo_db.connect() as c:
+        assert c.execute(stats).fetchone() == before
+
+
 async def test_from_the_indexes_screen(demo_db: Database) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=SIZE) as pilot:

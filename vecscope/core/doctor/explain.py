@@ -2,7 +2,8 @@
 
 Every EXPLAIN runs in a transaction that is rolled back. ANALYZE executes the query, so
 it runs only for statements that read, inside ``BEGIN READ ONLY`` under a
-``statement_timeout``: even a function with side effects cannot write. Queries with
+``statement_timeout``, and only when nothing it calls may have side effects that READ ONLY
+does not stop and no rollback undoes (:mod:`.side_effects`). Queries with
 ``$1`` parameters are planned with ``EXPLAIN (GENERIC_PLAN)`` where the server has it
 (PostgreSQL 16+); otherwise (and for ANALYZE, which needs values) a real vector taken
 from the table stands in for each query-vector parameter, and the result says so.
@@ -18,6 +19,7 @@ from psycopg.rows import TupleRow
 
 from vecscope.core import db, sqlscan
 from vecscope.core.doctor.plan import Plan, parse_plan
+from vecscope.core.doctor.side_effects import refuse_side_effects
 from vecscope.core.errors import BadInputError, ConnectError, QueryError, first_line
 from vecscope.core.models import Inventory, VectorColumn
 
@@ -157,8 +159,9 @@ def explain(
         allow_generic: Use ``GENERIC_PLAN`` for parameters where the server has it.
 
     Raises:
-        BadInputError: not SQL, several statements, a write with ``analyze``, an unknown
-            table or column, missing parameter values.
+        BadInputError: not SQL, several statements, a write or a volatile function (one
+            with side effects) with ``analyze``, an unknown table or column, missing
+            parameter values.
     """
     stripped, asked_analyze = sqlscan.strip_explain(query.strip())
     analyze = analyze or asked_analyze
@@ -190,6 +193,8 @@ def explain(
         db.execute(conn, "doctor_begin_read_only" if analyze else "doctor_begin")
         try:
             db.execute(conn, "doctor_statement_timeout", {"ms": int(timeout_ms)})
+            if analyze:
+                refuse_side_effects(conn, body)
             row = conn.execute(statement).fetchone()
             settings: dict[str, str | None] = {
                 r["name"]: r["value"]
