@@ -19,7 +19,7 @@ from vecscope.cli.faiss_args import add_parser as add_faiss_parser
 from vecscope.cli.live_args import add_parsers as add_live_parsers
 from vecscope.cli.migrate_args import add_parser as add_migrate_parser
 from vecscope.core.catalog.inventory import HEADLINE_SETTINGS, fetch_inventory, inventory_to_json
-from vecscope.core.connection import ConnectionTarget, connected, redact
+from vecscope.core.connection import ConnectionTarget, Pooling, connected, redact
 from vecscope.core.demo import server as demo_server
 from vecscope.core.errors import BadInputError, VecscopeError
 from vecscope.core.fmt import human_bytes, human_count, params_text, table
@@ -59,6 +59,14 @@ def _connection_flags() -> _Parser:
     g.add_argument("-p", "--port", help="server port")
     g.add_argument("-U", "--username", help="user name")
     g.add_argument("-d", "--dbname", help="database name")
+    g.add_argument(
+        "--pooler",
+        choices=[p.value for p in Pooling],
+        default=Pooling.AUTO.value,
+        help="what is between vecscope and the server: auto (default: found out with two "
+        "connections), none, session or transaction (PgBouncer's pool_mode); also "
+        "VECSCOPE_POOLER",
+    )
     g.add_argument("--help", action="help", help="show this help and exit")
     return p
 
@@ -107,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--analyze",
         action="store_true",
-        help="run it (reads only, in a READ ONLY transaction that is rolled back)",
+        help="run it (read-only transaction, rolled back; refused for volatile functions, row locks and writes)",
     )
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument(
@@ -192,7 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def target_from(args: argparse.Namespace) -> ConnectionTarget:
     return ConnectionTarget(
-        dsn=args.dsn or "", host=args.host, port=args.port, user=args.username, dbname=args.dbname
+        dsn=args.dsn or "",
+        host=args.host,
+        port=args.port,
+        user=args.username,
+        dbname=args.dbname,
+        pooling=Pooling(getattr(args, "pooler", None) or Pooling.AUTO),
     )
 
 

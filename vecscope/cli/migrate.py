@@ -24,6 +24,7 @@ from vecscope.core.fmt import human_bytes
 from vecscope.core.migrate import export, lint, predict
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.build import BuildProgress
+from vecscope.core.migrate.ddl import direct_target
 from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.journals import summary_json
 from vecscope.core.migrate.plan import MigrationSpec, choose, describe
@@ -311,6 +312,8 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
 
 def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
     action = args.migrate_command
+    if action in ("run", "resume", "rollback") and getattr(args, "direct_dsn", None):
+        target = direct_target(target, args.direct_dsn)
     if action in ("plan", "alembic", "sql"):
         spec = _spec(args, target)
         if action == "plan":

@@ -9,6 +9,11 @@ from typing import Any
 from vecscope.core.migrate.plan import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES
 from vecscope.core.migrate.states import DEFAULT_BACKUP
 
+_DIRECT_HELP = (
+    "a direct connection to the server (not through a transaction pooler such as "
+    "PgBouncer in transaction mode): the migration's DDL runs there"
+)
+
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> None:
     m = sub.add_parser(
@@ -54,6 +59,7 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
         "~/.local/state/vecscope/migrations/ unless VECSCOPE_STATE_DIR says otherwise)",
     )
     r.add_argument("--journal", type=Path, help="where to write the journal")
+    r.add_argument("--direct-dsn", metavar="DSN", help=_DIRECT_HELP)
     r.add_argument("--yes", action="store_true", help="no questions (needed without a terminal)")
     r.add_argument("--drop-leftovers", action="store_true", help="drop invalid leftovers")
     r.add_argument("--no-cutover", action="store_true", help="stop after verify")
@@ -69,6 +75,7 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
     for name, helptext in (("resume", "continue after an interruption"), ("rollback", "undo")):
         p = msub.add_parser(name, parents=[conn], add_help=False, help=helptext)
         p.add_argument("--journal", type=Path, help="the journal (default: the newest)")
+        p.add_argument("--direct-dsn", metavar="DSN", help=_DIRECT_HELP)
         p.add_argument("--yes", action="store_true")
         p.add_argument("--json", action="store_true")
         if name == "resume":

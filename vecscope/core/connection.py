@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
@@ -32,6 +34,24 @@ PROBE_TIMEOUT_MS = 5_000
 DEFAULT_CONNECT_TIMEOUT_S = 10
 
 
+class Pooling(StrEnum):
+    """What stands between vecscope and the server's sessions (``--pooler``)."""
+
+    #: Find out (:func:`pooling_of`): the default.
+    AUTO = "auto"
+    #: A server session per connection, for as long as it lasts.
+    NONE = "none"
+    #: A session pooler (PgBouncer ``pool_mode = session``): the same as none for us.
+    SESSION = "session"
+    #: A transaction pooler (PgBouncer ``pool_mode = transaction``, and statement mode):
+    #: two transactions of one connection may run on two server sessions.
+    TRANSACTION = "transaction"
+
+
+#: ``VECSCOPE_POOLER``: the same choice as ``--pooler``, for every command.
+POOLER_ENV = "VECSCOPE_POOLER"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionTarget:
     """Where to connect, as the user said it (DSN and/or psql-style flags)."""
@@ -41,6 +61,8 @@ class ConnectionTarget:
     port: str | None = None
     user: str | None = None
     dbname: str | None = None
+    #: ``auto`` (detect), or what the user says is in between (``--pooler``).
+    pooling: Pooling = Pooling.AUTO
 
     def conninfo(self) -> str:
         """The libpq connection string, with vecscope's defaults where the user set none.
@@ -189,11 +211,18 @@ def connect(
         ConnectError: With one redacted line saying why.
     """
     conninfo = target.conninfo()
+    pooled = pooling_of(target).mode == Pooling.TRANSACTION
     try:
-        conn = psycopg.connect(conninfo, autocommit=autocommit)
+        # Through a transaction pooler a named prepared statement may meet a server
+        # session that never saw it (or already has one of its name): none are made.
+        conn = psycopg.connect(
+            conninfo, autocommit=autocommit, **({"prepare_threshold": None} if pooled else {})
+        )
     except psycopg.Error as e:
         raise ConnectError(_explain_connect_failure(target, e)) from e
-    if statement_timeout_ms is not None:
+    if statement_timeout_ms is not None and not pooled:
+        # Not through a transaction pooler: a session SET would stay on a server session
+        # other clients then use, and our next statement may run on another one.
         db.execute(
             conn, "session_statement_timeout", timeout=sql.Literal(int(statement_timeout_ms))
         )
@@ -226,3 +255,102 @@ def connection_info(conn: psycopg.Connection[TupleRow]) -> ConnectionInfo:
         user=info.user,
         server_version=f"{major}.{minor}",
     )
+
+
+# --- poolers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoolerProbe:
+    """What :func:`pooling_of` found, and why it thinks so (shown to the user)."""
+
+    mode: Pooling
+    evidence: str
+
+    @property
+    def transaction_pooled(self) -> bool:
+        return self.mode == Pooling.TRANSACTION
+
+
+_probed: dict[str, PoolerProbe] = {}
+_probe_lock = threading.Lock()
+
+
+def pooling_of(target: ConnectionTarget) -> PoolerProbe:
+    """Whether a pooler stands between us and the server, and in which mode.
+
+    The user may say so (``--pooler``, ``VECSCOPE_POOLER``); otherwise it is found out
+    once per target and process, with two connections:
+
+    1. connection A asks for its server session's pid (autocommit, so its transaction
+       ends at once);
+    2. connection B opens a transaction and asks for its pid, and keeps it open;
+    3. A asks again.
+
+    Talking to the server itself, B's pid is never A's and A's never changes. Through a
+    transaction pooler, B is handed the server session A just released (PgBouncer reuses
+    the most recently used one), or A's second transaction lands on another session:
+    either shows. Through a session pooler neither happens (the client keeps its server
+    session, which is all vecscope needs), but the server's ``inet_server_port()``
+    differs from the port we connected to, which is reported as a session pooler.
+    A probe that fails (a one-connection limit, say) finds no pooler: say ``--pooler``.
+    """
+    chosen = target.pooling
+    if chosen == Pooling.AUTO:
+        env = os.environ.get(POOLER_ENV, "").strip().lower()
+        if env:
+            try:
+                chosen = Pooling(env)
+            except ValueError:
+                chosen = Pooling.AUTO
+    if chosen != Pooling.AUTO:
+        return PoolerProbe(chosen, f"--pooler {chosen} (as configured)")
+    key = target.conninfo()
+    with _probe_lock:
+        found = _probed.get(key)
+        if found is None:
+            found = _probe(key)
+            _probed[key] = found
+    return found
+
+
+def _probe(conninfo: str) -> PoolerProbe:
+    try:
+        a = psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
+    except psycopg.Error:
+        # connect() itself will say why it cannot connect.
+        return PoolerProbe(Pooling.NONE, "not probed: no connection")
+    client_port = a.info.port
+    try:
+        first = db.row(a, "pooler_backend")
+        try:
+            b = psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
+        except psycopg.Error:
+            return PoolerProbe(Pooling.NONE, "not probed: a second connection was refused")
+        try:
+            with b.transaction():
+                other = db.row(b, "pooler_backend")
+                again = db.row(a, "pooler_backend")
+        finally:
+            b.close()
+    except psycopg.Error as e:
+        return PoolerProbe(Pooling.NONE, f"not probed: {type(e).__name__}")
+    finally:
+        a.close()
+    if first is None or other is None or again is None:
+        return PoolerProbe(Pooling.NONE, "not probed")
+    pid, pid_b, pid_again = int(first["pid"]), int(other["pid"]), int(again["pid"])
+    if pid_b == pid or pid_again != pid:
+        return PoolerProbe(
+            Pooling.TRANSACTION,
+            f"one connection's transactions ran on server sessions {pid} and "
+            f"{pid_again if pid_again != pid else pid_b}: a transaction pooler",
+        )
+    server_port = first["server_port"]
+    if server_port is not None and int(server_port) != int(client_port):
+        return PoolerProbe(
+            Pooling.SESSION,
+            f"the server listens on port {server_port}, the connection goes to "
+            f"{client_port}: a pooler or proxy in session mode",
+        )
+    return PoolerProbe(Pooling.NONE, "each connection keeps its server session")

@@ -10,9 +10,11 @@ setting of a knob; an A/B two settings (or two indexes) one after the other.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -23,7 +25,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from vecscope.core import db
-from vecscope.core.connection import ConnectionTarget, connect
+from vecscope.core.connection import ConnectionTarget, connect, pooling_of
 from vecscope.core.errors import BadInputError, ConnectError, QueryError, first_line
 from vecscope.core.lab.groundtruth import (
     DEFAULT_MEMORY_BUDGET,
@@ -122,15 +124,33 @@ def knn_sql(target: LabTarget, k: int, extra: int) -> sql.Composed:
     )
 
 
+#: Measuring sessions behind a transaction pooler, with the settings each query's own
+#: transaction must set (weak: a closed session is forgotten).
+_local: weakref.WeakKeyDictionary[Conn, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 def open_session(conn_target: ConnectionTarget, settings: Settings) -> Conn:
-    """A measuring session: our own connection, the settings applied to it alone."""
+    """A measuring session: our own connection, the settings applied to it alone.
+
+    Behind a transaction pooler (:func:`~vecscope.core.connection.pooling_of`) a session
+    setting would land on whichever server session ran the SET, so there the settings go
+    into every measured query's own transaction instead (``set_config(..., true)``), and
+    are read back once with ``current_setting`` in such a transaction to prove it.
+    """
     conn = connect(conn_target, statement_timeout_ms=QUERY_TIMEOUT_MS)
     register_vector(conn)
+    if pooling_of(conn_target).transaction_pooled:
+        _local[conn] = {}
     apply_settings(conn, settings)
     return conn
 
 
 def apply_settings(conn: Conn, settings: Settings) -> None:
+    if conn in _local:
+        wanted = {str(k): str(v) for k, v in settings.items()}
+        _local[conn] = wanted
+        _verify_local(conn, wanted)
+        return
     for name, value in settings.items():
         try:
             db.execute(conn, "lab_set_config", {"name": str(name), "value": str(value)})
@@ -138,12 +158,47 @@ def apply_settings(conn: Conn, settings: Settings) -> None:
             raise BadInputError(f"cannot set {name} = {value}: {first_line(e)}") from e
 
 
+def _set_local(conn: Conn, settings: Mapping[str, str]) -> None:
+    for name, value in settings.items():
+        db.execute(conn, "lab_set_local", {"name": name, "value": value})
+
+
+def _verify_local(conn: Conn, settings: Mapping[str, str]) -> None:
+    """In one transaction: set, then read back, every setting (a pooled session)."""
+    try:
+        with conn.transaction():
+            _set_local(conn, settings)
+            for name, value in settings.items():
+                row = db.row(conn, "lab_current_setting", {"name": name})
+                got = str(row["value"]) if row else None
+                if got != value:
+                    raise QueryError(
+                        f"{name} is {got} in the measuring transaction, not {value}: "
+                        "the lab will not measure a setting it cannot prove"
+                    )
+    except psycopg.Error as e:
+        raise BadInputError(f"cannot set {', '.join(settings)}: {first_line(e)}") from e
+
+
+@contextlib.contextmanager
+def _settings_applied(conn: Conn) -> Iterator[None]:
+    """The measured statement's transaction: its settings first when pooled."""
+    local = _local.get(conn)
+    if local is None:
+        yield
+        return
+    with conn.transaction():
+        _set_local(conn, local)
+        yield
+
+
 def serving_index(
     conn: Conn, target: LabTarget, vector: npt.NDArray[np.float32], k: int
 ) -> str | None:
     """The index EXPLAIN says serves the lab's query on this session, or None (Seq Scan)."""
     stmt = db.statement("lab_explain", query=knn_sql(target, k, 0))
-    rows = conn.execute(stmt, {"q": vector}).fetchone()
+    with _settings_applied(conn):
+        rows = conn.execute(stmt, {"q": vector}).fetchone()
     plan = rows[0][0]["Plan"] if rows else {}
     stack = [plan]
     while stack:
@@ -157,7 +212,20 @@ def serving_index(
 def run_one(
     conn: Conn, stmt: bytes | sql.Composed, vec: npt.NDArray[np.float32]
 ) -> tuple[float, list[tuple[int, float]]]:
-    """One timed query: only the round trip and fetching the rows are inside the timer."""
+    """One timed query: only the round trip and fetching the rows are inside the timer.
+
+    Behind a transaction pooler the query runs unprepared in its own transaction with the
+    settings set first, all sent in one pipeline (one round trip, as a prepared query is).
+    """
+    local = _local.get(conn)
+    if local is not None:
+        t0 = time.perf_counter_ns()
+        with conn.pipeline(), conn.transaction():
+            _set_local(conn, local)
+            cur = conn.execute(stmt, {"q": vec})
+        rows = cur.fetchall()
+        elapsed = (time.perf_counter_ns() - t0) / 1e6
+        return elapsed, [(int(r[0]), float(r[1])) for r in rows]
     t0 = time.perf_counter_ns()
     rows = conn.execute(stmt, {"q": vec}, prepare=True).fetchall()
     elapsed = (time.perf_counter_ns() - t0) / 1e6

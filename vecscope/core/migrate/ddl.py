@@ -15,8 +15,8 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import db
-from vecscope.core.connection import ConnectionTarget, connect
-from vecscope.core.errors import MigrationError, QueryError, first_line
+from vecscope.core.connection import ConnectionTarget, connect, pooling_of
+from vecscope.core.errors import BadInputError, MigrationError, QueryError, first_line
 from vecscope.core.migrate.plan import MigrationSpec, Statement
 from vecscope.core.migrate.render import drop_sql, session_settings
 
@@ -24,10 +24,52 @@ Conn = psycopg.Connection[TupleRow]
 Say = Callable[[str], None]
 
 
+def require_own_sessions(target: ConnectionTarget) -> None:
+    """The wizard needs one server session for a whole statement sequence (``SET
+    lock_timeout`` then ``CREATE INDEX CONCURRENTLY`` on the same session, a build that
+    must not be pooled away): refuse a transaction pooler, naming it.
+
+    Raises:
+        BadInputError: ``target`` goes through a transaction pooler.
+    """
+    probe = pooling_of(target)
+    if probe.transaction_pooled:
+        raise BadInputError(
+            f"{target.describe()} goes through a transaction pooler ({probe.evidence}): "
+            "the migration needs its own server sessions; give a direct connection to "
+            "the server with --direct-dsn (nothing was changed)"
+        )
+
+
+def direct_target(pooled: ConnectionTarget, direct_dsn: str) -> ConnectionTarget:
+    """The direct connection given beside a pooled one, checked to reach the same database.
+
+    Raises:
+        BadInputError: it goes through a transaction pooler too, or reaches another
+            server or database.
+    """
+    direct = ConnectionTarget(dsn=direct_dsn)
+    require_own_sessions(direct)
+    with connect(pooled) as a, connect(direct) as b:
+        one = db.row(a, "migrate_same_server")
+        two = db.row(b, "migrate_same_server")
+    if one != two:
+        raise BadInputError(
+            f"--direct-dsn reaches {direct.describe()}, not the database "
+            f"{pooled.describe()} reaches (another server or database)"
+        )
+    return direct
+
+
 def open_ddl_session(
     target: ConnectionTarget, spec: MigrationSpec, *, build: bool
 ) -> tuple[Conn, list[Statement]]:
-    """A session for the wizard's DDL with its settings applied; returns what was set."""
+    """A session for the wizard's DDL with its settings applied; returns what was set.
+
+    Raises:
+        BadInputError: ``target`` goes through a transaction pooler.
+    """
+    require_own_sessions(target)
     conn = connect(target, statement_timeout_ms=None)
     applied = session_settings(spec, build=build)
     for st in applied:

@@ -30,6 +30,7 @@ from vecscope.core.migrate import verify as vf
 from vecscope.core.migrate.ddl import (
     drop_if_invalid,
     open_ddl_session,
+    require_own_sessions,
     stop_orphans,
     with_retries,
 )
@@ -98,7 +99,12 @@ class Migration:
         journal_path: Path | None = None,
         options: RunOptions | None = None,
     ) -> Migration:
-        """Write the journal's header and the plan; nothing touches the database."""
+        """Write the journal's header and the plan; nothing touches the database.
+
+        Raises:
+            BadInputError: ``target`` goes through a transaction pooler (nothing written).
+        """
+        require_own_sessions(target)
         with connect(target) as conn:
             server = f"{target.describe()} (PostgreSQL {conn.info.server_version})"
         journal = jn.Journal.create(spec, target, server, journal_path)
