@@ -20,6 +20,7 @@ from vecscope.core.doctor.plan import shorten_vectors
 from vecscope.core.live.model import LivePoint, ShapeRate
 from vecscope.core.live.rates import top_shapes
 from vecscope.tui.widgets.latency_plots import MARKER, LabPlot
+from vecscope.tui.widgets.sized_table import SizedTable
 
 TITLES = {
     "calls_per_s": "Calls per second per shape",
@@ -133,7 +134,7 @@ class IndexScansPlot(LabPlot):
         plt.ylim(0, top * 1.15 or 1.0)
 
 
-class ShapesTable(DataTable[Text]):
+class ShapesTable(SizedTable):
     """Query shapes at the position looked at; enter picks one for the plan doctor."""
 
     class ShapePicked(Message):
@@ -159,26 +160,29 @@ class ShapesTable(DataTable[Text]):
     def show(self, point: LivePoint | None, order: list[int]) -> None:
         current = self.cursor_row
         keep = self._key_at(current)
-        self.clear()
         self._shapes = {}
-        if point is None:
-            return
+        rows: list[tuple[str, tuple[Text, ...]]] = []
         numbers = {q: i + 1 for i, q in enumerate(order[: len(SERIES)])}
-        for s in point.shapes:
+        for s in point.shapes if point is not None else ():
             key = str(s.queryid)
             self._shapes[key] = s
             n = numbers.get(s.queryid)
             mark = Text(f"#{n}", style=f"bold {self._series_colour(n)}") if n else Text("")
-            self.add_row(
-                mark,
-                Text(_fmt(s.calls_per_s, 1), justify="right"),
-                Text(_fmt(s.mean_ms, 3), justify="right"),
-                Text(_fmt(s.rows_per_call, 1), justify="right"),
-                Text(f"{s.total_calls:,}", justify="right"),
-                Text(str(s.queryid), style="dim"),
-                Text(one_line(s.query)),
-                key=key,
+            rows.append(
+                (
+                    key,
+                    (
+                        mark,
+                        Text(_fmt(s.calls_per_s, 1), justify="right"),
+                        Text(_fmt(s.mean_ms, 3), justify="right"),
+                        Text(_fmt(s.rows_per_call, 1), justify="right"),
+                        Text(f"{s.total_calls:,}", justify="right"),
+                        Text(str(s.queryid), style="dim"),
+                        Text(one_line(s.query)),
+                    ),
+                )
             )
+        self.fill(rows)
         if keep is not None and keep in self._shapes:
             self.move_cursor(row=self.get_row_index(keep))
 
@@ -203,7 +207,7 @@ class ShapesTable(DataTable[Text]):
             self.post_message(self.ShapePicked(shape))
 
 
-class IndexesTable(DataTable[Text]):
+class IndexesTable(SizedTable):
     """Every pgvector index: scans and its table's sequential scans; flags first."""
 
     def on_mount(self) -> None:
@@ -213,21 +217,24 @@ class IndexesTable(DataTable[Text]):
             self.add_column(label, key=label or "mark")
 
     def show(self, point: LivePoint | None) -> None:
-        self.clear()
-        if point is None:
-            return
         error = str(self.app.theme_variables.get("error", "red"))
-        for ix in point.indexes:
-            self.add_row(
-                Text("✗", style=f"bold {error}") if ix.flag else Text(""),
-                Text(ix.key),
-                Text(ix.method),
-                Text(_fmt(ix.scans_per_s, 1), justify="right"),
-                Text(_fmt(ix.seq_scans_per_s, 1), justify="right"),
-                Text(f"{ix.total_scans:,}", justify="right"),
-                Text(short_flag(ix.flag), style=error if ix.flag else ""),
-                key=ix.key,
-            )
+        self.fill(
+            [
+                (
+                    ix.key,
+                    (
+                        Text("✗", style=f"bold {error}") if ix.flag else Text(""),
+                        Text(ix.key),
+                        Text(ix.method),
+                        Text(_fmt(ix.scans_per_s, 1), justify="right"),
+                        Text(_fmt(ix.seq_scans_per_s, 1), justify="right"),
+                        Text(f"{ix.total_scans:,}", justify="right"),
+                        Text(short_flag(ix.flag), style=error if ix.flag else ""),
+                    ),
+                )
+                for ix in (point.indexes if point is not None else ())
+            ]
+        )
 
 
 def short_flag(flag: str | None) -> str:
