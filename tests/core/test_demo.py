@@ -141,3 +141,36 @@ def test_embeddings_are_clustered_not_uniform() -> None:
     assert tenth > 2 * np.sort(noise_sims, axis=1)[:, -10].mean()
     again, _ = sample(model, 20_000, 1)
     assert np.array_equal(x, again)
+
+
+def test_demo_workload_takes_the_connection_flags(demo_db: Database) -> None:
+    """As every subcommand: --dsn names the database, and no demo server is started."""
+    r = vecscope(
+        "demo", "workload", "--dsn", demo_db.dsn, "--clients", "1", "--duration", "3s",
+        "--deploy-after", "1s",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.out == ""  # no server started here, so no DSN of one printed
+    assert "demo workload: 1 sessions" in r.err and "deploy:" in r.err
+    assert ", 0 errors" in r.err
+
+
+def test_demo_workload_refuses_a_database_without_the_demo(db: Database) -> None:
+    r = vecscope("demo", "workload", "--dsn", db.dsn, "--duration", "1s")
+    assert_one_line_error(r, "runs on the demo database")
+
+
+def test_each_demo_action_has_its_own_help() -> None:
+    for action, own in (
+        ("up", "print its DSN"),
+        ("down", "Stop the demo server"),
+        ("status", "exit status 1"),
+        ("workload", "--deploy-after"),
+    ):
+        r = vecscope("demo", action, "--help")
+        assert r.code == 0, r.err
+        assert r.out.startswith(f"usage: vecscope demo {action}"), r.out
+        assert own in " ".join(r.out.split())  # argparse wraps the description
+    workload = vecscope("demo", "workload", "--help").out
+    assert "--dsn" in workload and "-h HOST" in workload
+    assert "workload" not in vecscope("demo", "up", "--help").out

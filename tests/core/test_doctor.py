@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import psycopg
@@ -13,6 +14,7 @@ from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import connected
 from vecscope.core.doctor.diagnose import Diagnosis, diagnose, try_fix
 from vecscope.core.doctor.explain import explain
+from vecscope.core.doctor.plan import plan_text
 from vecscope.core.models import Severity
 from vecscope.core.pgvector import has_feature
 
@@ -293,6 +295,8 @@ def test_post_filter_with_actual_rows(cconn: psycopg.Connection[TupleRow]) -> No
     else:
         assert "upgrade pgvector to 0.8+" in (finding.fix or "")
     assert "B-tree" in (finding.fix or "")
+    if has_feature(pgvector, "iterative_scan"):
+        assert finding.settings == (("hnsw.iterative_scan", "relaxed_order"),)
 
 
 def test_expression_index_not_repeated(cconn: psycopg.Connection[TupleRow]) -> None:
@@ -356,5 +360,138 @@ def test_plan_doctor_is_the_one_entry(demo_db: Database, qvec: str) -> None:
         assert tried.fix_tried and tried.fixed is not None and tried.fixed.knn_served
         again = doctor.try_fix(plain.diagnosis)
         assert again is not None and again.knn_served
-        served = doctor.examine(f"SELECT id FROM doc_chunks ORDER BY embedding <=> {qvec} LIMIT 5")
+        served = doctor.examine(f"SELECT id FROM messages ORDER BY embedding <-> {qvec} LIMIT 5")
+        assert not served.diagnosis.findings
         assert doctor.try_fix(served.diagnosis) is None
+
+
+# --- issue #15 ------------------------------------------------------------------------
+
+
+def test_plan_text_shows_startup_and_total_time(
+    conn: psycopg.Connection[TupleRow], qvec: str
+) -> None:
+    """As EXPLAIN ANALYZE prints it: "actual time=0.512..0.935", never "..0.935"."""
+    d = run(conn, f"SELECT id FROM doc_chunks ORDER BY embedding <=> {qvec} LIMIT 10", analyze=True)
+    text = plan_text(d.result.plan)
+    assert "time=.." not in text
+    assert re.search(
+        r"^Limit .*\(actual time=\d+\.\d{3}\.\.\d+\.\d{3} rows=10 loops=1\)$", text, re.M
+    )
+    limit = d.result.plan.root
+    assert limit.actual_startup_ms is not None and limit.actual_total_ms is not None
+    assert limit.actual_startup_ms <= limit.actual_total_ms
+
+
+def test_try_fix_applies_a_setting_for_that_run(
+    conn: psycopg.Connection[TupleRow], qvec: str
+) -> None:
+    """probes-low's fix is a setting: trying it runs the query with it (SET LOCAL)."""
+    d = run(conn, f"SELECT id FROM doc_chunks ORDER BY embedding <=> {qvec} LIMIT 10")
+    probes = next(f for f in d.findings if f.rule == "probes-low")
+    assert probes.settings and probes.settings[0][0] == "ivfflat.probes"
+    assert f"SET ivfflat.probes = {probes.settings[0][1]};" in (probes.fix or "")
+    fixed = try_fix(conn, d, fetch_inventory(conn))
+    assert fixed is not None and fixed.tried == probes and fixed.fix_worked
+    assert fixed.result.tried_settings == probes.settings
+    assert fixed.result.settings["ivfflat.probes"] == probes.settings[0][1]
+    assert fixed.knn_served and "probes-low" not in rules(fixed)
+    assert any("ivfflat.probes" in n and "this run only" in n for n in fixed.result.notes)
+    # For that run only: the session keeps its own setting.
+    assert conn.execute("SELECT current_setting('ivfflat.probes')").fetchone() == ("1",)
+
+
+def test_post_filter_never_suggests_an_index_that_exists(
+    custom: Database, cconn: psycopg.Connection[TupleRow]
+) -> None:
+    sql = (
+        "SELECT id FROM items WHERE category = 0 "
+        "ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = 1) LIMIT 10"
+    )
+    btree = 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "items_category_btree_idx" ON "public"."items"'
+    fix = next(f for f in run(cconn, sql).findings if f.rule == "post-filter").fix or ""
+    assert f'{btree} ("category");' in fix
+    with custom.connect() as c:
+        c.execute("CREATE INDEX items_category_idx ON items (category)")
+    try:
+        d = run(cconn, sql)
+        assert d.knn_served  # half the rows match: the planner still scans the vector index
+        fix = next(f for f in d.findings if f.rule == "post-filter").fix or ""
+        assert btree not in fix
+        assert 'no new index: "items_category_idx" (btree on category) exists' in fix
+        assert "MATERIALIZED" in fix
+    finally:
+        with custom.connect() as c:
+            c.execute("DROP INDEX items_category_idx")
+
+
+def test_the_new_index_name_is_free(custom: Database, cconn: psycopg.Connection[TupleRow]) -> None:
+    """IF NOT EXISTS would skip a build whose name another index has: pick a free one."""
+    with custom.connect() as c:
+        c.execute(
+            "CREATE INDEX items_embedding_hnsw_idx ON items USING hnsw (embedding vector_l2_ops)"
+        )
+    try:
+        d = run(cconn, "SELECT id FROM items ORDER BY embedding <=> '[1,2,3,4,5,6,7,8]' LIMIT 5")
+        finding = next(f for f in d.findings if f.rule == "operator-mismatch")
+        assert finding.index_sql is not None
+        assert '"items_embedding_cosine_hnsw_idx"' in finding.index_sql
+    finally:
+        with custom.connect() as c:
+            c.execute("DROP INDEX items_embedding_hnsw_idx")
+
+
+def test_column_query_takes_the_applications_operator(pgss_demo_db: Database) -> None:
+    """The demo's application orders messages by <=> (its l2 index serves <->)."""
+    from vecscope.core import db
+    from vecscope.core.demo.workload import MESSAGES
+    from vecscope.core.doctor.column_query import column_query
+
+    with connected(pgss_demo_db.target) as c:
+        inventory = fetch_inventory(c)
+        before = column_query(c, inventory, "public", "messages", "embedding")
+        assert (before.operator, before.source) == ("<->", "index")
+        vector = c.execute("SELECT embedding::text FROM messages LIMIT 1").fetchone()
+        assert vector is not None
+        for _ in range(3):
+            db.execute(c, MESSAGES, {"vector": vector[0]})
+        after = column_query(c, inventory, "public", "messages", "embedding")
+        assert (after.operator, after.source) == ("<=>", "pg_stat_statements")
+        assert 'ORDER BY "embedding" <=> (SELECT' in after.sql
+        assert "3 calls in pg_stat_statements" in after.reason
+        d = diagnose(explain(c, after.sql, inventory), inventory)
+        assert d.findings[0].rule == "operator-mismatch"
+        # No index, no application query: cosine distance.
+        none = column_query(c, inventory, "public", "articles", "embedding")
+        assert (none.operator, none.source) == ("<=>", "default")
+
+
+def test_the_demos_tenant_filter(conn: psycopg.Connection[TupleRow], qvec: str) -> None:
+    """doc_chunks_tenant_id_idx exists: the post-filter fix says so instead of suggesting a
+    B-tree on tenant_id; trying the fix runs the query with the iterative scan."""
+    sql = (
+        "SELECT id FROM doc_chunks WHERE tenant_id = 'tenant-01' "
+        f"ORDER BY embedding <=> {qvec} LIMIT 10"
+    )
+    d = run(conn, sql, analyze=True)
+    if not d.knn_served:
+        pytest.skip("this planner filters first with the B-tree: no post-filter")
+    finding = next(f for f in d.findings if f.rule == "post-filter")
+    assert 'no new index: "doc_chunks_tenant_id_idx" (btree on tenant_id) exists' in (
+        finding.fix or ""
+    )
+    assert 'ON "public"."doc_chunks" ("tenant_id")' not in (finding.fix or "")
+    if not has_feature(fetch_inventory(conn).server.pgvector, "iterative_scan"):
+        return
+    fixed = try_fix(conn, d, fetch_inventory(conn))
+    assert fixed is not None and fixed.tried == finding
+    assert fixed.result.tried_settings == (("ivfflat.iterative_scan", "relaxed_order"),)
+    assert rules(fixed)["post-filter"] == Severity.INFO and fixed.fix_worked
+    # The next fix (probes-low) is tried with the first one's setting still on.
+    again = try_fix(conn, fixed, fetch_inventory(conn))
+    assert again is not None and again.tried is not None and again.tried.rule == "probes-low"
+    assert dict(again.result.tried_settings) == {
+        "ivfflat.iterative_scan": "relaxed_order",
+        "ivfflat.probes": "10",
+    }
+    assert again.fix_worked and rules(again)["post-filter"] == Severity.INFO

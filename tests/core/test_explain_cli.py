@@ -103,3 +103,26 @@ def test_bad_input(demo_db: Database, query: str, fragment: str) -> None:
 def test_no_query_at_all(demo_db: Database) -> None:
     r = vecscope("explain", "--dsn", demo_db.dsn)
     assert_one_line_error(r, "no query")
+
+
+def test_try_fix_with_a_setting(demo_db: Database) -> None:
+    """probes-low's fix is `SET ivfflat.probes`: --try-fix runs the query with it."""
+    query = (
+        "SELECT id FROM doc_chunks ORDER BY embedding <=> "
+        "(SELECT embedding FROM doc_chunks WHERE id = 7) LIMIT 10"
+    )
+    r = vecscope("explain", "--dsn", demo_db.dsn, "--json", "--try-fix", query)
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    probes = next(f for f in doc["findings"] if f["rule"] == "probes-low")
+    assert probes["settings"] == {"ivfflat.probes": "10"}
+    assert doc["try_fix"]["tried"] == {
+        "rule": "probes-low",
+        "settings": {"ivfflat.probes": "10"},
+        "rewritten": False,
+        "resolved": True,
+    }
+    r = vecscope("explain", "--dsn", demo_db.dsn, "--try-fix", query)
+    tail = r.out.split("--- trying the fix ---", 1)[1]
+    assert "tried the fix of probes-low: gone" in tail
+    assert "note: run with ivfflat.probes = 10 (SET LOCAL: for this run only)" in tail

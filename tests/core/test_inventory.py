@@ -14,6 +14,7 @@ from psycopg import sql
 from tests.conftest import DEMO_TEST_ROWS, LIMITED_ROLE, Database
 from vecscope.core.catalog.inventory import fetch_inventory, inventory_to_json
 from vecscope.core.connection import ConnectionTarget, connected
+from vecscope.core.demo.seed import EVENT_MONTHS, DemoSizes
 from vecscope.core.pgvector import has_feature
 
 
@@ -72,6 +73,8 @@ def test_every_demo_column(demo_json: dict[str, Any]) -> None:
         ("public", "messages", "embedding"),
         ("public", "articles", "embedding"),
         ("public", "atoms", "embedding"),
+        ("public", "events", "embedding"),
+        *(("public", f"events_{month}", "embedding") for month in EVENT_MONTHS),
         ("search", "Product Embeddings", "Embedding"),
     }
     for c in cols.values():
@@ -83,6 +86,27 @@ def test_every_demo_column(demo_json: dict[str, Any]) -> None:
     assert cols[("public", "doc_chunks", "embedding")]["rows"] == DEMO_TEST_ROWS
     assert cols[("public", "atoms", "embedding")]["rows"] == 200
     assert cols[("public", "articles", "embedding")]["indexes"] == []
+
+
+def test_partitioned_events(demo_json: dict[str, Any]) -> None:
+    """The partitioned table, its partitions, and its index attached on each."""
+    cols = {c["table"]: c for c in demo_json["columns"] if c["table"].startswith("events")}
+    parent = cols.pop("events")
+    assert (parent["relkind"], parent["partition_of"]) == ("p", None)
+    assert parent["indexes"] == ["idx_events_embedding"]
+    assert (
+        parent["rows"]
+        == sum(c["rows"] for c in cols.values())
+        == DemoSizes.scaled(DEMO_TEST_ROWS).events
+    )
+    assert {c["partition_of"] for c in cols.values()} == {"public.events"}
+    ix = _index(demo_json, "idx_events_embedding")
+    assert (ix["method"], ix["valid"], ix["parent_index"]) == ("ivfflat", True, None)
+    assert "ON ONLY public.events" in ix["definition"]
+    parts = [i for i in demo_json["indexes"] if i["parent_index"] == "idx_events_embedding"]
+    assert sorted(i["table"] for i in parts) == sorted(cols)
+    # A partitioned index has no storage of its own: its size is its partitions'.
+    assert ix["size_bytes"] > 0
 
 
 def test_ivfflat_on_doc_chunks(demo_json: dict[str, Any]) -> None:

@@ -28,8 +28,20 @@ from vecscope.core.lab.measure import (
     sweep,
 )
 from vecscope.core.lab.runner import LiveLab
-from vecscope.core.lab.session import LabSession, live_truth_k
-from vecscope.core.lab.stats import cheapest_meeting, pareto_front, percentiles, recall_at_k
+from vecscope.core.lab.session import (
+    ConnectionRoom,
+    LabSession,
+    capped_concurrency,
+    connection_room,
+    live_truth_k,
+)
+from vecscope.core.lab.stats import (
+    cheapest_meeting,
+    pareto_front,
+    percentiles,
+    recall_at_k,
+    recommend,
+)
 
 
 def test_recall_counts_ties_at_the_kth_distance() -> None:
@@ -48,6 +60,37 @@ def test_percentiles_pareto_and_recommendation() -> None:
     assert pareto_front(points) == [0, 1, 3]
     assert cheapest_meeting(points, 0.95) == 3
     assert cheapest_meeting(points, 0.999) is None
+
+
+def test_recommendation_meets_both_targets_or_says_which_cannot_be() -> None:
+    """The sweep of issue #15: with 20 ms set, probes=50 at p50 33 ms is no answer."""
+    # (p50 ms, recall): probes 1, 5, 10, 20, 50, 100.
+    points = [(0.4, 0.57), (1.5, 0.80), (2.8, 0.88), (6.3, 0.938), (33.0, 0.992), (60, 0.998)]
+    no_limit = recommend(points, 0.95)
+    assert no_limit.index == 4 and no_limit.unmet is None
+    within = recommend(points, 0.95, 40.0)
+    assert within.index == 4
+    over = recommend(points, 0.95, 20.0)
+    assert over.index is None and over.unmet == "latency"
+    assert over.nearest == 4  # the cheapest reaching the recall: how far over it is
+    assert over.within_latency == 3  # the best recall within 20 ms
+    short = recommend(points, 0.999, 100.0)
+    assert short.index is None and short.unmet == "recall" and short.nearest == 5
+    neither = recommend(points, 0.999, 0.1)
+    assert neither.unmet == "both" and neither.within_latency is None
+    # The cheapest of several meeting both, not the first.
+    assert recommend([(9.0, 0.97), (3.0, 0.96), (5.0, 0.99)], 0.95, 10.0).index == 1
+
+
+def test_concurrency_capped_by_the_servers_room() -> None:
+    room = ConnectionRoom(max_connections=100, reserved=3, in_use=7)
+    assert room.free == 90
+    assert capped_concurrency(room, 8) == (8, None)
+    capped, line = capped_concurrency(room, 500)
+    assert capped == 90 and line is not None and "\n" not in line
+    assert "max_connections 100, 3 reserved, 7 in use" in line and "measuring with 90" in line
+    with pytest.raises(BadInputError, match="no free connection"):
+        capped_concurrency(ConnectionRoom(10, 3, 7), 2)
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +373,65 @@ def test_iterative_scan_setting_where_pgvector_has_it(demo_db: Database) -> None
     )
     assert m.settings["hnsw.iterative_scan"] == "relaxed_order"
     assert m.index == "idx_messages_embedding_hnsw" and m.recall > 0.5
+
+
+def test_cli_latency_target_the_sweep_cannot_meet(demo_db: Database) -> None:
+    """Every setting is slower than 1 µs: no recommendation, and the verdict says the
+    latency target is what cannot be met (text and JSON), exit status 3."""
+    args = ["bench", "--dsn", demo_db.dsn, "--table", "public.doc_chunks", "--column"]
+    args += ["embedding", "--queries", "30", "--probes", "1,100", "--target-latency-ms"]
+    r = vecscope(*args, "0.001", "--json")
+    assert r.code == 3, r.err
+    doc = json.loads(r.out)
+    assert doc["recommendation"] is None and doc["unmet"] == "latency"
+    assert doc["target_latency_ms"] == 0.001
+    assert doc["nearest"] == {"ivfflat.probes": "100"} and doc["best_within_latency"] is None
+    assert doc["verdict"].startswith("The latency target cannot be met")
+    text = vecscope(*args, "0.001")
+    assert text.code == 3, text.err
+    assert "The latency target cannot be met: the cheapest setting reaching recall@10" in text.out
+    assert "ivfflat.probes = 100" in text.out and "p50 over 0.001 ms" in text.out
+    # A target every setting meets: the cheapest meeting the recall, as without one.
+    ok = vecscope(*args, "100000", "--json")
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)["recommendation"]["settings"] == {"ivfflat.probes": "100"}
+
+
+def test_cli_says_no_such_table_and_checks_k_first(demo_db: Database) -> None:
+    r = vecscope("bench", "--dsn", demo_db.dsn, "--table", "public.nosuch", "--column", "embedding")
+    assert_one_line_error(r, "no such table: public.nosuch")
+    r = vecscope(
+        "bench", "--dsn", demo_db.dsn, "--table", "public.doc_chunks", "--column", "nosuch"
+    )
+    assert_one_line_error(r, "public.doc_chunks has no column 'nosuch'", "embedding")
+    # Refused before anything is sampled or computed: one line, no progress before it.
+    for k, fragment in (("100000", "--k must be between 1 and 1,000"), ("0", "--k must be")):
+        r = vecscope(
+            "bench", "--dsn", demo_db.dsn, "--table", "public.doc_chunks", "--column",
+            "embedding", "--k", k,
+        )  # fmt: skip
+        assert_one_line_error(r, fragment)
+    r = vecscope(
+        "bench", "--dsn", demo_db.dsn, "--table", "public.atoms", "--column", "embedding",
+        "--k", "500",
+    )  # fmt: skip
+    assert_one_line_error(r, "k = 500 is larger than the 199 rows")
+    assert "ground truth" not in r.err
+
+
+def test_cli_caps_concurrency_by_free_connections(demo_db: Database) -> None:
+    with connected(demo_db.target) as conn:
+        room = connection_room(conn)
+    assert room.max_connections > room.in_use >= 1
+    r = vecscope(
+        "bench", "--dsn", demo_db.dsn, "--table", "public.doc_chunks", "--column", "embedding",
+        "--queries", "20", "--probes", "5", "--concurrency", "500", "--json",
+    )  # fmt: skip
+    assert r.code in (0, 3), r.err
+    notes = [line for line in r.err.splitlines() if "concurrency 500" in line]
+    assert len(notes) == 1 and "more than the server has room for" in notes[0]
+    assert f"max_connections {room.max_connections}" in notes[0]
+    doc = json.loads(r.out)
+    assert doc["concurrency"] < 500 and doc["concurrency"] <= room.free
+    assert doc["concurrency_capped"] == notes[0]
+    assert doc["results"][0]["concurrency"] == doc["concurrency"]

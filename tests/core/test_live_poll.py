@@ -388,3 +388,60 @@ def test_unloadable_pg_stat_statements_is_said_once_and_left_out(
         assert time.monotonic() < deadline, "the server logged the failed read"
         time.sleep(0.1)
     assert log.read_text(errors="replace").count(marker) - before == 1
+
+
+def test_index_never_used_under_seq_scan_load_is_flagged(db: Database) -> None:
+    """Real traffic: cosine searches on tables whose HNSW indexes are built for l2 (the
+    demo's ``messages``), so every search is a sequential scan. The big table's index is
+    flagged as never used; the small table's (rightly scanned whole) is not."""
+    with db.connect() as c:
+        for name, rows in (("unused_big", 2_000), ("unused_small", 200)):
+            c.execute(
+                sql.SQL(
+                    "CREATE TABLE {t} AS SELECT i AS id, (SELECT array_agg(sin(i * k))::real[]"
+                    "::vector(8) FROM generate_series(1, 8) k) AS e "
+                    "FROM generate_series(1, %s) i"
+                ).format(t=sql.Identifier(name)),
+                (rows,),
+            )
+            c.execute(
+                sql.SQL("CREATE INDEX {i} ON {t} USING hnsw (e vector_l2_ops)").format(
+                    i=sql.Identifier(f"{name}_hnsw"), t=sql.Identifier(name)
+                )
+            )
+            c.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    stop = threading.Event()
+
+    def searches() -> None:
+        with psycopg.connect(db.dsn, autocommit=True) as c:
+            while not stop.is_set():
+                for name in ("unused_big", "unused_small"):
+                    c.execute(
+                        sql.SQL(
+                            "SELECT id FROM {t} ORDER BY e <=> (SELECT e FROM {t} LIMIT 1) LIMIT 5"
+                        ).format(t=sql.Identifier(name))
+                    ).fetchall()
+                c.execute("SELECT pg_stat_force_next_flush()")
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=searches, daemon=True)
+    live = live_session(db.dsn, stall_seconds=2)
+    try:
+        thread.start()
+        live.step()
+        point = poll_until(
+            live.step,
+            lambda p: index(p, "public.unused_big_hnsw").flag is not None,
+            "the never-used index flagged",
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        live.close()
+        with db.connect() as c:
+            c.execute("DROP TABLE IF EXISTS unused_big, unused_small")
+    flag = index(point, "public.unused_big_hnsw").flag
+    assert flag is not None and flag.startswith("never used: no index scan at all")
+    assert "unused_big had" in flag and "sequential scans" in flag
+    assert index(point, "public.unused_small_hnsw").flag is None
+    assert index(point, "public.unused_big_hnsw").seq_scans_per_s >= 1.0

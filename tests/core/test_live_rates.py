@@ -18,7 +18,14 @@ from vecscope.core.live.model import (
     Snapshot,
     StatementCounters,
 )
-from vecscope.core.live.rates import HIDDEN, LiveTracker, summarize_activity, top_shapes
+from vecscope.core.live.rates import (
+    HIDDEN,
+    UNUSED_MIN_ROWS,
+    UNUSED_SEQ_PER_S,
+    LiveTracker,
+    summarize_activity,
+    top_shapes,
+)
 from vecscope.core.live.session import point_to_json
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -42,7 +49,7 @@ def stmt(
 
 
 def index(
-    idx_scan: int = 0, seq_scan: int = 0, *, valid: bool = True, oid: int = 1
+    idx_scan: int = 0, seq_scan: int = 0, *, valid: bool = True, oid: int = 1, rows: int = 1000
 ) -> IndexCounters:
     return IndexCounters(
         indexrelid=oid,
@@ -54,8 +61,8 @@ def index(
         idx_scan=idx_scan,
         idx_tup_read=idx_scan * 10,
         seq_scan=seq_scan,
-        seq_tup_read=seq_scan * 1000,
-        live_rows=1000,
+        seq_tup_read=seq_scan * rows,
+        live_rows=rows,
     )
 
 
@@ -271,10 +278,28 @@ def test_used_again_clears_the_flag() -> None:
     assert "had 1 sequential scans" in str(ix(tracker.feed(snap(3.6, indexes=[index(6, 10)]))).flag)
 
 
-def test_never_used_is_not_flagged() -> None:
-    tracker = LiveTracker(stall_seconds=0.5)
-    for t, seq in enumerate((0, 10, 20, 30, 40)):
-        assert ix(tracker.feed(snap(t, indexes=[index(0, seq)]))).flag is None
+def test_never_used_is_flagged_under_load_only() -> None:
+    """No scan ever while the table is scanned sequentially: flagged once the table was
+    watched for the stall time at UNUSED_SEQ_PER_S or more, and is not a small one."""
+    tracker = LiveTracker(stall_seconds=4)
+    flags = [
+        ix(tracker.feed(snap(t, indexes=[index(0, seq)]))).flag
+        for t, seq in enumerate((0, 10, 20, 30, 40))
+    ]
+    assert flags[:4] == [None] * 4  # watched for less than 4 s
+    assert flags[4] == (
+        "never used: no index scan at all, while items had 40 sequential scans in the "
+        "watched last 4 s (10.0/s): the planner does not use it for these queries (an "
+        "operator its opclass does not serve?)"
+    )
+    # A scan clears it: the index serves some queries.
+    assert ix(tracker.feed(snap(5, indexes=[index(1, 50)]))).flag is None
+    # Under the threshold, or on a small table (rightly scanned whole): no flag.
+    light, small = LiveTracker(stall_seconds=4), LiveTracker(stall_seconds=4)
+    for t in range(9):
+        assert ix(light.feed(snap(t, indexes=[index(0, t // 2)]))).flag is None
+        assert ix(small.feed(snap(t, indexes=[index(0, 10 * t, rows=999)]))).flag is None
+    assert UNUSED_SEQ_PER_S == 1.0 and UNUSED_MIN_ROWS == 1000
 
 
 def test_used_before_the_run_is_idle_since_first_seen() -> None:

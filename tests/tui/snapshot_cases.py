@@ -50,7 +50,12 @@ def indexes_screen(db: Database, snap_compare: Any) -> bool:
         await wait_loaded(pilot)
         await coarse_sizes(pilot)
         # Highlight the INVALID index so the detail pane shows a finding and its fix.
-        await pilot.press(*["down"] * 8)
+        from vecscope.tui.widgets.inventory_table import InventoryTable
+
+        table = pilot.app.screen.query_one(InventoryTable)
+        await pilot.press(
+            *["down"] * table.get_row_index("ix:search.Product Embeddings_cosine_idx")
+        )
         await pilot.pause()
 
     return bool(snap_compare(VecscopeApp(db.target), terminal_size=SIZE, run_before=ready))

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Static
 from tests.conftest import Database
 from tests.tui.helpers import screen_text, wait_loaded, wait_until
 from vecscope.core.connection import ConnectionTarget
+from vecscope.core.demo.seed import EVENT_MONTHS
 from vecscope.core.embedded import EmbeddedServer
 from vecscope.tui.app import VecscopeApp
 from vecscope.tui.screens.connection_error import ConnectionErrorScreen
@@ -44,6 +45,8 @@ async def test_inventory_rows_and_marks(demo_db: Database) -> None:
             "col:public.articles.embedding",
             "col:public.atoms.embedding",
             "col:public.doc_chunks.embedding",
+            "col:public.events.embedding",
+            *(f"col:public.events_{month}.embedding" for month in EVENT_MONTHS),
             "col:public.messages.embedding",
             "col:search.Product Embeddings.Embedding",
         }
@@ -101,7 +104,8 @@ async def test_filter_and_problems_only(demo_db: Database) -> None:
         assert cols == {"col:public.articles.embedding", "col:search.Product Embeddings.Embedding"}
         await pilot.press("f")
         await pilot.pause()
-        assert len([k for k in _rows(app) if k.startswith("col:")]) == 5
+        # Every column again: the five tables, the partitioned one and its four partitions.
+        assert len([k for k in _rows(app) if k.startswith("col:")]) == 10
 
 
 async def test_refresh_sees_new_index(demo_db: Database) -> None:

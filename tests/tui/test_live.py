@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from psycopg import sql
 from textual.pilot import Pilot
-from textual.widgets import TextArea
+from textual.widgets import Static, TextArea
 
 from tests.conftest import Database
 from tests.tui.helpers import capture_notes, screen_text, wait_loaded, wait_until
@@ -24,7 +24,7 @@ from vecscope.tui.context import LiveOptions
 from vecscope.tui.replay import ReplayApp
 from vecscope.tui.screens.explain import ExplainScreen
 from vecscope.tui.screens.live import LiveScreen
-from vecscope.tui.widgets.live_views import IndexesTable, ShapesTable
+from vecscope.tui.widgets.live_views import ActivityPanel, IndexesTable, IndexScansPlot, ShapesTable
 
 RECORDING = Path(__file__).parent.parent / "data" / "live_demo.sqlite"
 SIZE = (160, 40)
@@ -51,14 +51,27 @@ async def _open_live(pilot: Pilot[Any], polls: int = 2) -> LiveScreen:
 
 
 async def test_live_without_pg_stat_statements(bare_demo_db: Database) -> None:
-    """A server without pg_stat_statements loaded: say how to enable it, show the rest."""
+    """A server without pg_stat_statements loaded: one line says what is missing and how
+    to enable it, the shapes' charts and table are hidden, `e` says why there is nothing
+    to explain; the index scans, activity and settings show as usual."""
     app = VecscopeApp(bare_demo_db.target, live_options=LiveOptions(interval_s=0.5))
+    notes = capture_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_live(pilot)
-        text = " ".join(plain(app).split())  # the message wraps where the screen ends
-        assert "pg_stat_statements is not" in text and "shared_preload_libraries" in text
-        assert "running queries, index scans, settings" in text
+        await pilot.pause()
+        note = str(screen.query_one("#live-notes", Static).render())
+        assert note.startswith("⚠ No query shapes: pg_stat_statements is not loaded")
+        assert "shared_preload_libraries" in note and "\n" not in note
+        for chart in ("#live-calls", "#live-mean", "#live-rows", "#live-shapes"):
+            assert not screen.query_one(chart).display, chart
+        assert screen.query_one(IndexScansPlot).display
+        assert screen.query_one(IndexScansPlot).region.width > SIZE[0] // 2
         assert screen.query_one(ShapesTable).row_count == 0
+        await pilot.press("e")
+        await pilot.pause()
+        assert notes[-1].startswith("pg_stat_statements: No query shapes to explain:")
+        assert "shared_preload_libraries" in notes[-1]
+        assert not any("yet" in n for n in notes)
         indexes = screen.query_one(IndexesTable)
         cell = indexes.get_cell("search.Product Embeddings_cosine_idx", "note")
         assert str(cell).startswith("INVALID")
@@ -172,11 +185,11 @@ async def test_live_shapes_and_explain(pgss_demo_db: Database, workload: Any) ->
         await wait_until(pilot, lambda: len(screen.points) > count, timeout=30)
 
 
-def _stopped(screen: LiveScreen) -> list[str]:
-    """Valid indexes flagged at the poll looked at."""
+def _flagged(screen: LiveScreen, kind: str = "stopped") -> list[str]:
+    """Valid indexes flagged ``kind`` ("stopped", "never used") at the poll looked at."""
     point = screen.window()[1]
     assert point is not None
-    return [ix.key for ix in point.indexes if ix.flag and ix.valid]
+    return [ix.key for ix in point.indexes if ix.flag and ix.valid and ix.flag.startswith(kind)]
 
 
 async def test_replay_step_seek_play() -> None:
@@ -203,9 +216,12 @@ async def test_replay_step_seek_play() -> None:
         assert screen.position == last - 30
         # The flag of the deploy is visible at the end, not before it happened.
         await pilot.press("end")
-        assert _stopped(screen) == ["search.Product Embeddings_hnsw"]
+        assert _flagged(screen) == ["search.Product Embeddings_hnsw"]
+        # messages' l2 index never served the application's cosine searches, while the
+        # table was scanned 6 times a second (issue #15): flagged too.
+        assert "public.idx_messages_embedding_hnsw" in _flagged(screen, "never used")
         await pilot.press("home")
-        assert _stopped(screen) == []
+        assert _flagged(screen) == [] and _flagged(screen, "never used") == []
         # Play from the start to the end, then it pauses by itself.
         await pilot.press("space")
         assert not screen.paused
@@ -259,3 +275,43 @@ async def test_replay_of_an_empty_recording(tmp_path: Path) -> None:
 def test_faiss_dir_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--faiss-dir", str(tmp_path / "nowhere"), "--dsn", "host=/nonexistent"]) == 2
     assert "--faiss-dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+async def test_live_layout(size: tuple[int, int]) -> None:
+    """Designed for 80x24: every index row, the shapes, a footer that fits; charts (with
+    their titles) when tall, the detail pane beside the tables when wide, on `d` when not."""
+    app = ReplayApp(RECORDING)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen))
+        screen = _live(app)
+        await wait_until(pilot, lambda: screen.info is not None)
+        await pilot.pause()
+        point = screen.window()[1]
+        assert point is not None
+        indexes = screen.query_one(IndexesTable)
+        assert indexes.row_count == len(point.indexes) == 6
+        # Every row inside the table's own height, and within the screen.
+        assert indexes.region.bottom <= size[1] - 1
+        assert indexes.scrollable_content_region.height >= indexes.row_count + 1
+        text = plain(app)
+        for ix in point.indexes:
+            assert ix.key in text, (size, ix.key)
+        assert "never used" in text and "stopped" in text and "INVALID" in text
+        assert "e Explain" in text and "d Details" in text and "q Quit" in text
+        charts = screen.query_one("#live-charts")
+        activity = screen.query_one(ActivityPanel)
+        tall, wide = size[1] >= 36, size[0] >= 120
+        assert charts.display == tall
+        if tall:
+            for title in ("Calls per second per shape", "Mean ms per call", "Rows per call"):
+                assert title in text, title
+        assert activity.display == wide
+        if not wide:
+            await pilot.press("d")
+            await pilot.pause()
+            assert activity.display and not screen.query_one("#live-tables").display
+            assert "no index scan at all" in " ".join(plain(app).split())
+            await pilot.press("d")
+            await pilot.pause()
+            assert not activity.display and indexes.display

@@ -18,7 +18,7 @@ from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.backup import BackupRecord
-from vecscope.core.migrate.build import BuildOutcome
+from vecscope.core.migrate.build import BuildOutcome, BuildProgress
 from vecscope.core.migrate.engine import CutoverResult, Migration
 from vecscope.core.migrate.plan import MigrationSpec, choose
 from vecscope.core.migrate.preflight import Preflight
@@ -31,7 +31,11 @@ from vecscope.tui.screens.journals import JournalsScreen
 from vecscope.tui.screens.migrate import MigrateScreen
 from vecscope.tui.widgets.checklist import Checklist
 from vecscope.tui.widgets.inventory_table import InventoryTable
-from vecscope.tui.widgets.step_results import build_outcome_lines, figures_lines
+from vecscope.tui.widgets.step_results import (
+    build_outcome_lines,
+    build_progress_lines,
+    figures_lines,
+)
 
 SIZE = (160, 50)
 #: Each step really runs on a shared two-core machine: generous, never a race.
@@ -456,3 +460,18 @@ def test_baseline_and_new_index_side_by_side() -> None:
     assert "before (baseline)" in lines[0] and "after (new index)" in lines[0]
     recall = next(line for line in lines if line.startswith("recall@10"))
     assert recall.split() == ["recall@10", "0.592", "0.978"]
+
+
+def test_a_partitions_build_shows_which_partition() -> None:
+    progress = BuildProgress(
+        "building index: loading tuples",
+        42.0,
+        3.0,
+        5.0,
+        partition="events_2026_02",
+        partition_number=2,
+        partitions=4,
+    )
+    text = "\n".join(line.plain for line in build_progress_lines(progress, _spec(), None, None))
+    assert "partition" in text and "2 of 4: events_2026_02" in text
+    assert progress.where == "partition 2/4 events_2026_02"

@@ -13,7 +13,13 @@ from vecscope.core.errors import BadInputError
 from vecscope.core.fmt import table
 from vecscope.core.lab.measure import Knob, Measurement, default_values, knob_for
 from vecscope.core.lab.sampling import QuerySet
-from vecscope.core.lab.session import LabSession
+from vecscope.core.lab.session import (
+    MAX_K,
+    LabSession,
+    capped_concurrency,
+    connection_room,
+    unmet_text,
+)
 from vecscope.core.lab.target import LabTarget
 
 
@@ -58,13 +64,21 @@ def _row(m: Measurement) -> dict[str, Any]:
     }
 
 
+def _settings_of(measurements: tuple[Measurement, ...], i: int | None) -> dict[str, str] | None:
+    return dict(measurements[i].settings) if i is not None else None
+
+
 def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: TextIO) -> int:
-    """Exit 0 when a setting meets the recall target, 3 when none does, 2 on bad input."""
+    """Exit 0 when a setting meets the targets (recall, and p50 latency if given), 3 when
+    none does, 2 on bad input."""
     schema, tbl = parse_table(args.table)
     if not 0 < args.target_recall <= 1:
         raise BadInputError("--target-recall must be in (0, 1]")
-    if args.k < 1:
-        raise BadInputError("--k must be at least 1")
+    latency = args.target_latency_ms
+    if latency is not None and not 0 < latency < float("inf"):
+        raise BadInputError("--target-latency-ms must be a positive number of milliseconds")
+    if not 1 <= args.k <= MAX_K:
+        raise BadInputError(f"--k must be between 1 and {MAX_K:,}")
     if args.concurrency < 1:
         raise BadInputError("--concurrency must be at least 1")
     values: list[int] = []
@@ -91,6 +105,11 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
         print(f"ground truth for {len(queries)} queries…", file=sys.stderr, flush=True)
 
     with connected(conn_target) as conn:
+        # Capped before anything is measured: more sessions than the server has room for
+        # would end in "too many clients" half-way, and starve the application meanwhile.
+        concurrency, capped = capped_concurrency(connection_room(conn), args.concurrency)
+        if capped:
+            print(capped, file=sys.stderr, flush=True)
         lab = LabSession.prepare(
             conn,
             conn_target,
@@ -109,15 +128,17 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
     result = lab.sweep(
         lab.grid(values),
         k=args.k,
-        concurrency=args.concurrency,
+        concurrency=concurrency,
         target_recall=args.target_recall,
+        target_latency_ms=latency,
         on_result=lambda m: print(
             f"  {knob} = {m.settings[knob]}: recall {m.recall:.3f}, p50 {m.p50_ms:.2f} ms",
             file=sys.stderr,
             flush=True,
         ),
     )
-    rec = result.recommendation
+    rec, verdict = result.recommendation, result.verdict
+    unmet = unmet_text(result, str(knob))
     doc = {
         "table": f"{target.schema}.{target.table}",
         "column": target.column,
@@ -125,23 +146,31 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
         "k": args.k,
         "queries": len(queries),
         "query_source": queries.source,
-        "concurrency": args.concurrency,
+        "concurrency": concurrency,
+        "concurrency_capped": capped,
         "ground_truth": {"method": gt.method, "seconds": round(gt.seconds, 3)},
         "target_recall": args.target_recall,
+        "target_latency_ms": latency,
         "results": [_row(m) for m in result.measurements],
         "pareto": [_row(result.measurements[i])["settings"] for i in result.pareto],
         "recommendation": _row(result.measurements[rec]) if rec is not None else None,
+        "unmet": verdict.unmet,
+        "nearest": _settings_of(result.measurements, verdict.nearest),
+        "best_within_latency": _settings_of(result.measurements, verdict.within_latency),
+        "verdict": unmet,
     }
     if args.json:
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
         out.write(
             f"{target.label}  k={args.k}  {queries.source}  concurrency="
-            f"{args.concurrency}\nground truth: {gt.method} ({gt.seconds:.2f} s)\n\n"
+            f"{concurrency}\nground truth: {gt.method} ({gt.seconds:.2f} s)\n\n"
         )
         rows = []
         for i, m in enumerate(result.measurements):
             mark = ("★" if i in result.pareto else "") + (" ← recommended" if i == rec else "")
+            if latency is not None and m.p50_ms > latency:
+                mark += f" p50 over {latency:g} ms"
             rows.append(
                 [
                     f"{knob}={m.settings[knob]}",
@@ -162,12 +191,14 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
             + "\n\n"
         )
         if rec is None:
-            out.write(f"No setting reached recall {args.target_recall}: try larger values.\n")
+            out.write(f"{unmet}\n")
         else:
             m = result.measurements[rec]
+            within = f" <= {latency:g} ms" if latency is not None else ""
             out.write(
                 f"Recommendation: SET {knob} = {m.settings[knob]};  (recall "
-                f"{m.recall:.3f} >= {args.target_recall}, p50 {m.p50_ms:.2f} ms)\n"
+                f"{m.recall:.3f} >= {args.target_recall}, p50 {m.p50_ms:.2f} ms{within})\n"
             )
         out.write("★ Pareto front: no other setting is both faster and more accurate.\n")
+
     return 0 if rec is not None else 3

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from vecscope.cli.faiss_args import add_parser as add_faiss_parser
 from vecscope.cli.live_args import add_parsers as add_live_parsers
@@ -71,15 +71,82 @@ def _connection_flags() -> _Parser:
     return p
 
 
-def _data_dir_flags() -> _Parser:
+def _demo_flags(*, seed: bool, nested: bool) -> _Parser:
+    """``--data-dir`` (and ``--reset``, ``--rows`` where the demo is seeded), taken before
+    the action (``demo --reset``) and after it (``demo up --reset``). After it, their
+    defaults are suppressed: a nested parser's defaults would overwrite what came before."""
     p = _Parser(add_help=False)
     p.add_argument(
         "--data-dir",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS if nested else None,
         help=f"where the demo server lives (default {demo_server.default_data_dir()})",
     )
+    if seed:
+        p.add_argument(
+            "--reset",
+            action="store_true",
+            default=argparse.SUPPRESS if nested else False,
+            help="drop the demo data and seed it again",
+        )
+        p.add_argument(
+            "--rows",
+            type=int,
+            default=argparse.SUPPRESS if nested else None,
+            help=f"doc_chunks rows; other tables scale (default {demo_server.DEFAULT_ROWS:,})",
+        )
     return p
+
+
+def _add_demo_parser(sub: Any, conn: _Parser) -> None:
+    d = sub.add_parser(
+        "demo",
+        parents=[_demo_flags(seed=True, nested=False)],
+        help="the embedded PostgreSQL with pgvector and demo data",
+        description="The embedded PostgreSQL with pgvector and the demo data. Without an "
+        "action: start it, seed it if needed and open the TUI; quitting stops it.",
+    )
+    actions = d.add_subparsers(dest="action", metavar="ACTION")
+    seeded = _demo_flags(seed=True, nested=True)
+    where = _demo_flags(seed=False, nested=True)
+    actions.add_parser(
+        "open",
+        parents=[seeded],
+        help="start, seed and open the TUI, stop on quit (the default)",
+        description="Start the demo server, seed it if needed and open the TUI on it; "
+        "quitting stops the server.",
+    )
+    actions.add_parser(
+        "up",
+        parents=[seeded],
+        help="start and seed, print the DSN, leave it running",
+        description="Start the demo server and seed it if needed; leave it running and "
+        "print its DSN as the last line on stdout (progress goes to stderr).",
+    )
+    actions.add_parser("down", parents=[where], help="stop it", description="Stop the demo server.")
+    actions.add_parser(
+        "status",
+        parents=[where],
+        help="print the DSN if it runs (exit 1 if not)",
+        description="Print the demo server's DSN if it runs; exit status 1 if it does not.",
+    )
+    w = actions.add_parser(
+        "workload",
+        parents=[conn, where],
+        add_help=False,
+        help="run the demo application's searches (for the Live mode)",
+        description="Run the searches a small RAG application would run on the demo "
+        "database, from a few sessions (application_name demo-app). Without connection "
+        "flags it starts the embedded demo server (and seeds it if needed); with them it "
+        "runs on that database, which must hold the demo tables.",
+    )
+    w.add_argument("--duration", help="stop after this long, e.g. 5m (default: until ^C)")
+    w.add_argument("--clients", type=int, default=3, help="sessions (default 3)")
+    w.add_argument(
+        "--deploy-after",
+        default="60s",
+        help="when the application's deploy changes product search (default 60s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--analyze",
         action="store_true",
-        help="run it (read-only transaction, rolled back; refused for volatile functions, row locks and writes)",
+        help=(
+            "run it (read-only transaction, rolled back; refused for volatile functions, "
+            "row locks and writes)"
+        ),
     )
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument(
@@ -124,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--try-fix",
         action="store_true",
-        help="also explain the first rewritten query a finding offers",
+        help="also try the first fix a finding offers: its rewritten query, or its setting",
     )
 
     b = sub.add_parser(
@@ -152,12 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-recall", type=float, default=lab_defaults.TARGET_RECALL,
         help=f"default {lab_defaults.TARGET_RECALL}",
     )  # fmt: skip
+    b.add_argument(
+        "--target-latency-ms", type=float, default=None, metavar="MS",
+        help="p50 latency a recommended setting must stay within (default: none)",
+    )  # fmt: skip
     b.add_argument("--operator", help="distance operator (default: the index's)")
     b.add_argument(
         "--ground-truth",
         choices=["auto", "faiss", "postgres"],
         default="auto",
-        help="exact search method (auto: faiss when the vectors fit --memory-budget)",
+        help="exact search method (auto: faiss, streamed through --memory-budget)",
     )
     b.add_argument("--memory-budget", type=int, default=2048, help="MiB for the faiss path (2048)")
     b.add_argument("--json", action="store_true", help="print JSON")
@@ -166,35 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_faiss_parser(sub, conn, _Parser)
     add_live_parsers(sub, conn)
 
-    d = sub.add_parser(
-        "demo",
-        parents=[_data_dir_flags()],
-        help="the embedded PostgreSQL with pgvector and demo data",
-    )
-    d.add_argument(
-        "action",
-        nargs="?",
-        choices=["open", "up", "down", "status", "workload"],
-        default="open",
-        help="open (default): start, seed and open the TUI, stop on quit; "
-        "up: start and seed, print the DSN, leave it running; "
-        "down: stop it; status: say whether it runs; "
-        "workload: run the demo application's searches (for the Live mode)",
-    )
-    d.add_argument("--duration", help="workload: stop after this long, e.g. 5m (default: until ^C)")
-    d.add_argument("--clients", type=int, default=3, help="workload: sessions (default 3)")
-    d.add_argument(
-        "--deploy-after",
-        default="60s",
-        help="workload: when the application's deploy changes product search (default 60s)",
-    )
-    d.add_argument("--reset", action="store_true", help="drop the demo data and seed it again")
-    d.add_argument(
-        "--rows",
-        type=int,
-        default=None,
-        help=f"doc_chunks rows; other tables scale (default {demo_server.DEFAULT_ROWS:,})",
-    )
+    _add_demo_parser(sub, conn)
     return parser
 
 
@@ -315,6 +361,9 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             return 1
         out.write(dsn + "\n")
         return 0
+    if args.action == "workload" and _connection_given(args):
+        # A database named with the connection flags: the demo tables are there already.
+        return _demo_workload(args, target_from(args).conninfo())
     server = demo_server.up(
         data_dir,
         rows=args.rows,
@@ -325,6 +374,10 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "workload":
         return _demo_workload(args, server.conninfo(demo_server.DEMO_DB))
     return 0
+
+
+def _connection_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, name, None) for name in ("dsn", "host", "port", "username", "dbname"))
 
 
 def _workload_options(args: argparse.Namespace) -> tuple[float | None, float]:
@@ -410,7 +463,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         out.write(diagnosis_text(diagnosis) + "\n")
         if exam.fix_tried:
             if tried is None:
-                out.write("\nNo finding offers a rewritten query to try.\n")
+                out.write("\nNo finding offers a fix to try (a rewritten query or a setting).\n")
             else:
                 out.write("\n--- trying the fix ---\n" + diagnosis_text(tried) + "\n")
     return exam.exit_code
@@ -510,6 +563,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.command is None:
         args.command = "tui"
+    if args.command == "demo" and args.action is None:
+        args.action = "open"
     if args.command == "demo" and args.rows is not None and args.rows < 1000:
         raise BadInputError("--rows must be at least 1000")
     return args

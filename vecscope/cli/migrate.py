@@ -30,7 +30,8 @@ from vecscope.core.migrate.journals import summary_json
 from vecscope.core.migrate.plan import MigrationSpec, choose, describe
 from vecscope.core.migrate.preflight import FAIL, Preflight
 from vecscope.core.migrate.records import BackupChoice, RunOptions
-from vecscope.core.migrate.render import rollback_statements, steps
+from vecscope.core.migrate.refusal import refusal
+from vecscope.core.migrate.render import partitioned_names, rollback_statements, steps
 from vecscope.core.migrate.states import BACKUP_KINDS, Kind, Step
 from vecscope.core.migrate.verify import Verification
 
@@ -75,7 +76,7 @@ def plan_json(spec: MigrationSpec) -> dict[str, Any]:
         ],
         "lint": [
             {"rule": f.rule, "severity": str(f.severity), "message": f.message}
-            for f in lint.lint(export.sql_script(spec))
+            for f in lint.lint(export.sql_script(spec), partitioned=partitioned_names(spec))
         ],
         "rollback_before_cutover": [
             st.sql for st in rollback_statements(spec, after_cutover=False)
@@ -97,7 +98,7 @@ def plan_text(spec: MigrationSpec) -> str:
     if spec.old_name and spec.kind == Kind.REBUILD:
         lines.append("Rollback after cutover:")
         lines.extend("     " + st.sql for st in rollback_statements(spec, after_cutover=True))
-    findings = lint.lint(export.sql_script(spec))
+    findings = lint.lint(export.sql_script(spec), partitioned=partitioned_names(spec))
     lines.append("")
     lines.append(
         "Lint: clean (concurrent, IF [NOT] EXISTS, lock_timeout, no transaction block)"
@@ -111,7 +112,7 @@ def _confirm(args: argparse.Namespace, what: str, word: str, out: TextIO) -> Non
     if args.yes:
         return
     if not sys.stdin.isatty():
-        raise BadInputError(f"{what} changes the database: there is no terminal, pass --yes")
+        raise BadInputError(f"{what} No terminal to confirm on: pass --yes (nothing was changed)")
     out.write(f"{what}\nType {word!r} to go on: ")
     out.flush()
     if sys.stdin.readline().strip() != word:
@@ -144,7 +145,8 @@ def _printer(out: TextIO, quiet: bool) -> Any:
             wait = "; waiting for " + ", ".join(
                 f"pid {b.pid} ({b.age_seconds:.0f} s)" for b in p.waiting_for
             )
-        out.write(f"  build: {p.phase}{pct}, {p.elapsed_s:.0f} s{eta}{wait}\n")
+        where = f" {p.where}:" if p.where else ""
+        out.write(f"  build:{where} {p.phase}{pct}, {p.elapsed_s:.0f} s{eta}{wait}\n")
         out.flush()
 
     return show
@@ -345,6 +347,10 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
         if args.backup.startswith("confirmed") and not args.backup.partition(":")[2].strip():
             raise BadInputError("--backup confirmed:ID needs the backup's identifier after ':'")
         spec = _spec(args, target)
+        with connected(target) as conn:
+            refused = refusal(conn, fetch_inventory(conn))
+        if refused is not None:
+            raise BadInputError(refused)  # before any journal, dump or question
         if not args.json:
             out.write(plan_text(spec) + "\n\n")
         _confirm(args, f"This migrates {spec.schema}.{spec.table}.", spec.table, out)

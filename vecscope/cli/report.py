@@ -28,9 +28,20 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
                 "node": f.node_id,
                 "rewritten_sql": f.rewritten_sql,
                 "index_sql": f.index_sql,
+                "settings": dict(f.settings),
             }
             for f in d.findings
         ],
+        "tried": (
+            {
+                "rule": d.tried.rule,
+                "settings": dict(r.tried_settings),
+                "rewritten": d.tried.rewritten_sql is not None,
+                "resolved": d.fix_worked,
+            }
+            if d.tried is not None
+            else None
+        ),
         "orderings": [
             {
                 "node": s.node_id,
@@ -52,7 +63,12 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
 
 def diagnosis_text(d: Diagnosis) -> str:
     r = d.result
-    lines = [shorten_vectors(d.verdict), ""]
+    lines = [shorten_vectors(d.verdict)]
+    if d.tried is not None:
+        lines.append(
+            f"tried the fix of {d.tried.rule}: {'gone' if d.fix_worked else 'still there'}"
+        )
+    lines.append("")
     for note in r.notes:
         lines.append(f"note: {note}")
     if r.notes:

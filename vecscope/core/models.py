@@ -62,7 +62,11 @@ class VectorColumn:
     can_create_index: bool
     #: True when the current role may SELECT the table.
     can_select: bool
+    #: ``r`` a table, ``p`` a partitioned table, ``m`` a materialized view, ``f`` foreign.
     relkind: str = "r"
+    #: The partitioned table this one is a partition of (same schema or not), if any.
+    parent_schema: str | None = None
+    parent_table: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -97,6 +101,9 @@ class VectorIndex:
     tuples_read: int | None
     last_scan: str | None = None
     tablespace: str | None = None
+    #: The partitioned index this partition's index is attached to (same schema as its
+    #: table's parent), if any.
+    parent_index: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -172,6 +179,9 @@ class Finding:
     rewritten_sql: str | None = None
     #: A statement that creates the missing index (never run by the doctor).
     index_sql: str | None = None
+    #: Session settings that avoid the problem: "try the fix" runs the query with them
+    #: (``SET LOCAL`` inside the EXPLAIN's transaction, so for that run only).
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +204,15 @@ class Inventory:
 
     def indexes_on(self, column: VectorColumn) -> tuple[VectorIndex, ...]:
         return self._by_column.get((column.schema, column.table, column.column), ())
+
+    def partitions_of(self, column: VectorColumn) -> tuple[VectorColumn, ...]:
+        """The column on each partition of ``column``'s partitioned table, by name."""
+        return tuple(
+            c
+            for c in self.columns
+            if (c.parent_schema, c.parent_table, c.column)
+            == (column.schema, column.table, column.column)
+        )
 
     def problems_for(
         self, schema: str, table: str, column: str | None = None, index: str | None = None

@@ -6,17 +6,22 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
+from vecscope.core.catalog.inventory import fetch_server
 from vecscope.core.connection import ConnectionTarget, redact
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
+from vecscope.core.models import ServerInfo
 from vecscope.core.session import CatalogSession
 from vecscope.tui.context import LiveOptions
-from vecscope.tui.messages import ExplainQuery, OpenLab, OpenMigration
+from vecscope.tui.header import subtitle
+from vecscope.tui.messages import ExplainColumn, ExplainQuery, OpenLab, OpenMigration
 from vecscope.tui.screens.base import VecscopeScreen, WorkerFailed
 from vecscope.tui.screens.confirm import ConfirmScreen
 from vecscope.tui.screens.connection_error import ConnectionErrorScreen
@@ -73,9 +78,39 @@ class VecscopeApp(App[int]):
         self.live_options = live_options or LiveOptions()
         self.start_mode = start_mode
 
+    class ServerRead(Message):
+        """The server's facts for the header (a hot standby says so on every screen)."""
+
+        def __init__(self, label: str, server: ServerInfo) -> None:
+            super().__init__()
+            self.label = label
+            self.server = server
+
     def on_mount(self) -> None:
         if self.start_mode != self.DEFAULT_MODE:
+            # The Indexes screen reads the server at once and sets the header; another
+            # first mode (Live polls on connections of its own) may not touch the catalog.
+            self.read_server()
             self.switch_mode(self.start_mode)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="server",
+        description="Reading the server's facts for the header",
+    )
+    def read_server(self) -> None:
+        # The header must say "hot standby" on whatever screen is open. A failure here is
+        # left to the screens' own workers, which meet it too and take it to the one route.
+        server = self.session.run(fetch_server)
+        info = self.session.info
+        if info is not None and not get_current_worker().is_cancelled:
+            self.post_message(self.ServerRead(info.label, server))
+
+    @on(ServerRead)
+    def server_read(self, event: ServerRead) -> None:
+        self.sub_title = subtitle(event.label, event.server)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -126,6 +161,13 @@ class VecscopeApp(App[int]):
         if isinstance(screen, ExplainScreen):
             screen.load_query(event.sql)
 
+    @on(ExplainColumn)
+    async def explain_column(self, event: ExplainColumn) -> None:
+        """Open the Explain mode on a query written for a column, and explain it."""
+        await self.switch_mode("explain")
+        if isinstance(self.screen, ExplainScreen):
+            self.screen.explain_column(event.schema, event.table, event.column)
+
     @on(OpenLab)
     async def lab_column(self, event: OpenLab) -> None:
         """Open the Latency mode on a vector column."""
@@ -174,6 +216,9 @@ class VecscopeApp(App[int]):
 
     @on(ConnectionErrorScreen.Recovered)
     def connection_recovered(self, event: ConnectionErrorScreen.Recovered) -> None:
+        info = self.session.info
+        if info is not None:
+            self.sub_title = subtitle(info.label, event.inventory.server)
         screen = self.screen
         if isinstance(screen, IndexesScreen):
             screen.show_inventory(event.inventory)

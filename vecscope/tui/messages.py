@@ -20,6 +20,17 @@ class ExplainQuery(Message):
         self.sql = sql
 
 
+class ExplainColumn(Message):
+    """Open the plan doctor on a nearest-neighbour query written for a vector column
+    (with the operator the application uses on it) and explain it."""
+
+    def __init__(self, schema: str, table: str, column: str) -> None:
+        super().__init__()
+        self.schema = schema
+        self.table = table
+        self.column = column
+
+
 class OpenLab(Message):
     """Open the latency and recall lab on a vector column."""
 

@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import db
+from vecscope.core.sqltext import display_ident
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +55,16 @@ def statements_status(conn: psycopg.Connection[TupleRow]) -> tuple[str | None, s
     row = db.row(conn, "statements_status")
     assert row is not None
     sees_all = bool(row["read_all_stats"])
-    if row["schema"] is not None:
+    if row["schema"] is not None and row["schema_usable"]:
         return row["schema"], None, sees_all
+    if row["schema"] is not None:
+        schema, role = display_ident(row["schema"]), display_ident(row["role"])
+        return (
+            None,
+            f"pg_stat_statements is installed in schema {row['schema']}, which this role may "
+            f"not use: GRANT USAGE ON SCHEMA {schema} TO {role};",
+            sees_all,
+        )
     if not row["available"]:
         how = (
             "pg_stat_statements is not available on this server: install PostgreSQL's "

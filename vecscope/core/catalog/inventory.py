@@ -160,6 +160,8 @@ def inventory_to_json(inv: Inventory) -> dict[str, Any]:
                 "table_bytes": c.table_bytes,
                 "can_create_index": c.can_create_index,
                 "can_select": c.can_select,
+                "relkind": c.relkind,
+                "partition_of": (f"{c.parent_schema}.{c.parent_table}" if c.parent_table else None),
                 "indexes": [ix.name for ix in inv.indexes_on(c)],
             }
             for c in inv.columns
@@ -185,6 +187,7 @@ def inventory_to_json(inv: Inventory) -> dict[str, Any]:
                 "scans": ix.scans,
                 "tuples_read": ix.tuples_read,
                 "last_scan": ix.last_scan,
+                "parent_index": ix.parent_index,
             }
             for ix in inv.indexes
         ],

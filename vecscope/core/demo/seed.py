@@ -7,6 +7,8 @@ Built deterministically (fixed seeds) so every figure on it can be compared run 
 * ``public.messages`` with an HNSW index on ``vector_l2_ops`` while the application
   queries with ``<=>`` (an operator-class mismatch);
 * ``public.articles`` whose vector column has no index at all;
+* ``public.events``, partitioned by month (four partitions), with an IVFFlat index on
+  the parent: the wizard's migration of a partitioned index;
 * ``public.atoms``, small enough that a Seq Scan is right;
 * ``search."Product Embeddings"``, whose names need quoting everywhere, with the INVALID
   leftover of a real ``CREATE INDEX CONCURRENTLY`` cancelled while it waited.
@@ -120,6 +122,7 @@ class DemoSizes:
     articles: int
     atoms: int
     products: int
+    events: int = 2_400
 
     @classmethod
     def scaled(cls, rows: int) -> DemoSizes:
@@ -132,6 +135,7 @@ class DemoSizes:
             articles=max(1_000, rows * 2 // 5),
             atoms=200,
             products=max(2_000, rows // 10),
+            events=max(2_400, rows // 4),
         )
 
 
@@ -398,6 +402,8 @@ def _load(
         ],
     )
 
+    _load_events(conn, sizes.events, builds, step)
+
     step(f"atoms: {sizes.atoms} rows with an HNSW index (a Seq Scan is right here)")
     db.execute(conn, "demo_atoms_table")
     vecs, topics = _vectors(sizes.atoms, 4)
@@ -432,3 +438,53 @@ def _load(
         builds.add(
             'search."Product Embeddings": halfvec expression index', "demo_products_half_index"
         )
+
+
+#: The demo's event partitions: one a month.
+EVENT_MONTHS = ("2026_01", "2026_02", "2026_03", "2026_04")
+_KINDS = ("search", "view", "click", "purchase", "support")
+
+
+def _load_events(
+    conn: psycopg.Connection[TupleRow], n: int, builds: _Builds, step: Progress
+) -> None:
+    """``public.events``: ``n`` rows over four monthly partitions (ids 1..n in time
+    order), with an IVFFlat index on the partitioned table."""
+    step(f"events: {n:,} rows in {len(EVENT_MONTHS)} monthly partitions, IVFFlat on the parent")
+    db.execute(conn, "demo_events_table")
+    per = -(-n // len(EVENT_MONTHS))
+    for m, month in enumerate(EVENT_MONTHS):
+        last = m == len(EVENT_MONTHS) - 1
+        db.execute(
+            conn,
+            "demo_events_partition",
+            partition=sql.Identifier("public", f"events_{month}"),
+            lo=sql.Literal(1 + m * per),
+            hi=sql.SQL("MAXVALUE") if last else sql.Literal(1 + (m + 1) * per),
+        )
+    vecs, topics = _vectors(n, 6)
+    rng = _rng(6)
+    tenants = _tenants(n, rng)
+    texts = _texts(topics, rng)
+    kinds = rng.integers(0, len(_KINDS), size=n)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    # About 30 days a partition, in id order.
+    seconds = np.sort(rng.integers(0, 120 * 86400, size=n))
+    _copy(
+        conn,
+        sql.Identifier("public", "events"),
+        ["id", "tenant_id", "kind", "created_at", "body", "embedding"],
+        ["int8", "text", "text", "timestamptz", "text", "vector"],
+        [
+            (
+                i + 1,
+                tenants[i],
+                _KINDS[int(kinds[i])],
+                base + timedelta(seconds=int(seconds[i])),
+                texts[i],
+                vecs[i],
+            )
+            for i in range(n)
+        ],
+    )
+    builds.add("events: IVFFlat index on the partitioned table (lists = 20)", "demo_events_index")

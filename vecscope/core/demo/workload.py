@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from vecscope.core import db
-from vecscope.core.errors import ConnectError, first_line
+from vecscope.core.errors import BadInputError, ConnectError, first_line
 
 Progress = Callable[[str], None]
 
@@ -96,6 +96,11 @@ class DemoWorkload:
                     )
                     # The cast keeps the column's name.
                     self._vectors[name] = [r[column] for r in rows]
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as e:
+            raise BadInputError(
+                f"the demo workload cannot start: {first_line(e)}: it runs on the demo "
+                "database (vecscope demo up seeds one and prints its DSN)"
+            ) from e
         except psycopg.Error as e:
             raise ConnectError(f"the demo workload cannot start: {first_line(e)}") from e
 

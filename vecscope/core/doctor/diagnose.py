@@ -14,7 +14,7 @@ warnings a plan reader expects. The rules are in :mod:`.rules_unserved` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -33,6 +33,7 @@ __all__ = [
     "Finding",
     "KnnSite",
     "diagnose",
+    "fix_to_try",
     "knn_query_for",
     "parse_distance",
     "try_fix",
@@ -45,6 +46,17 @@ class Diagnosis:
     sites: tuple[KnnSite, ...]
     findings: tuple[Finding, ...]
     verdict: str
+    #: The finding whose fix this diagnosis tries (None: the query as asked).
+    tried: Finding | None = None
+
+    @property
+    def fix_worked(self) -> bool:
+        """The tried finding's rule no longer fires, or only as information (False when
+        nothing was tried)."""
+        tried = self.tried
+        return tried is not None and all(
+            f.rule != tried.rule or f.severity == Severity.INFO for f in self.findings
+        )
 
     @property
     def knn_served(self) -> bool:
@@ -138,12 +150,30 @@ def knn_query_for(schema: str, table: str, column: str, operator: str = "<=>") -
     )
 
 
+def fix_to_try(diagnosis: Diagnosis) -> Finding | None:
+    """The first (most severe) finding whose fix can be tried: a rewrite or a setting."""
+    return next((f for f in diagnosis.findings if f.rewritten_sql or f.settings), None)
+
+
 def try_fix(
     conn: psycopg.Connection[TupleRow], diagnosis: Diagnosis, inventory: Inventory
 ) -> Diagnosis | None:
-    """Explain the first rewritten query a finding offers, to show the index now serves it."""
-    finding = next((f for f in diagnosis.findings if f.rewritten_sql), None)
-    if finding is None or finding.rewritten_sql is None:
+    """Try the first fix a finding offers; None when none offers one.
+
+    A rewritten query is explained as it is; a finding's settings (``ivfflat.probes``,
+    say) are applied with ``SET LOCAL`` to the query for that one run, so the session
+    keeps its own. Settings a diagnosis was itself tried with are kept, so fixes tried one
+    after another add up. The run is analysed when the diagnosis was.
+    """
+    finding = fix_to_try(diagnosis)
+    if finding is None:
         return None
-    result = explain(conn, finding.rewritten_sql, inventory, analyze=diagnosis.result.analyzed)
-    return diagnose(result, inventory)
+    result = explain(
+        conn,
+        finding.rewritten_sql or diagnosis.result.original_sql,
+        inventory,
+        analyze=diagnosis.result.analyzed,
+        settings={**dict(diagnosis.result.tried_settings), **dict(finding.settings)},
+    )
+    fixed = diagnose(result, inventory)
+    return replace(fixed, tried=finding)

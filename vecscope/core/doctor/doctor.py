@@ -17,11 +17,12 @@ from psycopg.rows import TupleRow
 
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.doctor.diagnose import Diagnosis, diagnose, try_fix
+from vecscope.core.doctor.column_query import ColumnQuery, column_query
+from vecscope.core.doctor.diagnose import Diagnosis, diagnose, fix_to_try, try_fix
 from vecscope.core.doctor.explain import DEFAULT_TIMEOUT_MS, explain
 from vecscope.core.session import CatalogSession
 
-__all__ = ["DEFAULT_TIMEOUT_MS", "Examination", "PlanDoctor", "examine", "fix_of"]
+__all__ = ["DEFAULT_TIMEOUT_MS", "ColumnQuery", "Examination", "PlanDoctor", "examine", "fix_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,9 @@ class Examination:
     """A query's diagnosis and, when the fix was tried, the rewritten query's."""
 
     diagnosis: Diagnosis
-    #: Whether the first rewritten query a finding offers was explained too.
+    #: Whether the first fix a finding offers (a rewrite, a setting) was tried too.
     fix_tried: bool = False
-    #: Its diagnosis; None when not tried or when no finding offers a rewrite.
+    #: Its diagnosis; None when not tried or when no finding offers a fix to try.
     fixed: Diagnosis | None = None
 
     @property
@@ -64,7 +65,7 @@ def examine(
 
 
 def fix_of(conn: psycopg.Connection[TupleRow], diagnosis: Diagnosis) -> Diagnosis | None:
-    """The diagnosis of the first rewritten query ``diagnosis`` offers, or None."""
+    """The diagnosis of the first fix ``diagnosis`` offers, tried; or None."""
     return try_fix(conn, diagnosis, fetch_inventory(conn))
 
 
@@ -99,10 +100,18 @@ class PlanDoctor:
         )
 
     def try_fix(self, diagnosis: Diagnosis) -> Diagnosis | None:
-        """Explain the first rewritten query ``diagnosis`` offers; None when none does."""
-        if not any(f.rewritten_sql for f in diagnosis.findings):
+        """Try the first fix ``diagnosis`` offers (see :func:`.diagnose.try_fix`); None
+        when no finding offers a rewrite or a setting."""
+        if fix_to_try(diagnosis) is None:
             return None
         return self._session.run(lambda conn: fix_of(conn, diagnosis))
+
+    def column_query(self, schema: str, table: str, column: str) -> ColumnQuery:
+        """A nearest-neighbour query for a column, with the operator the application
+        uses (see :func:`.column_query.column_query`)."""
+        return self._session.run(
+            lambda conn: column_query(conn, fetch_inventory(conn), schema, table, column)
+        )
 
     def cancel(self) -> None:
         """Cancel the statement running now (from any thread)."""

@@ -11,7 +11,8 @@ from the table stands in for each query-vector parameter, and the result says so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
@@ -41,6 +42,20 @@ QUERY_SETTINGS = (
 
 
 @dataclass(frozen=True, slots=True)
+class TableIndex:
+    """An index of any access method on a table the plan scans (B-trees included)."""
+
+    schema: str
+    table: str
+    name: str
+    method: str
+    #: Key columns in order; None for an expression.
+    columns: tuple[str | None, ...]
+    usable: bool
+    predicate: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ExplainResult:
     """A plan and everything needed to judge it honestly."""
 
@@ -56,9 +71,16 @@ class ExplainResult:
     #: Things the user must know about how the plan was obtained.
     notes: tuple[str, ...]
     server_version_num: int
+    #: Settings the run was made with for "try the fix" (``SET LOCAL``, that run only).
+    tried_settings: tuple[tuple[str, str], ...] = ()
+    #: Every index on the tables the plan scans, so no rule suggests one that exists.
+    table_indexes: tuple[TableIndex, ...] = field(default=(), repr=False)
+
+    def indexes_on(self, schema: str | None, table: str | None) -> tuple[TableIndex, ...]:
+        return tuple(ix for ix in self.table_indexes if (ix.schema, ix.table) == (schema, table))
 
 
-def _resolve_vector_column(
+def resolve_vector_column(
     column_text: str, query: str, inventory: Inventory
 ) -> VectorColumn | None:
     """The vector column a ``col <op> $n`` ordering reads, by name and tables mentioned."""
@@ -105,7 +127,7 @@ def substitute_parameters(
         param = arg.split("::", 1)[0].strip()
         if not param.startswith("$") or param in values:
             continue
-        col = _resolve_vector_column(ordering.column, query, inventory)
+        col = resolve_vector_column(ordering.column, query, inventory)
         if col is None:
             raise BadInputError(
                 f"cannot tell which vector column {param} is compared with; replace it with "
@@ -147,6 +169,7 @@ def explain(
     analyze: bool = False,
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
     allow_generic: bool = True,
+    settings: Mapping[str, str] | None = None,
 ) -> ExplainResult:
     """EXPLAIN ``query`` safely and return the parsed plan with the session's settings.
 
@@ -157,6 +180,8 @@ def explain(
         analyze: Execute the query (reads only) to get actual rows and times.
         timeout_ms: ``statement_timeout`` for the EXPLAIN.
         allow_generic: Use ``GENERIC_PLAN`` for parameters where the server has it.
+        settings: Planner settings to run with (``SET LOCAL``: this run only), as
+            "try the fix" does with a finding's settings.
 
     Raises:
         BadInputError: not SQL, several statements, a write or a volatile function (one
@@ -175,6 +200,13 @@ def explain(
     version = conn.info.server_version
     generic = info.params > 0 and not analyze and allow_generic and version >= 160000
     notes: list[str] = []
+    tried = tuple((settings or {}).items())
+    if tried:
+        notes.append(
+            "run with "
+            + ", ".join(f"{k} = {v}" for k, v in tried)
+            + " (SET LOCAL: for this run only)"
+        )
     if info.params and not generic:
         body, substituted = substitute_parameters(conn, body, inventory)
         notes.extend(substituted)
@@ -193,13 +225,20 @@ def explain(
         db.execute(conn, "doctor_begin_read_only" if analyze else "doctor_begin")
         try:
             db.execute(conn, "doctor_statement_timeout", {"ms": int(timeout_ms)})
+            for name, value in tried:
+                db.execute(conn, "doctor_set_local", {"name": name, "value": value})
             if analyze:
                 refuse_side_effects(conn, body)
-            row = conn.execute(statement).fetchone()
-            settings: dict[str, str | None] = {
+            # Never prepared: psycopg prepares a statement run five times, and a prepared
+            # GENERIC_PLAN statement then wants values for its $n ("bind message supplies 0
+            # parameters"): the sixth EXPLAIN of the same query on a session would fail.
+            row = conn.execute(statement, prepare=False).fetchone()
+            session: dict[str, str | None] = {
                 r["name"]: r["value"]
                 for r in db.rows(conn, "doctor_query_settings", {"names": list(QUERY_SETTINGS)})
             }
+            plan = parse_plan(row[0]) if row is not None else None
+            table_indexes = _table_indexes(conn, plan) if plan is not None else ()
         finally:
             if not conn.closed and not conn.broken:
                 db.execute(conn, "doctor_rollback")
@@ -218,16 +257,40 @@ def explain(
     except psycopg.Error as e:
         # Syntax errors, unknown tables and columns: the server's own words, one line.
         raise BadInputError(first_line(e)) from e
-    if row is None:
+    if plan is None:
         raise QueryError("EXPLAIN returned nothing")
-    plan = parse_plan(row[0])
     return ExplainResult(
         original_sql=query,
         sql=body,
         plan=plan,
         analyzed=analyze,
         generic=generic,
-        settings={k: v for k, v in settings.items() if v is not None},
+        settings={k: v for k, v in session.items() if v is not None},
         notes=tuple(notes),
         server_version_num=version,
+        tried_settings=tried,
+        table_indexes=table_indexes,
+    )
+
+
+def _table_indexes(conn: psycopg.Connection[TupleRow], plan: Plan) -> tuple[TableIndex, ...]:
+    tables = sorted({(n.schema, n.relation) for n in plan.nodes() if n.schema and n.relation})
+    if not tables:
+        return ()
+    found = db.rows(
+        conn,
+        "doctor_table_indexes",
+        {"schemas": [s for s, _ in tables], "tables": [t for _, t in tables]},
+    )
+    return tuple(
+        TableIndex(
+            schema=r["schema"],
+            table=r["table"],
+            name=r["name"],
+            method=r["method"],
+            columns=tuple(r["columns"]),
+            usable=bool(r["usable"]),
+            predicate=r["predicate"],
+        )
+        for r in found
     )

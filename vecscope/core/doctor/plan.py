@@ -56,6 +56,8 @@ class PlanNode:
     sort_space_used_kb: float | None
     actual_rows: float | None
     actual_loops: float | None
+    #: Time to the first row and to the last, per loop (analysed plans with timing).
+    actual_startup_ms: float | None
     actual_total_ms: float | None
     #: Time spent in this node alone (analysed plans), children subtracted.
     exclusive_ms: float | None
@@ -180,6 +182,7 @@ def _build(raw: dict[str, Any], depth: int, counter: list[int], analyzed: bool) 
         sort_space_used_kb=_f(raw, "Sort Space Used"),
         actual_rows=_f(raw, "Actual Rows"),
         actual_loops=loops,
+        actual_startup_ms=_f(raw, "Actual Startup Time"),
         actual_total_ms=total_ms,
         exclusive_ms=exclusive,
         children=children,
@@ -205,6 +208,10 @@ def parse_plan(raw: list[Any]) -> Plan:
     )
 
 
+def _rows(value: float) -> str:
+    return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+
+
 def plan_text(plan: Plan) -> str:
     """A compact text rendering, like EXPLAIN's text format, vectors shortened."""
     lines: list[str] = []
@@ -212,11 +219,13 @@ def plan_text(plan: Plan) -> str:
         pad = "  " * n.depth + ("-> " if n.depth else "")
         cost = f"(cost={n.startup_cost:.2f}..{n.total_cost:.2f} rows={n.plan_rows:.0f})"
         actual = ""
-        if n.actual_total_ms is not None:
-            actual = (
-                f" (actual time=..{n.actual_total_ms:.3f} rows={n.actual_rows:.0f} "
-                f"loops={n.actual_loops:.0f})"
-            )
+        if n.actual_rows is not None:
+            # As EXPLAIN ANALYZE prints it: startup..total per loop (no times with TIMING
+            # OFF), rows per loop with two decimals where a loop average is fractional.
+            time = ""
+            if n.actual_total_ms is not None:
+                time = f"time={n.actual_startup_ms or 0:.3f}..{n.actual_total_ms:.3f} "
+            actual = f" (actual {time}rows={_rows(n.actual_rows)} loops={n.actual_loops or 1:.0f})"
         lines.append(f"{pad}{n.label()}  {cost}{actual}")
         inner = "  " * n.depth + ("     " if n.depth else "  ")
         for label, value in (

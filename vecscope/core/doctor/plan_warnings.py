@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from vecscope.core.doctor.explain import ExplainResult
 from vecscope.core.doctor.plan import PlanNode
-from vecscope.core.doctor.rules_common import Rule
+from vecscope.core.doctor.rules_common import Rule, existing_index, filtered_columns
 from vecscope.core.models import Finding, Severity
+from vecscope.core.sqltext import ident
 
 
 def general_warnings(result: ExplainResult, already: set[tuple[Rule, int | None]]) -> list[Finding]:
@@ -35,6 +36,7 @@ def general_warnings(result: ExplainResult, already: set[tuple[Rule, int | None]
                     None,
                     f"{name} = off in this session: the planner avoids that node type",
                     f"RESET {name};",
+                    settings=((name, "on"),),
                 )
             )
     for node in plan.nodes():
@@ -50,14 +52,16 @@ def general_warnings(result: ExplainResult, already: set[tuple[Rule, int | None]
                 )
             )
         if node.sort_space_type == "Disk":
+            mb = int((node.sort_space_used_kb or 0) / 1024) + 1
             out.append(
                 Finding(
                     Rule.SORT_SPILL,
                     Severity.WARNING,
                     node.id,
                     f"sort spilled {node.sort_space_used_kb or 0:.0f} kB to disk",
-                    f"raise work_mem above {int((node.sort_space_used_kb or 0) / 1024) + 1}MB for "
-                    "this query, or serve the ordering from an index",
+                    f"raise work_mem above {mb}MB for this query, or serve the ordering from "
+                    "an index",
+                    settings=(("work_mem", f"{2 * mb}MB"),),
                 )
             )
         removed = node.rows_removed_by_filter
@@ -70,7 +74,7 @@ def general_warnings(result: ExplainResult, already: set[tuple[Rule, int | None]
                         Severity.WARNING,
                         node.id,
                         f"the filter removed {removed:,.0f} rows to keep {kept:,.0f}",
-                        "an index on the filtered columns avoids reading them",
+                        _index_advice(result, node),
                     )
                 )
         if plan.analyzed and node.actual_rows is not None and not _under_limit(node, parents):
@@ -104,6 +108,18 @@ def general_warnings(result: ExplainResult, already: set[tuple[Rule, int | None]
                 )
             )
     return out
+
+
+def _index_advice(result: ExplainResult, node: PlanNode) -> str:
+    """An index on the filtered columns, unless one exists: then why it was not used."""
+    existing = existing_index(result, node, filtered_columns(node))
+    if existing is None:
+        return "an index on the filtered columns avoids reading them"
+    return (
+        f"no new index: {ident(existing.name)} ({existing.method} on {existing.columns[0]}) "
+        "exists, yet the planner read the rows: ANALYZE the table if its statistics are "
+        "stale, and keep the filtered column bare (no function or cast on it)"
+    )
 
 
 def _under_limit(node: PlanNode, parents: dict[int, PlanNode]) -> bool:

@@ -10,9 +10,16 @@ from __future__ import annotations
 from vecscope.core.doctor.explain import ExplainResult
 from vecscope.core.doctor.knn_sites import KnnSite, parse_distance
 from vecscope.core.doctor.plan import PlanNode
-from vecscope.core.doctor.rules_common import Rule, int_or_none, orderings
+from vecscope.core.doctor.rules_common import (
+    Rule,
+    existing_index,
+    filtered_columns,
+    int_or_none,
+    orderings,
+)
 from vecscope.core.models import Finding, Inventory, Severity
 from vecscope.core.pgvector import has_feature
+from vecscope.core.sqltext import ident, index_name_for
 
 
 def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[Finding]:
@@ -46,12 +53,14 @@ def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[F
                     f"hnsw.ef_search = {ef} is below LIMIT {limit}: the scan returns at most "
                     f"{ef} rows",
                     f"SET hnsw.ef_search = {max(limit, 40)};",
+                    settings=(("hnsw.ef_search", str(max(limit, 40))),),
                 )
             )
     if ix is not None and ix.method == "ivfflat":
         probes = int_or_none(settings.get("ivfflat.probes"))
         lists = int(ix.params.get("lists", 100))
         if probes == 1 and lists > 1:
+            better = str(max(2, int(lists**0.5)))
             out.append(
                 Finding(
                     Rule.PROBES_LOW,
@@ -59,8 +68,8 @@ def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[F
                     site.node_id,
                     f"ivfflat.probes = 1 of lists = {lists}: only the nearest list is searched, "
                     "recall is often far below 0.9 on real embeddings",
-                    f"SET ivfflat.probes = {max(2, int(lists**0.5))}; (measure recall with "
-                    "vecscope bench)",
+                    f"SET ivfflat.probes = {better}; (measure recall with vecscope bench)",
+                    settings=(("ivfflat.probes", better),),
                 )
             )
         elif probes is not None and probes >= lists:
@@ -99,12 +108,31 @@ def _post_filter(
 ) -> list[Finding]:
     version = inventory.server.pgvector
     method = site.index.method if site.index else "hnsw"
+    limit_node = parents.get(node.id)
+    got = limit_node.actual_rows if limit_node is not None else None
+    short = result.analyzed and got is not None and limit is not None and got < limit
+    iterative = result.settings.get(f"{method}.iterative_scan", "off")
+    if iterative != "off" and not short:
+        return [
+            Finding(
+                Rule.POST_FILTER,
+                Severity.INFO,
+                node.id,
+                f"the filter {node.filter} runs after the index scan, and "
+                f"{method}.iterative_scan = {iterative} keeps the scan going until LIMIT rows "
+                f"pass it (up to {_bound_of(method)})",
+            )
+        ]
     fixes = []
-    if has_feature(version, "iterative_scan") and method in ("hnsw", "ivfflat"):
+    settings: tuple[tuple[str, str], ...] = ()
+    if iterative != "off":
+        fixes.append(f"raise {_bound_of(method)}: the iterative scan stopped before LIMIT rows")
+    elif has_feature(version, "iterative_scan") and method in ("hnsw", "ivfflat"):
         fixes.append(
             f"SET {method}.iterative_scan = relaxed_order; (pgvector 0.8+: keeps "
             "scanning until LIMIT rows pass the filter)"
         )
+        settings = ((f"{method}.iterative_scan", "relaxed_order"),)
     elif method in ("hnsw", "ivfflat"):
         fixes.append(f"upgrade pgvector to 0.8+ for {method}.iterative_scan")
     knob = "hnsw.ef_search = 200" if method == "hnsw" else "ivfflat.probes = 20"
@@ -113,13 +141,8 @@ def _post_filter(
         "a partial index per frequent filter value: CREATE INDEX CONCURRENTLY ... "
         f"WHERE {node.filter}"
     )
-    fixes.append(
-        "for a selective filter, a B-tree index on the filtered column lets the "
-        "planner filter first and sort exactly"
-    )
-    limit_node = parents.get(node.id)
-    got = limit_node.actual_rows if limit_node is not None else None
-    if result.analyzed and got is not None and limit is not None and got < limit:
+    fixes.append(_filter_first(result, node))
+    if short:
         return [
             Finding(
                 Rule.POST_FILTER,
@@ -129,6 +152,7 @@ def _post_filter(
                 f"{node.rows_removed_by_filter or 0:.0f} candidates: the query returned "
                 f"{got:.0f} of LIMIT {limit} rows (post-filter recall loss)",
                 " | ".join(fixes),
+                settings=settings,
             )
         ]
     severity = Severity.WARNING
@@ -141,8 +165,47 @@ def _post_filter(
             f"than LIMIT {limit if limit is not None else 'n'} rows come back (run with ANALYZE "
             "to see how many)",
             " | ".join(fixes),
+            settings=settings,
         )
     ]
+
+
+def _bound_of(method: str) -> str:
+    """The setting that bounds an iterative index scan."""
+    return "hnsw.max_scan_tuples" if method == "hnsw" else "ivfflat.max_probes"
+
+
+def _filter_first(result: ExplainResult, node: PlanNode) -> str:
+    """How to let the planner filter first and sort exactly: the B-tree, or what to do
+    when it exists already (never a CREATE INDEX for an index that is there)."""
+    columns = filtered_columns(node)
+    existing = existing_index(result, node, columns)
+    table = ident(node.schema, node.relation) if node.schema and node.relation else "the table"
+    if existing is not None:
+        column = existing.columns[0] or "?"
+        return (
+            f"no new index: {ident(existing.name)} ({existing.method} on {column}) exists, yet "
+            "the planner chose the vector index; for a value that keeps few rows, filter "
+            "first in a MATERIALIZED CTE, which uses it and sorts exactly: WITH t AS "
+            f"MATERIALIZED (SELECT ... WHERE {column} = ...) SELECT ... FROM t ORDER BY ... "
+            f"LIMIT n (and ANALYZE {table} if its statistics are stale)"
+        )
+    if columns and node.relation:
+        taken = {ix.name for ix in result.table_indexes if ix.schema == node.schema}
+        name = index_name_for(node.relation, columns[0], "btree")
+        n = 1
+        while name in taken:  # IF NOT EXISTS would skip the build in silence
+            n += 1
+            name = index_name_for(node.relation, f"{columns[0]}{n}", "btree")
+        return (
+            "for a selective filter, a B-tree on the filtered column lets the planner filter "
+            f"first and sort exactly: CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident(name)} "
+            f"ON {table} ({ident(columns[0])});"
+        )
+    return (
+        "for a selective filter, a B-tree index on the filtered column lets the "
+        "planner filter first and sort exactly"
+    )
 
 
 def no_ordering(result: ExplainResult) -> list[Finding]:

@@ -16,7 +16,7 @@ from vecscope.core.doctor.knn_sites import KnnSite
 from vecscope.core.doctor.rules_common import Rule, int_or_none, orderings
 from vecscope.core.models import Finding, Inventory, Severity, VectorIndex
 from vecscope.core.pgvector import OPERATOR_NAME, has_feature, opclass_for
-from vecscope.core.sqltext import create_index_sql, ident
+from vecscope.core.sqltext import create_index_sql, ident, index_name_for
 
 #: Below this many rows, a Seq Scan chosen over a usable vector index is the planner being
 #: right, not a problem (measured: pgvector 0.8 on PostgreSQL 17 switches near 2,000 rows).
@@ -128,7 +128,12 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     method = "hnsw" if has_feature(inventory.server.pgvector, "hnsw") else "ivfflat"
     new_index = (
         create_index_sql(
-            site.schema or "public", site.relation or "?", site.column or "?", method, opclass
+            site.schema or "public",
+            site.relation,
+            site.column,
+            method,
+            opclass,
+            name=_free_name(result, inventory, site, method, opclass),
         )
         if opclass and site.relation and site.column
         else None
@@ -272,6 +277,23 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
     return out
 
 
+def _free_name(
+    result: ExplainResult, inventory: Inventory, site: KnnSite, method: str, opclass: str
+) -> str:
+    """The new index's name, one no index of the schema has: ``IF NOT EXISTS`` would
+    otherwise skip the build in silence, leaving the other index in place."""
+    schema, table, column = site.schema or "public", site.relation or "?", site.column or "?"
+    taken = {ix.name for ix in inventory.indexes if ix.schema == schema}
+    taken |= {ix.name for ix in result.table_indexes if ix.schema == schema}
+    name = index_name_for(table, column, method)
+    short = opclass.removeprefix("vector_").removesuffix("_ops")
+    n = 1
+    while name in taken:
+        name = index_name_for(table, f"{column}_{short}" + (f"{n}" if n > 1 else ""), method)
+        n += 1
+    return name
+
+
 def _expression_cast(expression: str) -> str | None:
     tokens = [t for t in sqlscan.tokenize(expression) if t.kind != "space"]
     texts = [t.text for t in tokens]
@@ -299,6 +321,7 @@ def _planner_chose_seqscan(
                 site.node_id,
                 f"enable_indexscan is off in this session, so {ident(ix.name)} cannot be used",
                 "RESET enable_indexscan; (or find what sets it: ALTER ROLE/DATABASE ... SET)",
+                settings=(("enable_indexscan", "on"),),
             )
         ]
     if ix.method == "ivfflat":
@@ -313,6 +336,7 @@ def _planner_chose_seqscan(
                     f"ivfflat.probes = {probes} >= lists = {lists}: an index scan would visit "
                     "every list, so the planner prefers an exact Seq Scan",
                     f"lower ivfflat.probes (sqrt(lists) = {int(lists**0.5)} is a start)",
+                    settings=(("ivfflat.probes", str(max(1, int(lists**0.5)))),),
                 )
             ]
     if rows is not None and rows < PLANNER_SMALL_ROWS:

@@ -167,7 +167,8 @@ def _read_calls(
             "doctor_explain",
             options=sql.SQL("FORMAT JSON, VERBOSE"),
             query=sql.SQL(statement),  # the user's statement, as written: never formatted
-        )
+        ),
+        prepare=False,  # the user's statement: never prepared (see explain.explain)
     ).fetchone()
     texts = list(_plan_texts(row[0] if row is not None else []))
     for key, text in texts:

@@ -36,10 +36,11 @@ from vecscope.core.lab.groundtruth import (
 from vecscope.core.lab.sampling import QuerySet, load_queries, sample_queries
 from vecscope.core.lab.stats import (
     Percentiles,
-    cheapest_meeting,
+    Recommendation,
     pareto_front,
     percentiles,
     recall_at_k,
+    recommend,
 )
 from vecscope.core.lab.target import Conn, LabTarget, make_target, resolve_target
 from vecscope.core.models import VectorIndex
@@ -337,8 +338,16 @@ def measure(
 class Sweep:
     measurements: tuple[Measurement, ...]
     pareto: tuple[int, ...]
-    recommendation: int | None
-    target_recall: float
+    #: The cheapest setting meeting the recall and latency targets, or which none meets.
+    verdict: Recommendation
+
+    @property
+    def recommendation(self) -> int | None:
+        return self.verdict.index
+
+    @property
+    def target_recall(self) -> float:
+        return self.verdict.target_recall
 
 
 class Knob(StrEnum):
@@ -369,10 +378,12 @@ def sweep(
     *,
     concurrency: int = 1,
     target_recall: float = 0.95,
+    target_latency_ms: float | None = None,
     on_result: Callable[[Measurement], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Sweep:
-    """Measure each setting of ``grid``; mark the Pareto front and the recommendation."""
+    """Measure each setting of ``grid``; mark the Pareto front and the recommendation
+    (the cheapest setting whose recall and p50 meet both targets, see :func:`recommend`)."""
     results: list[Measurement] = []
     for settings in grid:
         if should_stop():
@@ -396,8 +407,7 @@ def sweep(
     return Sweep(
         tuple(results),
         tuple(pareto_front(points)),
-        cheapest_meeting(points, target_recall),
-        target_recall,
+        recommend(points, target_recall, target_latency_ms),
     )
 
 

@@ -9,11 +9,13 @@ mode's live windows (:meth:`LabSession.live`). Both front ends only render the r
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vecscope.core import db
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
+from vecscope.core.errors import BadInputError
 from vecscope.core.lab.defaults import DEFAULT_K, LIVE_MAX_K, SAMPLE_QUERIES, TARGET_RECALL
 from vecscope.core.lab.groundtruth import (
     DEFAULT_MEMORY_BUDGET,
@@ -34,11 +36,15 @@ from vecscope.core.lab.measure import (
 )
 from vecscope.core.lab.runner import LiveLab
 from vecscope.core.lab.sampling import QuerySet, load_queries, sample_queries
+from vecscope.core.lab.stats import recommend
 from vecscope.core.lab.target import Conn, LabTarget, resolve_target, serving_indexes
-from vecscope.core.models import VectorIndex
+from vecscope.core.models import Inventory, VectorIndex
 from vecscope.core.pgvector import QUERY_SETTINGS_DEFAULTS
 
 Settings = Mapping[str, str]
+#: The deepest k the lab measures: a nearest-neighbour query asks for a page of results,
+#: and pgvector's own knobs stop at 1,000 (``hnsw.ef_search``).
+MAX_K = 1000
 
 
 def _nothing(_: object) -> None:
@@ -48,6 +54,100 @@ def _nothing(_: object) -> None:
 def live_truth_k(target: LabTarget) -> int:
     """How deep the Latency mode's exact answers go: 10 to 50, less than the rows."""
     return max(DEFAULT_K, min(LIVE_MAX_K, target.rows - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class _TableColumns:
+    found: bool
+    columns: list[str]
+
+
+def check_table(conn: Conn, inventory: Inventory, schema: str, table: str, column: str) -> None:
+    """Say what is wrong with a misnamed table or column before anything else is read.
+
+    Raises:
+        BadInputError: no such table, or no such column in it (a column that exists but
+            is not a vector is left to :func:`resolve_target`, which says so).
+    """
+    if any((c.schema, c.table, c.column) == (schema, table, column) for c in inventory.columns):
+        return
+    with db.mapped_errors(f"looking up {schema}.{table}", conn):
+        found = db.record(
+            conn, "lab_table_columns", _TableColumns, {"schema": schema, "table": table}
+        )
+    if found is None:
+        raise BadInputError(
+            f"no such table: {schema}.{table} (names are case-sensitive when quoted; "
+            "vecscope indexes lists the vector columns)"
+        )
+    if column not in found.columns:
+        vectors = [c.column for c in inventory.columns if (c.schema, c.table) == (schema, table)]
+        known = (
+            f"its vector columns: {', '.join(vectors)}" if vectors else "it has no vector column"
+        )
+        raise BadInputError(f"{schema}.{table} has no column {column!r} ({known})")
+
+
+def check_k(target: LabTarget, k: int, *, sampled: bool) -> None:
+    """Refuse a k the lab cannot judge, before any query vector is read.
+
+    Args:
+        sampled: The queries are rows of the table (their own row is not an answer).
+
+    Raises:
+        BadInputError: k below 1, above :data:`MAX_K`, or more rows than the table has.
+    """
+    if not 1 <= k <= MAX_K:
+        raise BadInputError(f"k must be between 1 and {MAX_K:,} (k = {k:,})")
+    room = target.rows - (1 if sampled else 0)
+    if k > room:
+        raise BadInputError(
+            f"k = {k:,} is larger than the {room:,} rows each query can find in "
+            f"{target.schema}.{target.table}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRoom:
+    """How many more sessions the server takes (see ``lab_connection_room.sql``)."""
+
+    max_connections: int
+    reserved: int
+    in_use: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.max_connections - self.reserved - self.in_use)
+
+
+def connection_room(conn: Conn) -> ConnectionRoom:
+    """max_connections, the reserved slots and the client sessions open now."""
+    with db.mapped_errors("reading max_connections", conn):
+        room = db.record(conn, "lab_connection_room", ConnectionRoom)
+    assert room is not None
+    return room
+
+
+def capped_concurrency(room: ConnectionRoom, wanted: int) -> tuple[int, str | None]:
+    """``wanted`` sessions, or as many as the server has room for, and a line saying so.
+
+    The catalog connection that read ``room`` is counted in use, and is closed before
+    the measuring sessions open: one slot stays free for someone else.
+
+    Raises:
+        BadInputError: the server has no free slot at all.
+    """
+    if wanted <= room.free:
+        return wanted, None
+    detail = (
+        f"max_connections {room.max_connections}, {room.reserved} reserved, {room.in_use} in use"
+    )
+    if room.free < 1:
+        raise BadInputError(f"the server has no free connection for the lab ({detail})")
+    return room.free, (
+        f"concurrency {wanted:,} is more than the server has room for ({detail}): "
+        f"measuring with {room.free}"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,11 +193,15 @@ class LabSession:
             sampled: Called with the query vectors before the ground truth is computed.
 
         Raises:
-            BadInputError: the column cannot be measured (see :func:`resolve_target`).
+            BadInputError: no such table or column, a column that cannot be measured
+                (see :func:`resolve_target`), or a k it cannot judge (:func:`check_k`).
             QueryError, ConnectError: the server failed.
         """
         inventory = fetch_inventory(conn)
+        check_table(conn, inventory, schema, table, column)
         target = resolve_target(conn, inventory, schema, table, column, operator)
+        if k is not None:
+            check_k(target, k, sampled=not isinstance(queries, Path))
         check(target)
         qs = (
             load_queries(queries, target)
@@ -156,10 +260,13 @@ class LabSession:
         k: int = DEFAULT_K,
         concurrency: int = 1,
         target_recall: float = TARGET_RECALL,
+        target_latency_ms: float | None = None,
         on_result: Callable[[Measurement], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> Sweep:
-        """Each setting of ``grid``, the Pareto front and the recommendation."""
+        """Each setting of ``grid``, the Pareto front and the recommendation: the
+        cheapest setting meeting the recall and the p50 latency targets (or the verdict
+        saying which of them no setting meets, see :func:`unmet_text`)."""
         return sweep(
             self.conn_target,
             self.target,
@@ -169,6 +276,7 @@ class LabSession:
             grid,
             concurrency=concurrency,
             target_recall=target_recall,
+            target_latency_ms=target_latency_ms,
             on_result=on_result,
             should_stop=should_stop,
         )
@@ -204,3 +312,50 @@ class LabSession:
         knob = str(self.knob)
         start = dict(settings) if settings is not None else {knob: QUERY_SETTINGS_DEFAULTS[knob]}
         return LiveLab(self.conn_target, self.target, self.queries, self.gt, k=k, settings=start)
+
+
+def rejudged(result: Sweep, target_latency_ms: float | None) -> Sweep:
+    """The same measurements judged against another latency target (the Latency mode's
+    ``t`` after a sweep): no setting is measured again."""
+    points = [(m.p50_ms, m.recall) for m in result.measurements]
+    return replace(result, verdict=recommend(points, result.target_recall, target_latency_ms))
+
+
+def unmet_text(result: Sweep, knob: str) -> str | None:
+    """The sentence saying which target no setting of a sweep meets (None: one does).
+
+    Both front ends show it as it is: the CLI under its table, the Latency mode in its
+    status line.
+    """
+    v, ms = result.verdict, result.measurements
+    if v.unmet is None:
+        return None
+    if v.nearest is None:
+        return "Nothing was measured."
+
+    def name(i: int) -> str:
+        return f"{knob} = {ms[i].settings.get(knob, '?')}"
+
+    k = ms[0].k
+    near = ms[v.nearest]
+    if v.unmet == "latency":
+        assert v.target_latency_ms is not None
+        line = (
+            f"The latency target cannot be met: the cheapest setting reaching recall@{k} "
+            f"≥ {v.target_recall:g}, {name(v.nearest)}, takes p50 {near.p50_ms:,.2f} ms, over "
+            f"{v.target_latency_ms:g} ms"
+        )
+        if v.within_latency is not None:
+            best = ms[v.within_latency]
+            line += (
+                f"; within {v.target_latency_ms:g} ms the best is {name(v.within_latency)} "
+                f"(recall {best.recall:.3f})"
+            )
+        return line + "."
+    line = (
+        f"The recall target cannot be met: no setting reached recall@{k} ≥ "
+        f"{v.target_recall:g} (best {near.recall:.3f} at {name(v.nearest)})"
+    )
+    if v.unmet == "both":
+        line += f", and none ran within {v.target_latency_ms:g} ms either"
+    return line + ": try larger values, or a better index."

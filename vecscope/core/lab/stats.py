@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -79,3 +80,69 @@ def cheapest_meeting(points: Sequence[tuple[float, float]], target: float) -> in
     """The index of the lowest-cost point whose recall meets ``target``, if any."""
     ok = [i for i, (_, r) in enumerate(points) if r >= target]
     return min(ok, key=lambda i: points[i][0]) if ok else None
+
+
+#: The target no measured point meets: the recall, the latency, or both.
+Unmet = Literal["recall", "latency", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """The cheapest point meeting every target, or which target no point meets."""
+
+    #: The recommended point: the lowest cost among those meeting both targets.
+    index: int | None
+    target_recall: float
+    #: None: no latency target (any cost will do).
+    target_latency_ms: float | None
+    #: None when a point is recommended.
+    unmet: Unmet | None = None
+    #: Latency unmet: the cheapest point reaching the recall (how far over the latency it
+    #: is). Recall unmet: the most accurate point (how far short it falls).
+    nearest: int | None = None
+    #: Latency unmet: the most accurate point within the latency target, if any.
+    within_latency: int | None = None
+
+
+def recommend(
+    points: Sequence[tuple[float, float]],
+    target_recall: float,
+    target_latency_ms: float | None = None,
+) -> Recommendation:
+    """The cheapest ``(cost, recall)`` point meeting both targets, or what cannot be met.
+
+    Args:
+        points: ``(cost, recall)`` pairs, e.g. (p50 latency, recall@k).
+        target_recall: The recall a recommended point must reach.
+        target_latency_ms: The cost it must stay within (None: no limit).
+    """
+    fast = [
+        i for i, (c, _) in enumerate(points) if target_latency_ms is None or c <= target_latency_ms
+    ]
+    accurate = [i for i, (_, r) in enumerate(points) if r >= target_recall]
+    both = [i for i in accurate if i in fast]
+
+    def cheapest(found: list[int]) -> int | None:
+        return min(found, key=lambda i: (points[i][0], -points[i][1])) if found else None
+
+    def most_accurate(found: list[int]) -> int | None:
+        return max(found, key=lambda i: (points[i][1], -points[i][0])) if found else None
+
+    if both:
+        return Recommendation(cheapest(both), target_recall, target_latency_ms)
+    if accurate:
+        return Recommendation(
+            None,
+            target_recall,
+            target_latency_ms,
+            "latency",
+            nearest=cheapest(accurate),
+            within_latency=most_accurate(fast),
+        )
+    return Recommendation(
+        None,
+        target_recall,
+        target_latency_ms,
+        "recall" if fast or not points else "both",
+        nearest=most_accurate(list(range(len(points)))),
+    )

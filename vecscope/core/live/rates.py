@@ -36,6 +36,13 @@ from vecscope.core.live.model import (
 #: An index with no scans for this long while its table is sequentially scanned, after
 #: it was used earlier in the run, is flagged: the planner stopped using it.
 STALL_SECONDS = 10.0
+#: An index never used at all (no scan since the statistics began) is flagged as well
+#: once its table has been sequentially scanned at least this often per second over
+#: :data:`STALL_SECONDS` or more: the application searches the table, not through it.
+UNUSED_SEQ_PER_S = 1.0
+#: ... on a table of at least this many rows: a small table is rightly scanned whole
+#: (the demo's ``atoms``).
+UNUSED_MIN_ROWS = 1_000
 #: Text pg_stat_activity shows for sessions of other roles without pg_read_all_stats.
 HIDDEN = "<insufficient privilege>"
 NAN = float("nan")
@@ -220,10 +227,10 @@ class LiveTracker:
         last = self._last_used.get(oid)
         if last is None and ix.idx_scan > scans:
             last = first  # used before the run, not since it started
-        if last is None:
-            return None  # never used: it cannot have stopped
         seq_since = self._seq_since_used.get(oid, 0) + seq
         self._seq_since_used[oid] = seq_since
+        if last is None:
+            return self._never_used(ix, seq_since, (at - first).total_seconds())
         idle = (at - last).total_seconds()
         if idle >= self.stall_seconds and seq_since > 0:
             since = "" if oid in self._last_used else " watched"
@@ -233,6 +240,18 @@ class LiveTracker:
                 "uses it"
             )
         return None
+
+    def _never_used(self, ix: IndexCounters, seq: int, watched: float) -> str | None:
+        """An index with no scan ever, while its (not small) table is scanned under load."""
+        if watched < self.stall_seconds or ix.live_rows < UNUSED_MIN_ROWS:
+            return None
+        if seq / watched < UNUSED_SEQ_PER_S:
+            return None
+        return (
+            f"never used: no index scan at all, while {ix.table_name} had {seq:,} sequential "
+            f"scans in the watched last {watched:.0f} s ({seq / watched:,.1f}/s): the planner "
+            "does not use it for these queries (an operator its opclass does not serve?)"
+        )
 
     @staticmethod
     def _settings(prev: Snapshot | None, snap: Snapshot) -> tuple[SettingChange, ...]:

@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,12 +271,12 @@ def _toc_name(name: str) -> str:
     return name.replace("\r", " ").replace("\n", " ")
 
 
-def _lists_table_data(listing: str, schema: str, table: str) -> bool:
+def _lists_table_data(listing: str, schema: str, table: str, entry: str = "TABLE DATA") -> bool:
     # Entries read "<id>; <tableoid> <oid> TABLE DATA <schema> <name> <owner>", all
     # unquoted, so "search Product Embeddings postgres" could also be table "Product"
     # owned by "Embeddings postgres": the listing is filtered to this one table by name
     # (pg_restore --schema/--table match names exactly), and the text is checked too.
-    expected = f"TABLE DATA {_toc_name(schema)} {_toc_name(table)} "
+    expected = f"{entry} {_toc_name(schema)} {_toc_name(table)} "
     for line in listing.splitlines():
         _, sep, entry = line.partition("; ")
         parts = entry.split(" ", 2)
@@ -284,18 +285,8 @@ def _lists_table_data(listing: str, schema: str, table: str) -> bool:
     return False
 
 
-def verify_dump(path: Path, schema: str, table: str, *, pg_restore: Path) -> None:
-    """Check with ``pg_restore --list`` that a custom-format dump holds a table's data.
-
-    Args:
-        path: The dump file.
-        schema: The table's schema, unquoted.
-        table: The table's name, unquoted.
-        pg_restore: The pg_restore to read it with (as new as the pg_dump that wrote it).
-
-    Raises:
-        BackupError: The file is not a readable archive or has no data for the table.
-    """
+def _listing(path: Path, schema: str, table: str, pg_restore: Path) -> str:
+    """``pg_restore --list`` of the dump, filtered to one table."""
     try:
         result = subprocess.run(
             [str(pg_restore), "--list", f"--schema={schema}", f"--table={table}", str(path)],
@@ -308,11 +299,43 @@ def verify_dump(path: Path, schema: str, table: str, *, pg_restore: Path) -> Non
     if result.returncode != 0:
         reason = _stderr_reason(result.stderr, result.returncode)
         raise BackupError(f"pg_restore cannot read {path.name}: {reason}")
-    if not _lists_table_data(result.stdout.decode("utf-8", "replace"), schema, table):
-        raise BackupError(
-            f"{path.name} holds no data for {display_ident(schema, table)} "
-            "(pg_restore --list shows no TABLE DATA entry for it)"
-        )
+    return result.stdout.decode("utf-8", "replace")
+
+
+def verify_dump(
+    path: Path,
+    schema: str,
+    table: str,
+    *,
+    pg_restore: Path,
+    partitions: Sequence[str] | None = None,
+) -> None:
+    """Check with ``pg_restore --list`` that a custom-format dump holds a table's data.
+
+    Args:
+        path: The dump file.
+        schema: The table's schema, unquoted.
+        table: The table's name, unquoted.
+        pg_restore: The pg_restore to read it with (as new as the pg_dump that wrote it).
+        partitions: For a partitioned table (which holds no data itself): its partitions,
+            in the same schema, each of which must have its data in the dump, and the
+            parent its definition.
+
+    Raises:
+        BackupError: The file is not a readable archive or has no data for the table
+            (for a partition).
+    """
+    if partitions is None:
+        wanted = [(table, "TABLE DATA")]
+    else:
+        wanted = [(table, "TABLE"), *((p, "TABLE DATA") for p in partitions)]
+    for name, entry in wanted:
+        if not _lists_table_data(_listing(path, schema, name, pg_restore), schema, name, entry):
+            what = "no data for" if entry == "TABLE DATA" else "no definition of"
+            raise BackupError(
+                f"{path.name} holds {what} {display_ident(schema, name)} "
+                f"(pg_restore --list shows no {entry} entry for it)"
+            )
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -357,6 +380,7 @@ def dump(
     backup_dir: Path,
     server_version_num: int,
     label: str,
+    partitions: Sequence[str] | None = None,
 ) -> BackupRecord:
     """Dump a table (or its whole database) in custom format and verify the file.
 
@@ -374,6 +398,9 @@ def dump(
         backup_dir: Created (mode 0700) if missing.
         server_version_num: The server's ``server_version_num``, to pick a pg_dump.
         label: The file's base name, e.g. ``vecscope-20261121-071500-doc_chunks``.
+        partitions: For a partitioned table, its partitions (same schema): a table dump
+            takes them too (``--table-and-children``; before pg_dump 16 each by name),
+            and every one must have its data in the file.
 
     Returns:
         The record of the verified dump.
@@ -400,7 +427,7 @@ def dump(
     argv = [str(tools.pg_dump), "--format=custom", f"--file={tmp}", "--no-password"]
     if kind == KIND_TABLE:
         # --strict-names: a pattern that matches nothing is an error, not an empty dump.
-        argv += ["--strict-names", f"--table={ident(schema, table)}"]
+        argv += ["--strict-names", *_table_options(tools, schema, table, partitions)]
     argv.append(f"--dbname={dsn}")
     env = dict(os.environ)
     if password:
@@ -428,7 +455,7 @@ def dump(
             raise BackupError(f"cannot read back {tmp}: {e.strerror or e}") from e
         if size == 0:
             raise BackupError(f"pg_dump of {what} wrote an empty file")
-        verify_dump(tmp, schema, table, pg_restore=tools.pg_restore)
+        verify_dump(tmp, schema, table, pg_restore=tools.pg_restore, partitions=partitions)
         try:
             os.replace(tmp, final)
         except OSError as e:
@@ -445,8 +472,20 @@ def dump(
         bytes=size,
         sha256=sha256,
         pg_dump_version=tools.version,
-        tables=(ident(schema, table),),
+        tables=(ident(schema, table), *(ident(schema, p) for p in partitions or ())),
     )
+
+
+def _table_options(
+    tools: _Tools, schema: str, table: str, partitions: Sequence[str] | None
+) -> list[str]:
+    """pg_dump's options for the table: ``--table`` of a partitioned table alone dumps
+    its definition and none of its partitions' rows."""
+    if partitions is None:
+        return [f"--table={ident(schema, table)}"]
+    if tools.rank >= _rank(16, 0):
+        return [f"--table-and-children={ident(schema, table)}"]
+    return [f"--table={ident(schema, name)}" for name in (table, *partitions)]
 
 
 def confirmed(identifier: str) -> BackupRecord:

@@ -1,5 +1,10 @@
 """The build step: CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) with live progress.
 
+On a partitioned table (where PostgreSQL builds nothing concurrently) the partitioned
+index is made ``ON ONLY`` the parent, empty and INVALID, then each partition's index is
+built concurrently with its own progress and attached; the last attach makes the
+partitioned index valid.
+
 The statement runs on its own session in a thread; this thread polls
 ``pg_stat_progress_create_index`` on another session and reports phase, percentage,
 elapsed time, an ETA and the sessions the build waits for. Server notices (pgvector's
@@ -14,7 +19,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -29,10 +34,17 @@ from vecscope.core.migrate.ddl import (
     index_state,
     invalid_copies,
     open_ddl_session,
+    with_retries,
 )
+from vecscope.core.migrate.observe import look
 from vecscope.core.migrate.plan import MigrationSpec
 from vecscope.core.migrate.preflight import Blocker
-from vecscope.core.migrate.render import build_statements
+from vecscope.core.migrate.render import (
+    attach_sql,
+    build_statements,
+    create_new_sql,
+    create_partition_sql,
+)
 from vecscope.core.migrate.states import Kind
 
 Conn = psycopg.Connection[TupleRow]
@@ -62,6 +74,18 @@ class BuildProgress:
     waiting_for: tuple[Blocker, ...] = field(default=())
     notices: tuple[str, ...] = field(default=())
     attempt: int = 1
+    #: On a partitioned table: the partition being built, its number, how many there are.
+    #: ``percent`` is that partition's; ``eta_s`` the whole build's.
+    partition: str | None = None
+    partition_number: int = 0
+    partitions: int = 0
+
+    @property
+    def where(self) -> str:
+        """``"partition 2/4 events_2026_02"``, or nothing for a table's one build."""
+        if self.partition is None:
+            return ""
+        return f"partition {self.partition_number}/{self.partitions} {self.partition}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +222,35 @@ def _cancel(conn: Conn) -> None:
         conn.cancel_safe(timeout=10.0)
 
 
+@dataclass
+class _Build:
+    """What one build run shares across its statements (one, or one per partition)."""
+
+    target: ConnectionTarget
+    spec: MigrationSpec
+    on_progress: Callable[[BuildProgress], None]
+    should_cancel: Callable[[], bool]
+    say: Say
+    predicted_s: float | None
+    poll_s: float
+    monitor: _Monitor
+    started: float = field(default_factory=time.monotonic)
+    notices: list[str] = field(default_factory=list)
+    attempts: int = 1
+
+    def outcome(self, index_bytes: int, *, cancelled: bool = False) -> BuildOutcome:
+        notices = tuple(self.notices)
+        return BuildOutcome(
+            time.monotonic() - self.started,
+            self.attempts,
+            notices,
+            None if cancelled else predict.workers_used(self.notices),
+            None if cancelled else predict.graph_fit_rows(self.notices),
+            index_bytes,
+            cancelled,
+        )
+
+
 def run(
     target: ConnectionTarget,
     spec: MigrationSpec,
@@ -210,80 +263,155 @@ def run(
 ) -> BuildOutcome:
     """Build the new index (or reindex), retrying on lock_timeout; see the module docstring.
 
+    On a partitioned table: the partitioned index ``ON ONLY`` the parent, then each
+    partition's index concurrently (with its own progress) and attached, skipping the
+    partitions a previous run finished (see :func:`_run_partitioned`).
+
     Raises:
         MigrationError: every retry locked out, or the build failed.
     """
-    statement = build_statements(spec)[-1].sql
-    monitor = _Monitor(target, say)
-    started = time.monotonic()
-    notices: list[str] = []
-    attempt = 0
+    build = _Build(
+        target, spec, on_progress, should_cancel, say, predicted_s, poll_s, _Monitor(target, say)
+    )
     try:
-        while True:
-            attempt += 1
-            conn, _ = open_ddl_session(target, spec, build=True)
-            db.execute(conn, "migrate_debug_notices")
-            conn.add_notice_handler(
-                lambda d: notices.append(d.message_primary) if d.message_primary else None
-            )
-            pid = conn.info.backend_pid
-            runner = _Runner(conn, statement)
-            runner.start()
-            failpoints.point("build.started")
-            cancelled = False
-            while runner.is_alive():
-                runner.join(poll_s)
-                if not runner.is_alive():
-                    break
-                if should_cancel() and not cancelled:
-                    cancelled = True
-                    say("cancelling the build")
-                    _cancel(conn)
-                shown = monitor.progress(pid, started, predicted_s, notices, attempt)
-                if shown is not None:
-                    on_progress(shown)
-            conn.close()
-            err = runner.error
-            if err is None:
-                break
-            _cleanup(target, spec, say)
-            if cancelled or isinstance(err, psycopg.errors.QueryCanceled) and should_cancel():
-                return BuildOutcome(
-                    time.monotonic() - started, attempt, tuple(notices), None, None, 0, True
-                )
-            if isinstance(err, psycopg.errors.LockNotAvailable) and attempt <= spec.retries:
-                pause = min(30.0, 0.5 * 2 ** (attempt - 1))
-                say(
-                    f"lock_timeout ({spec.lock_timeout_ms} ms) while the build waited for "
-                    f"another session; invalid index dropped, retry {attempt} of "
-                    f"{spec.retries} in {pause:.1f} s"
-                )
-                time.sleep(pause)
-                continue
-            if isinstance(err, psycopg.errors.LockNotAvailable):
-                raise MigrationError(
-                    f"the build was locked out {attempt} times (lock_timeout "
-                    f"{spec.lock_timeout_ms} ms): end the long transactions preflight "
-                    "lists, or raise --lock-timeout"
-                ) from err
-            if isinstance(err, psycopg.OperationalError):
-                raise MigrationError(
-                    f"connection lost during the build: {first_line(err)} "
-                    "(vecscope migrate resume cleans up and retries)"
-                ) from err
-            raise MigrationError(f"the build failed: {first_line(err)}") from err
+        if spec.partitioned:
+            return _run_partitioned(build)
         name = spec.old_name if spec.kind == Kind.REINDEX else spec.new_name
         assert name is not None
-        return BuildOutcome(
-            time.monotonic() - started,
-            attempt,
-            tuple(notices),
-            predict.workers_used(notices),
-            predict.graph_fit_rows(notices),
-            monitor.index_bytes(spec, name),
-        )
+        if not _build_one(build, build_statements(spec)[-1].sql, name, lambda p: p):
+            return build.outcome(0, cancelled=True)
+        return build.outcome(build.monitor.index_bytes(spec, name))
     finally:
-        monitor.close()
+        build.monitor.close()
+
+
+def _build_one(
+    b: _Build, statement: str, name: str, shown: Callable[[BuildProgress], BuildProgress]
+) -> bool:
+    """Run one concurrent build with progress, retrying on lock_timeout; False: cancelled
+    (the invalid index it left was dropped). ``shown`` adds what the caller knows to each
+    progress report (the partition)."""
+    spec, say, attempt = b.spec, b.say, 0
+    while True:
+        attempt += 1
+        b.attempts = max(b.attempts, attempt)
+        conn, _ = open_ddl_session(b.target, spec, build=True)
+        db.execute(conn, "migrate_debug_notices")
+        conn.add_notice_handler(
+            lambda d: b.notices.append(d.message_primary) if d.message_primary else None
+        )
+        pid = conn.info.backend_pid
+        runner = _Runner(conn, statement)
+        runner.start()
+        failpoints.point("build.started")
+        cancelled = False
+        while runner.is_alive():
+            runner.join(b.poll_s)
+            if not runner.is_alive():
+                break
+            if b.should_cancel() and not cancelled:
+                cancelled = True
+                say("cancelling the build")
+                _cancel(conn)
+            progress = b.monitor.progress(pid, b.started, b.predicted_s, b.notices, attempt)
+            if progress is not None:
+                b.on_progress(shown(progress))
+        conn.close()
+        err = runner.error
+        if err is None:
+            return True
+        _cleanup(b.target, spec, name, say)
+        if cancelled or isinstance(err, psycopg.errors.QueryCanceled) and b.should_cancel():
+            return False
+        if isinstance(err, psycopg.errors.LockNotAvailable) and attempt <= spec.retries:
+            pause = min(30.0, 0.5 * 2 ** (attempt - 1))
+            say(
+                f"lock_timeout ({spec.lock_timeout_ms} ms) while the build waited for "
+                f"another session; invalid index dropped, retry {attempt} of "
+                f"{spec.retries} in {pause:.1f} s"
+            )
+            time.sleep(pause)
+            continue
+        if isinstance(err, psycopg.errors.LockNotAvailable):
+            raise MigrationError(
+                f"the build was locked out {attempt} times (lock_timeout "
+                f"{spec.lock_timeout_ms} ms): end the long transactions preflight "
+                "lists, or raise --lock-timeout"
+            ) from err
+        if isinstance(err, psycopg.OperationalError):
+            raise MigrationError(
+                f"connection lost during the build: {first_line(err)} "
+                "(vecscope migrate resume cleans up and retries)"
+            ) from err
+        raise MigrationError(f"the build failed: {first_line(err)}") from err
+
+
+def _run_partitioned(b: _Build) -> BuildOutcome:
+    """The partitioned index ``ON ONLY`` the parent (catalog only), then per partition:
+    its index built concurrently, then attached; the parent's index turns valid with the
+    last attach. Decided from the catalog, so a resumed build skips the partitions done,
+    attaches one built but not attached, and drops and rebuilds one left invalid."""
+    spec, say = b.spec, b.say
+    ddl, _ = open_ddl_session(b.target, spec, build=False)
+    try:
+        _check_partitions(ddl, spec)
+        with_retries(ddl, create_new_sql(spec), spec, say=say)
+        parts = look(ddl, spec).parts
+        total_rows = sum(p.plan.rows for p in parts)
+        done_rows = 0
+        for number, seen in enumerate(parts, 1):
+            part = seen.plan
+            if seen.done(seen.new, spec.new_name):
+                say(f"{part.table}: {part.new_name} already built and attached")
+                done_rows += part.rows
+                continue
+            if seen.new is None or not seen.new.usable:
+                drop_if_invalid(ddl, spec, part.new_name, say)
+                shown = _partition_progress(
+                    part.table, number, len(parts), done_rows, total_rows, part.rows
+                )
+                if not _build_one(b, create_partition_sql(spec, part), part.new_name, shown):
+                    return b.outcome(0, cancelled=True)
+            with_retries(ddl, attach_sql(spec, spec.new_name, part.new_name), spec, say=say)
+            failpoints.point("build.partition_done")
+            done_rows += part.rows
+        if index_state(ddl, spec.schema, spec.new_name) != (True, True):
+            raise MigrationError(
+                f"{spec.new_name} is not valid although every partition's index is attached"
+            )
+    finally:
+        ddl.close()
+    return b.outcome(b.monitor.index_bytes(spec, spec.new_name))
+
+
+def _check_partitions(conn: Conn, spec: MigrationSpec) -> None:
+    """The partitions are still those of the plan (one attached or detached since would
+    be built by PostgreSQL itself, without CONCURRENTLY, or missed)."""
+    rows = db.rows(conn, "migrate_partitions", {"table": spec.qualified_table})
+    now = sorted(str(r["name"]) for r in rows)
+    planned = sorted(p.table for p in spec.partitions)
+    if now != planned:
+        raise MigrationError(
+            f"the partitions of {spec.table} changed since the plan "
+            f"({', '.join(planned) or 'none'} planned, {', '.join(now) or 'none'} now): "
+            "roll back and plan again"
+        )
+
+
+def _partition_progress(
+    table: str, number: int, count: int, done_rows: int, total_rows: int, rows: int
+) -> Callable[[BuildProgress], BuildProgress]:
+    """Progress of one partition's build, with the ETA of the whole (by rows)."""
+
+    def shown(p: BuildProgress) -> BuildProgress:
+        eta = p.eta_s
+        if total_rows > 0 and p.percent is not None:
+            fraction = (done_rows + rows * p.percent / 100.0) / total_rows
+            if 0.05 < fraction < 1.0:
+                eta = p.elapsed_s * (1.0 - fraction) / fraction
+        return replace(p, partition=table, partition_number=number, partitions=count, eta_s=eta)
+
+    return shown
 
 
 def _progress(
@@ -323,16 +451,15 @@ def _progress(
     )
 
 
-def _cleanup(target: ConnectionTarget, spec: MigrationSpec, say: Say) -> None:
-    """Drop whatever invalid index the failed or cancelled build left."""
+def _cleanup(target: ConnectionTarget, spec: MigrationSpec, name: str, say: Say) -> None:
+    """Drop whatever invalid index the failed or cancelled build of ``name`` left."""
     conn, _ = open_ddl_session(target, spec, build=False)
     try:
         if spec.kind == Kind.REINDEX:
-            assert spec.old_name
-            for name in invalid_copies(conn, spec, spec.old_name):
-                drop_if_invalid(conn, spec, name, say)
+            for copy in invalid_copies(conn, spec, name):
+                drop_if_invalid(conn, spec, copy, say)
         else:
-            drop_if_invalid(conn, spec, spec.new_name, say)
+            drop_if_invalid(conn, spec, name, say)
     finally:
         conn.close()
 

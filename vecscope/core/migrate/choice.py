@@ -69,7 +69,8 @@ def source_options(inventory: Inventory) -> list[tuple[str, str]]:
     options = [
         (f"{ix.schema}.{ix.name} ({ix.method}, {ix.table})", f"index:{ix.schema}.{ix.name}")
         for ix in inventory.indexes
-        if ix.column is not None
+        # A partition's index is migrated with its partitioned index, not alone.
+        if ix.column is not None and ix.parent_index is None
     ]
     options += [
         (f"{c.schema}.{c.table}.{c.column} (new index)", f"column:{c.qualified}")

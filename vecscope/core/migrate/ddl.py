@@ -18,7 +18,7 @@ from vecscope.core import db
 from vecscope.core.connection import ConnectionTarget, connect, pooling_of
 from vecscope.core.errors import BadInputError, MigrationError, QueryError, first_line
 from vecscope.core.migrate.plan import MigrationSpec, Statement
-from vecscope.core.migrate.render import drop_sql, session_settings
+from vecscope.core.migrate.render import drop_partitioned_statements, drop_sql, session_settings
 
 Conn = psycopg.Connection[TupleRow]
 Say = Callable[[str], None]
@@ -142,13 +142,30 @@ def invalid_copies(conn: Conn, spec: MigrationSpec, name: str) -> list[str]:
 
 
 def drop_if_invalid(conn: Conn, spec: MigrationSpec, name: str, say: Say) -> bool:
-    """Drop ``name`` concurrently when it exists and is not valid; True if it was dropped."""
+    """Drop ``name`` when it exists and is not valid; True if it was dropped."""
     state = index_state(conn, spec.schema, name)
     if state is None or (state[0] and state[1]):
         return False
     say(f"dropping the invalid leftover {name}")
-    with_retries(conn, drop_sql(spec, name), spec, say=say)
+    drop_index(conn, spec, name, say=say)
     return True
+
+
+def is_partitioned(conn: Conn, spec: MigrationSpec, name: str) -> bool:
+    """Whether ``name`` is a partitioned index (one on a partitioned table's parent)."""
+    row = db.row(conn, "migrate_index_state", {"schema": spec.schema, "name": name})
+    return bool(row and row["partitioned"])
+
+
+def drop_index(conn: Conn, spec: MigrationSpec, name: str, *, say: Say = lambda _: None) -> int:
+    """Drop an index, concurrently, or, when the catalog says it is partitioned (which
+    refuses CONCURRENTLY), as :func:`~core.migrate.render.drop_partitioned_statements`
+    shows it (the session keeps that shorter lock_timeout); returns the attempts."""
+    if not is_partitioned(conn, spec, name):
+        return with_retries(conn, drop_sql(spec, name), spec, say=say)
+    setting, drop = drop_partitioned_statements(spec, name, "")
+    conn.execute(setting.sql.rstrip(";"))
+    return with_retries(conn, drop.sql, spec, say=say)
 
 
 def orphan_builders(conn: Conn, spec: MigrationSpec) -> list[int]:

@@ -29,6 +29,7 @@ from vecscope.core.migrate import recovery
 from vecscope.core.migrate import verify as vf
 from vecscope.core.migrate.ddl import (
     drop_if_invalid,
+    drop_index,
     open_ddl_session,
     require_own_sessions,
     stop_orphans,
@@ -45,7 +46,12 @@ from vecscope.core.migrate.records import (
     build_json,
     journaled_results,
 )
-from vecscope.core.migrate.render import drop_sql, rename_sql, rollback_statements, steps
+from vecscope.core.migrate.render import (
+    build_statement,
+    rename_sql,
+    rollback_statements,
+    steps,
+)
 from vecscope.core.migrate.states import BACKUP_KINDS, ORDER, Kind, Status, Step
 
 __all__ = ["CutoverResult", "Migration"]
@@ -389,6 +395,7 @@ class Migration:
                     backup_dir=directory,
                     server_version_num=version,
                     label=label,
+                    partitions=self.spec.partition_tables,
                 )
         except VecscopeError as e:
             self.record(Step.BACKUP, jn.FAILED, error=e.message)
@@ -421,9 +428,7 @@ class Migration:
         self._require(Step.BUILD)
         summary = self.preflight_summary()
         predicted = summary.predicted_seconds if summary else None
-        build = self.step(Step.BUILD)
-        assert build is not None
-        self.record(Step.BUILD, jn.INTENT, statement=build.statements[-1].sql)
+        self.record(Step.BUILD, jn.INTENT, statement=build_statement(self.spec))
         try:
             outcome = bld.run(
                 self.target,
@@ -511,7 +516,7 @@ class Migration:
                 if not seen.old.usable:
                     say(f"{spec.old_name} was left half-dropped: finishing the drop")
                 failpoints.point("cutover.before_drop")
-                attempts = with_retries(conn, drop_sql(spec, spec.old_name), spec, say=say)
+                attempts = drop_index(conn, spec, spec.old_name, say=say)
             failpoints.point("cutover.after_drop")
             if spec.rename:
                 with_retries(conn, rename_sql(spec, spec.new_name, spec.old_name), spec, say=say)

@@ -19,9 +19,13 @@ from datetime import datetime
 from vecscope.core.errors import BadInputError
 from vecscope.core.migrate.plan import MigrationSpec, Statement, describe
 from vecscope.core.migrate.render import (
+    attach_sql,
     create_new_sql,
+    create_partition_sql,
+    drop_partitioned_statements,
     drop_sql,
     qualified,
+    recreate_old_partition_sql,
     recreate_old_sql,
     rename_sql,
     rollback_statements,
@@ -234,10 +238,36 @@ def _build_lines(
     ]
 
 
+def _part_name(old: bool, n: int) -> str:
+    return f"{'OLD_' if old else ''}PARTITION_{n}"
+
+
+def _partitioned_upgrade(spec: MigrationSpec) -> list[str]:
+    """ON ONLY the parent; per partition: leftover dropped, built, checked, attached."""
+    lines = _execute(create_new_sql(spec), 8)
+    for n, part in enumerate(spec.partitions, 1):
+        name = _part_name(False, n)
+        build = (name, create_partition_sql(spec, part))
+        lines += _build_lines((name, drop_sql(spec, part.new_name)), build, "nothing was dropped")
+        lines += _execute(attach_sql(spec, spec.new_name, part.new_name), 8)
+    return lines + [
+        "        if not _state(NEW_INDEX):",
+        '            raise RuntimeError(f"{NEW_INDEX} is not valid; nothing was dropped")',
+    ]
+
+
+def _drop_partitioned(spec: MigrationSpec, name: str) -> list[str]:
+    return [
+        line for st in drop_partitioned_statements(spec, name, "") for line in _execute(st.sql, 8)
+    ]
+
+
 def _upgrade(spec: MigrationSpec) -> list[str]:
     sets, resets = _settings(spec, build=True)
     lines = [line for st in sets for line in _execute(st.sql, 8)]
-    if spec.kind == Kind.REINDEX:
+    if spec.partitioned:
+        lines += _partitioned_upgrade(spec)
+    elif spec.kind == Kind.REINDEX:
         assert spec.old_name is not None
         reindex = f"REINDEX INDEX CONCURRENTLY {qualified(spec, spec.old_name)};"
         leftover = drop_sql(spec, spec.old_name + "_ccnew")
@@ -249,7 +279,10 @@ def _upgrade(spec: MigrationSpec) -> list[str]:
         lines += _build_lines(("NEW_INDEX", leftover), build, "nothing was dropped")
     if spec.kind == Kind.REBUILD:
         assert spec.old_name is not None
-        lines += _execute(drop_sql(spec, spec.old_name), 8)
+        if spec.partitioned:
+            lines += _drop_partitioned(spec, spec.old_name)
+        else:
+            lines += _execute(drop_sql(spec, spec.old_name), 8)
         if spec.rename:
             lines += _execute(rename_sql(spec, spec.new_name, spec.old_name), 8)
     lines += [line for sql in resets for line in _execute(sql, 8)]
@@ -271,7 +304,11 @@ def _downgrade(spec: MigrationSpec) -> list[str]:
         ]
     if spec.kind == Kind.CREATE:
         sets, resets = _settings(spec, build=False)
-        body = [*(st.sql for st in sets), drop_sql(spec, spec.new_name), *resets]
+        drops = [drop_sql(spec, spec.new_name)]
+        if spec.partitioned:
+            drops = [st.sql for st in drop_partitioned_statements(spec, spec.new_name, "")]
+            drops += [drop_sql(spec, part.new_name) for part in spec.partitions]
+        body = [*(st.sql for st in sets), *drops, *resets]
         return [
             "def downgrade() -> None:",
             "    with op.get_context().autocommit_block():",
@@ -290,9 +327,24 @@ def _downgrade(spec: MigrationSpec) -> list[str]:
             "        if _state(NEW_INDEX) is None:  # not given back by an earlier attempt",
             *_execute(rename_sql(spec, spec.old_name, spec.new_name), 12),
         ]
-    leftover = ("OLD_INDEX", drop_sql(spec, spec.old_name))
-    lines += _build_lines(leftover, ("OLD_INDEX", old), "the new index was kept")
-    lines += _execute(drop_sql(spec, spec.new_name), 8)
+    if spec.partitioned:
+        lines += _execute(old, 8)
+        for n, part in enumerate(spec.partitions, 1):
+            again = recreate_old_partition_sql(spec, part)
+            assert again is not None and part.old_name is not None
+            name = _part_name(True, n)
+            drop = (name, drop_sql(spec, part.old_name))
+            lines += _build_lines(drop, (name, again), "the new index was kept")
+            lines += _execute(attach_sql(spec, spec.old_name, part.old_name), 8)
+        lines += [
+            "        if not _state(OLD_INDEX):",
+            '            raise RuntimeError(f"{OLD_INDEX} is not valid; the new index was kept")',
+        ]
+        lines += _drop_partitioned(spec, spec.new_name)
+    else:
+        leftover = ("OLD_INDEX", drop_sql(spec, spec.old_name))
+        lines += _build_lines(leftover, ("OLD_INDEX", old), "the new index was kept")
+        lines += _execute(drop_sql(spec, spec.new_name), 8)
     lines += [line for sql in resets for line in _execute(sql, 8)]
     return [
         "def downgrade() -> None:",
@@ -351,6 +403,12 @@ def alembic_revision(
         names.append(("OLD_INDEX", spec.old_name))
     if spec.kind == Kind.REINDEX and spec.old_name:
         names = [("INDEX", spec.old_name), ("LEFTOVER", spec.old_name + "_ccnew")]
+    for n, part in enumerate(spec.partitions, 1):
+        names.append((_part_name(False, n), part.new_name))
+    if spec.kind == Kind.REBUILD:
+        for n, part in enumerate(spec.partitions, 1):
+            if part.old_name:
+                names.append((_part_name(True, n), part.old_name))
     head = [
         f'"""{about}',
         "",

@@ -60,14 +60,19 @@ def _check(st: ScannedStatement, ddl: Ddl, session: Session) -> list[LintFinding
         found.append(LintFinding(rule, RULES[rule], st.text, message, fix))
 
     table = f" on {ddl.table}" if ddl.table else ""
-    if ddl.what == "CREATE INDEX" and not ddl.concurrently and ddl.table not in session.new_tables:
+    if (
+        ddl.what == "CREATE INDEX"
+        and not ddl.concurrently
+        and not ddl.only
+        and ddl.table not in session.new_tables
+    ):
         add(
             CONCURRENT_CREATION,
             f"CREATE INDEX without CONCURRENTLY holds a SHARE lock{table} for the whole build:"
             " every INSERT, UPDATE and DELETE waits until the index is done.",
             "Use CREATE INDEX CONCURRENTLY, outside any transaction block.",
         )
-    if ddl.what == "DROP INDEX" and not ddl.concurrently:
+    if ddl.what == "DROP INDEX" and not ddl.concurrently and ddl.name not in session.partitioned:
         add(
             CONCURRENT_DELETION,
             "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table:"
@@ -142,12 +147,17 @@ def _check(st: ScannedStatement, ddl: Ddl, session: Session) -> list[LintFinding
     return found
 
 
-def _lint(statements: Iterable[ScannedStatement]) -> tuple[LintFinding, ...]:
+def _lint(
+    statements: Iterable[ScannedStatement], partitioned: Iterable[str]
+) -> tuple[LintFinding, ...]:
     session = Session()
+    session.partitioned.update(partitioned)
     found: list[LintFinding] = []
     for st in statements:
         ddl = ddl_of(st)
         if ddl is not None:
+            if ddl.name and (ddl.only or ddl.attach):
+                session.partitioned.add(ddl.name)
             found += _check(st, ddl, session)
         session.apply(st)
     return tuple(found)
@@ -156,7 +166,7 @@ def _lint(statements: Iterable[ScannedStatement]) -> tuple[LintFinding, ...]:
 # --- public API --------------------------------------------------------------------------
 
 
-def lint(sql_text: str) -> tuple[LintFinding, ...]:
+def lint(sql_text: str, *, partitioned: Iterable[str] = ()) -> tuple[LintFinding, ...]:
     """Check migration SQL for statements that lock, cannot be re-run, or build the wrong index.
 
     Statements are read in order as one session would run them: a ``SET lock_timeout``
@@ -164,8 +174,16 @@ def lint(sql_text: str) -> tuple[LintFinding, ...]:
     block, a ``ROLLBACK`` undoes the ``SET`` commands made in its block. psql
     meta-commands on their own line (``\\d t``) are skipped.
 
+    Partitioned tables: ``CREATE INDEX ... ON ONLY`` builds nothing (an empty index on the
+    parent alone; on a plain table ``ONLY`` would change nothing, so it is taken to mean a
+    partitioned one), and a partitioned index cannot be dropped concurrently: a plain
+    ``DROP INDEX`` of one made ``ON ONLY`` or attached to in the text, or named in
+    ``partitioned``, is not reported (it still needs ``lock_timeout``).
+
     Args:
         sql_text: Any number of SQL statements, with comments, strings and dollar quotes.
+        partitioned: Names of partitioned indexes the text drops (unqualified, as
+            PostgreSQL folds them).
 
     Returns:
         The findings in statement order, and within a statement in the order of
@@ -174,14 +192,17 @@ def lint(sql_text: str) -> tuple[LintFinding, ...]:
     Raises:
         BadInputError: The text does not lex as SQL (an unterminated string, say).
     """
-    return _lint(split(sql_text))
+    return _lint(split(sql_text), partitioned)
 
 
-def lint_statements(statements: Sequence[str]) -> tuple[LintFinding, ...]:
+def lint_statements(
+    statements: Sequence[str], *, partitioned: Iterable[str] = ()
+) -> tuple[LintFinding, ...]:
     """Like :func:`lint` for statements kept apart (a plan's), run in order in one session.
 
     Args:
         statements: SQL texts, each holding one statement or several.
+        partitioned: As for :func:`lint`.
 
     Returns:
         The findings, as :func:`lint` returns them.
@@ -189,4 +210,4 @@ def lint_statements(statements: Sequence[str]) -> tuple[LintFinding, ...]:
     Raises:
         BadInputError: One of the texts does not lex as SQL.
     """
-    return _lint(st for text in statements for st in split(text))
+    return _lint((st for text in statements for st in split(text)), partitioned)

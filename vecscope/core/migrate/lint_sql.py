@@ -143,6 +143,13 @@ class Ddl:
     method: str | None = None
     #: Indexed columns or expressions that name no operator class, as written.
     bare_keys: tuple[str, ...] = field(default=())
+    #: The index's name as PostgreSQL folds it, without its schema (the first one a DROP
+    #: names).
+    name: str | None = None
+    #: ``CREATE INDEX ... ON ONLY``: a partitioned table's index, made without building.
+    only: bool = False
+    #: ``ALTER INDEX name ATTACH PARTITION``: ``name`` is a partitioned index.
+    attach: bool = False
 
 
 def ddl_of(st: ScannedStatement) -> Ddl | None:
@@ -152,14 +159,31 @@ def ddl_of(st: ScannedStatement) -> Ddl | None:
     if w[:2] == ["DROP", "INDEX"]:
         concurrently = w[2] == "CONCURRENTLY"
         k = 3 if concurrently else 2
-        return Ddl("DROP INDEX", concurrently, guarded=w[k : k + 2] == ["IF", "EXISTS"])
+        guarded = w[k : k + 2] == ["IF", "EXISTS"]
+        name = _name_at(st, k + 2 if guarded else k)
+        return Ddl("DROP INDEX", concurrently, guarded=guarded, name=name)
     if w[:2] == ["ALTER", "INDEX"]:
-        return Ddl("ALTER INDEX", guarded=w[2:4] == ["IF", "EXISTS"], rename="RENAME" in w)
+        guarded = w[2:4] == ["IF", "EXISTS"]
+        attach = any(w[k : k + 2] == ["ATTACH", "PARTITION"] for k in range(len(w) - 1))
+        return Ddl(
+            "ALTER INDEX",
+            guarded=guarded,
+            rename="RENAME" in w,
+            name=_name_at(st, 4 if guarded else 2),
+            attach=attach,
+        )
     if w[:2] == ["ALTER", "TABLE"]:
         return Ddl("ALTER TABLE")
     if w[0] == "REINDEX":
         return Ddl("REINDEX", _reindex_concurrently(st))
     return None
+
+
+def _name_at(st: ScannedStatement, k: int) -> str | None:
+    """The (last part of the) dotted name starting at token ``k``, folded."""
+    if k >= len(st.toks) or st.toks[k].kind not in ("word", "ident"):
+        return None
+    return _folded(st.toks[_path_end(st.toks, k)])
 
 
 def _reindex_concurrently(st: ScannedStatement) -> bool:
@@ -187,9 +211,11 @@ def _create_index(st: ScannedStatement, k: int) -> Ddl:
     guarded = w[k : k + 3] == ["IF", "NOT", "EXISTS"]
     k += 3 if guarded else 0
     named = w[k] != "ON"
+    name = _name_at(st, k) if named else None
     k += 1 if named else 0
     k += 1  # ON
-    k += 1 if w[k] == "ONLY" else 0
+    only = w[k] == "ONLY"
+    k += 1 if only else 0
     table = None
     if k < n:
         k = _path_end(toks, k)
@@ -213,6 +239,8 @@ def _create_index(st: ScannedStatement, k: int) -> Ddl:
         table=table,
         method=method,
         bare_keys=tuple(bare),
+        name=name,
+        only=only,
     )
 
 
@@ -309,7 +337,7 @@ def _assignments(st: ScannedStatement) -> list[tuple[str, bool, str]]:
 class Session:
     """What PostgreSQL would know about the session at each statement of the text."""
 
-    __slots__ = ("block", "saved", "values", "local", "new_tables")
+    __slots__ = ("block", "saved", "values", "local", "new_tables", "partitioned")
 
     def __init__(self) -> None:
         self.block = False
@@ -321,6 +349,9 @@ class Session:
         self.saved: dict[str, bool] = dict(self.values)
         #: Tables this text creates: nobody else can be using them yet.
         self.new_tables: set[str] = set()
+        #: Partitioned indexes (folded names): made ON ONLY, attached to, or named by
+        #: the caller. PostgreSQL drops them only without CONCURRENTLY.
+        self.partitioned: set[str] = set()
 
     def has(self, name: str) -> bool:
         return self.local.get(name, self.values[name])

@@ -37,6 +37,22 @@ DEFAULT_MIN_RECALL = 0.9
 
 
 @dataclass(frozen=True, slots=True)
+class PartitionPlan:
+    """One partition of a partitioned table: its own index, built concurrently and then
+    attached to the partitioned index (in the parent's schema). Plain data."""
+
+    table: str
+    #: The new index on this partition.
+    new_name: str
+    rows: int = 0
+    #: The old partitioned index's index on this partition, and its ``pg_get_indexdef``:
+    #: what a rollback recreates (``None`` for a first index).
+    old_name: str | None = None
+    old_definition: str | None = None
+    old_tablespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MigrationSpec:
     """Everything that decides a migration's statements. Plain data: the journal keeps it."""
 
@@ -71,6 +87,17 @@ class MigrationSpec:
     min_recall: float | None = None
     k: int = 10
     queries: int = 100
+    #: The table is partitioned: its index is made ``ON ONLY`` the parent, each partition's
+    #: concurrently, then attached (PostgreSQL builds no partitioned index concurrently).
+    partitioned: bool = False
+    partitions: tuple[PartitionPlan, ...] = ()
+
+    def __post_init__(self) -> None:
+        # From the journal the partitions come back as dicts (JSON has no records).
+        parts = tuple(
+            p if isinstance(p, PartitionPlan) else PartitionPlan(**p) for p in self.partitions
+        )
+        object.__setattr__(self, "partitions", parts)
 
     @property
     def operator(self) -> str:
@@ -79,6 +106,11 @@ class MigrationSpec:
             if self.opclass.endswith("_" + suffix):
                 return op
         return DEFAULT_OPERATOR.get(self.column_type, "<->")
+
+    @property
+    def partition_tables(self) -> tuple[str, ...] | None:
+        """The partitions' names on a partitioned table (``None``: not partitioned)."""
+        return tuple(p.table for p in self.partitions) if self.partitioned else None
 
     @property
     def final_name(self) -> str:
@@ -164,8 +196,10 @@ def _check_params(method: str, params: dict[str, int]) -> None:
         )
 
 
-def _free_name(inventory: Inventory, schema: str, wanted: str) -> str:
-    taken = {ix.name for ix in inventory.indexes if ix.schema == schema}
+def _free_name(
+    inventory: Inventory, schema: str, wanted: str, chosen: frozenset[str] = frozenset()
+) -> str:
+    taken = {ix.name for ix in inventory.indexes if ix.schema == schema} | chosen
     if wanted not in taken:
         return wanted
     for n in range(2, 100):
@@ -221,7 +255,7 @@ def choose(
             column=col.column,
             column_type=col.type,
             dims=col.dims,
-            rows=col.rows or 0,
+            rows=_rows(col, chosen),
             lock_timeout_ms=lock_timeout_ms,
             retries=retries,
             min_recall=min_recall,
@@ -236,17 +270,27 @@ def choose(
         if method not in METHODS:
             raise BadInputError(f"--to must be one of {', '.join(METHODS)}")
         op = DEFAULT_OPERATOR.get(col.type, "<->")
+        new_name = name or _free_name(
+            inventory, col.schema, index_name_for(col.table, col.column, method)
+        )
+        parts = _partitions(inventory, col, None, method, new_name)
+        rows = _rows(col, parts)
         return spec_for(
             col,
             kind=Kind.CREATE,
             method=method,
             opclass=opclass or opclass_for(col.type, op) or "vector_l2_ops",
-            params=_params(method, None, col.rows or 0, m, ef_construction, lists),
-            new_name=name
-            or _free_name(inventory, col.schema, index_name_for(col.table, col.column, method)),
+            params=_params(method, None, rows, m, ef_construction, lists),
+            new_name=new_name,
+            **parts,
         )
     assert index is not None
     ix = _find_index(inventory, index)
+    if ix.parent_index is not None:
+        raise BadInputError(
+            f"{ix.name} is one partition's share of {ix.schema}.{ix.parent_index}: "
+            f"migrate {ix.schema}.{ix.parent_index} (every partition is built)"
+        )
     col = _column_of(inventory, ix)
     old = {
         "old_name": ix.name,
@@ -260,6 +304,11 @@ def choose(
     if reindex:
         if to or m or ef_construction or lists or opclass or name or rename:
             raise BadInputError("--reindex rebuilds the same definition: give no other option")
+        if col.relkind == "p":
+            raise BadInputError(
+                f"{ix.name} is on a partitioned table: --reindex does not handle it yet; "
+                "migrate it to new parameters instead (each partition is built concurrently)"
+            )
         return spec_for(
             col,
             kind=Kind.REINDEX,
@@ -272,7 +321,8 @@ def choose(
     method = to or "hnsw"
     if method not in METHODS:
         raise BadInputError(f"--to must be one of {', '.join(METHODS)}")
-    params = _params(method, ix, col.rows or 0, m, ef_construction, lists)
+    rows = _rows(col, _partitions(inventory, col, ix, method, ""))
+    params = _params(method, ix, rows, m, ef_construction, lists)
     opc = opclass or ix.opclass
     if opc == ix.opclass and method == ix.method and params == current:
         raise BadInputError(
@@ -281,17 +331,83 @@ def choose(
         )
     if name and any(i.schema == ix.schema and i.name == name for i in inventory.indexes):
         raise BadInputError(f"an index named {name} already exists in {ix.schema}")
+    wanted = index_name_for(ix.table, col.column, method)
+    new_name = name or _free_name(inventory, ix.schema, wanted)
+    parts = _partitions(inventory, col, ix, method, new_name)
     return spec_for(
         col,
         kind=Kind.REBUILD,
         method=method,
         opclass=opc,
         params=params,
-        new_name=name
-        or _free_name(inventory, ix.schema, index_name_for(ix.table, col.column, method)),
+        new_name=new_name,
         rename=rename,
         **old,
+        **parts,
     )
+
+
+def _partitions(
+    inventory: Inventory, col: VectorColumn, old: VectorIndex | None, method: str, new_name: str
+) -> dict[str, Any]:
+    """``partitioned`` and ``partitions`` for a spec: each partition, its new index's name
+    and (for a rebuild) the old index attached on it, from the catalog.
+
+    Raises:
+        BadInputError: a partition that is partitioned itself or foreign, in another
+            schema, or without the old index attached (an incomplete partitioned index).
+    """
+    if col.relkind != "p":
+        return {}
+    chosen = {new_name}
+    out: list[PartitionPlan] = []
+    for part in inventory.partitions_of(col):
+        where = f"{part.schema}.{part.table}"
+        if part.relkind != "r":
+            kind = "partitioned itself" if part.relkind == "p" else "not a plain table"
+            raise BadInputError(
+                f"partition {where} is {kind}: only one level of plain partitions is handled"
+            )
+        if part.schema != col.schema:
+            raise BadInputError(
+                f"partition {where} is in another schema than {col.schema}.{col.table}: not handled"
+            )
+        old_part = None
+        if old is not None:
+            old_part = next(
+                (
+                    ix
+                    for ix in inventory.indexes
+                    if (ix.schema, ix.table, ix.parent_index) == (part.schema, part.table, old.name)
+                ),
+                None,
+            )
+            if old_part is None:
+                raise BadInputError(
+                    f"{old.name} has no index attached on partition {where}: it is not "
+                    "complete (not valid); finish or drop it first"
+                )
+        wanted = index_name_for(part.table, col.column, method)
+        name = _free_name(inventory, col.schema, wanted, frozenset(chosen))
+        chosen.add(name)
+        out.append(
+            PartitionPlan(
+                table=part.table,
+                new_name=name,
+                rows=part.rows or 0,
+                old_name=old_part.name if old_part else None,
+                old_definition=old_part.definition if old_part else None,
+                old_tablespace=old_part.tablespace if old_part else None,
+            )
+        )
+    return {"partitioned": True, "partitions": tuple(out)}
+
+
+def _rows(col: VectorColumn, parts: dict[str, Any]) -> int:
+    """The table's rows: the partitions' when it has any (a parent's own estimate is
+    missing until the parent itself is analysed)."""
+    partitions: tuple[PartitionPlan, ...] = parts.get("partitions", ())
+    return sum(p.rows for p in partitions) if partitions else col.rows or 0
 
 
 def _check_opclass(opclass: str) -> None:
@@ -356,6 +472,12 @@ def _describe(spec: MigrationSpec) -> str:
     )
 
 
+def _on_partitions(spec: MigrationSpec) -> str:
+    if not spec.partitioned:
+        return ""
+    return f", on {len(spec.partitions)} partition(s) of {spec.table}"
+
+
 def describe(spec: MigrationSpec) -> str:
     """One line saying what the migration does."""
-    return _describe(spec)
+    return _describe(spec) + _on_partitions(spec)

@@ -20,32 +20,23 @@ from psycopg.rows import TupleRow
 from vecscope.core import db
 from vecscope.core.errors import first_line
 from vecscope.core.fmt import human_bytes
-from vecscope.core.migrate import predict
+from vecscope.core.migrate import memory, predict
+from vecscope.core.migrate.checks import FAIL as FAIL
+from vecscope.core.migrate.checks import INFO as INFO
+from vecscope.core.migrate.checks import OK as OK
+from vecscope.core.migrate.checks import WARN as WARN
+from vecscope.core.migrate.checks import Check as Check
 from vecscope.core.migrate.plan import MigrationSpec
-from vecscope.core.migrate.render import drop_sql
+from vecscope.core.migrate.render import drop_leftover_sql
 from vecscope.core.migrate.states import DEFAULT_MAX_MEMORY_MB, Kind
 from vecscope.core.models import Inventory
 from vecscope.core.pgvector import MAX_INDEX_DIMS, has_feature
+from vecscope.core.sqltext import display_ident
 
 Conn = psycopg.Connection[TupleRow]
 
-OK = "ok"
-WARN = "warn"
-FAIL = "fail"
-INFO = "info"
-
 #: The most vecscope sets maintenance_work_mem to without being told (--max-memory).
 DEFAULT_MEMORY_CAP_KB = DEFAULT_MAX_MEMORY_MB * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    key: str
-    status: str
-    title: str
-    detail: str = ""
-    #: SQL that fixes it (shown; run only on request).
-    fix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,26 +112,36 @@ def leftovers(conn: Conn, spec: MigrationSpec) -> list[str]:
     return [str(r["name"]) for r in rows]
 
 
+def partitioned_leftovers(conn: Conn, spec: MigrationSpec) -> set[str]:
+    """Those of :func:`leftovers` that are partitioned indexes (no concurrent drop)."""
+    rows = db.rows(conn, "migrate_leftovers", {"table": spec.qualified_table})
+    return {str(r["name"]) for r in rows if r["partitioned"]}
+
+
 def blockers(conn: Conn, older_than_s: float = 0.0) -> list[Blocker]:
     """Transactions that hold a snapshot: a concurrent build waits for each to finish."""
     rows = db.rows(conn, "migrate_blockers", {"older_than_s": older_than_s})
     return [Blocker.from_row(r) for r in rows]
 
 
-def _free_space(conn: Conn) -> int | None:
-    """Free bytes where the index will live, when the server is on this machine."""
+def _free_space(conn: Conn) -> tuple[int | None, str]:
+    """Free bytes where the index will live, when the server is on this machine; else
+    None and why not."""
     if not is_local(conn):
-        return None
+        return None, "remote server"
     try:
         row = db.row(conn, "migrate_data_directory")
-    except psycopg.Error:
-        return None
+    except psycopg.errors.InsufficientPrivilege:
+        # data_directory is for superusers and pg_read_all_settings only.
+        return None, "this role may not read data_directory"
+    except psycopg.Error as e:
+        return None, first_line(e)
     if not row:
-        return None
+        return None, "data_directory unknown"
     try:
-        return shutil.disk_usage(Path(row["path"])).free
-    except OSError:
-        return None
+        return shutil.disk_usage(Path(row["path"])).free, ""
+    except OSError as e:
+        return None, f"{row['path']}: {e.strerror}"
 
 
 def _dump_space(conn: Conn, spec: MigrationSpec, kind: str, directory: Path) -> Check:
@@ -171,6 +172,24 @@ def _dump_space(conn: Conn, spec: MigrationSpec, kind: str, directory: Path) -> 
             f"{what}, {human_bytes(free)} free in {directory}: little room to spare",
         )
     return Check("backup_space", OK, f"{what}, {human_bytes(free)} free in {directory}")
+
+
+def _schema_create(conn: Conn, spec: MigrationSpec) -> list[Check]:
+    """CREATE INDEX needs CREATE on the table's schema, even for the table's owner: on
+    PostgreSQL 15+ nobody but its owner has it on ``public`` unless granted."""
+    row = db.row(conn, "migrate_schema_create", {"schema": spec.schema})
+    if row is None or row["may_create"]:
+        return []
+    return [
+        Check(
+            "schema",
+            FAIL,
+            f"{row['role']} may not create in schema {spec.schema}: CREATE INDEX needs "
+            "CREATE on the table's schema, even for the table's owner",
+            "ask the schema's owner for the grant",
+            f"GRANT CREATE ON SCHEMA {display_ident(spec.schema)} TO {display_ident(row['role'])};",
+        )
+    ]
 
 
 def run(
@@ -258,6 +277,8 @@ def run(
         )
     else:
         checks.append(Check("privilege", OK, f"{server.current_user} owns the table"))
+        if spec.kind != Kind.REINDEX:
+            checks.extend(_schema_create(conn, spec))
     if server.in_recovery:
         checks.append(
             Check(
@@ -284,6 +305,7 @@ def run(
         checks.append(_dump_space(conn, spec, backup_kind, backup_dir))
     # names and leftovers
     left = leftovers(conn, spec)
+    partitioned_left = partitioned_leftovers(conn, spec) if spec.partitioned else set()
     for name in left:
         checks.append(
             Check(
@@ -292,7 +314,7 @@ def run(
                 f"invalid index {name} on the table",
                 "the leftover of an interrupted concurrent build: every write "
                 "still maintains it; drop it before building",
-                drop_sql(spec, name),
+                drop_leftover_sql(spec, name, partitioned=name in partitioned_left),
             )
         )
     if spec.kind != Kind.REINDEX:
@@ -306,6 +328,19 @@ def run(
                     "CREATE INDEX ... IF NOT EXISTS will keep it: an earlier run built it",
                 )
             )
+        for part in spec.partitions:
+            built = db.row(
+                conn, "migrate_index_state", {"schema": spec.schema, "name": part.new_name}
+            )
+            if built is not None and built["valid"]:
+                checks.append(
+                    Check(
+                        "name",
+                        WARN,
+                        f"{part.new_name} already exists on {part.table} and is valid",
+                        "the build keeps it and attaches it: an earlier run built it",
+                    )
+                )
     if spec.old_name:
         old = next(
             (
@@ -343,10 +378,16 @@ def run(
     max_workers = min(
         _setting_int(conn, "max_parallel_workers"), _setting_int(conn, "max_worker_processes")
     )
+    # A DBA's own max_parallel_maintenance_workers (role, database, configuration) bounds
+    # ours: 0 is how to keep a parallel build out of a small /dev/shm.
+    bound = memory.workers_setting(conn)
+    shm = memory.shared_memory(conn, is_local(conn))
     if workers is None:
-        workers = max(0, min((ncores or 3) - 1, max_workers))
+        workers = max(0, min((ncores or 3) - 1, max_workers, *([bound[0]] if bound else [])))
         if spec.method == "hnsw" and not has_feature(server.pgvector, "parallel_hnsw_build"):
             workers = 0
+        if shm.kind == "none":
+            workers = 0  # no parallel worker can start without dynamic shared memory
     cal = None
     notes: list[str] = []
     if calibrate and not any(c.status == FAIL for c in checks):
@@ -358,41 +399,24 @@ def run(
             notes.append(f"calibration build failed: {first_line(e)}")
     rough = predict.predict(spec, cal, workers=workers, maintenance_work_mem_kb=current_kb)
     need_bytes = rough.graph_bytes if spec.method == "hnsw" else predict.ivfflat_memory_bytes(spec)
-    mwm = maintenance_work_mem_kb or predict.choose_memory_kb(need_bytes, current_kb, memory_cap_kb)
+    mwm, memory_checks = memory.choose(
+        conn, spec, need_bytes, current_kb, memory_cap_kb, maintenance_work_mem_kb
+    )
+    checks += memory_checks
     pred = predict.predict(spec, cal, workers=workers, maintenance_work_mem_kb=mwm)
     spec = spec.__class__(
         **{**spec.to_json(), "maintenance_work_mem_kb": mwm, "parallel_workers": workers}
     )
-    if need_bytes is not None and need_bytes > mwm * 1024:
-        checks.append(
-            Check(
-                "memory",
-                WARN,
-                f"{'graph' if spec.method == 'hnsw' else 'k-means'} needs "
-                f"~{human_bytes(need_bytes)}, maintenance_work_mem will be "
-                f"{human_bytes(mwm * 1024)}",
-                "the build will spill to disk and take much longer; raise --max-memory if the "
-                "server has the RAM",
-            )
-        )
-    else:
-        checks.append(
-            Check(
-                "memory",
-                OK,
-                f"needs ~{human_bytes(need_bytes) if need_bytes else '?'}; this session will use "
-                f"maintenance_work_mem = {human_bytes(mwm * 1024)} "
-                f"(server: {human_bytes(current_kb * 1024)})",
-            )
-        )
     checks.append(
         Check(
             "workers",
             INFO,
             f"{workers} parallel worker(s) plus the leader"
-            + (f" ({ncores} cores)" if ncores else " (server cores unknown: --server-cores)"),
+            + (f" ({ncores} cores)" if ncores else " (server cores unknown: --server-cores)")
+            + (f"; max_parallel_maintenance_workers = {bound[0]} ({bound[1]})" if bound else ""),
         )
     )
+    checks += memory.shared_memory_checks(spec, shm, workers, server.current_user)
     if cal is not None:
         checks.append(
             Check(
@@ -404,14 +428,14 @@ def run(
                 f"{cal.graph_bytes_per_row or 0:.0f} bytes a row",
             )
         )
-    free = _free_space(conn)
+    free, unknown = _free_space(conn)
     if pred.index_bytes:
         if free is None:
             checks.append(
                 Check(
                     "space",
                     INFO,
-                    f"index ~{human_bytes(pred.index_bytes)}; free space unknown (remote server)",
+                    f"index ~{human_bytes(pred.index_bytes)}; free space unknown ({unknown})",
                 )
             )
         elif free < pred.index_bytes * 1.5:

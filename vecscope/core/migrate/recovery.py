@@ -33,13 +33,22 @@ from vecscope.core.errors import JournalError, MigrationError, VecscopeError
 from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.ddl import (
     drop_if_invalid,
+    index_state,
     open_ddl_session,
     stop_orphans,
     with_retries,
 )
 from vecscope.core.migrate.observe import Phase, Seen, look
 from vecscope.core.migrate.plan import MigrationSpec, Statement
-from vecscope.core.migrate.render import drop_sql, recreate_old_sql, rename_sql, session_settings
+from vecscope.core.migrate.render import (
+    attach_sql,
+    drop_partitioned_statements,
+    drop_sql,
+    recreate_old_partition_sql,
+    recreate_old_sql,
+    rename_sql,
+    session_settings,
+)
 from vecscope.core.migrate.states import Kind, Status, Step
 
 if TYPE_CHECKING:
@@ -60,6 +69,11 @@ class Act(StrEnum):
     RECREATE_OLD = "recreate the old index"
     DROP_NEW = "drop the new index"
     DROP_COPY = "drop a REINDEX leftover"
+    #: On a partitioned table:
+    RECREATE_OLD_PART = "recreate a partition's old index"
+    ATTACH = "attach a partition's index"
+    DROP_PART = "drop a partition's unattached or invalid index"
+    LOCK_TIMEOUT = "shorten lock_timeout for a partitioned index's drop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +112,11 @@ def rollback_actions(spec: MigrationSpec, seen: Seen) -> list[Action]:
         return out
     if seen.stranger is not None:
         raise MigrationError(
-            f"{spec.old_name} is now an index vecscope did not make "
+            f"{seen.stranger.name} is now an index vecscope did not make "
             f"({seen.stranger.definition}): rename or drop it, then roll back again"
         )
+    if spec.partitioned:
+        return _partitioned_actions(spec, seen)
     if spec.kind == Kind.REBUILD:
         assert spec.old_name
         old_sql = recreate_old_sql(spec)
@@ -148,6 +164,63 @@ def rollback_actions(spec: MigrationSpec, seen: Seen) -> list[Action]:
     return out
 
 
+def _partitioned_actions(spec: MigrationSpec, seen: Seen) -> list[Action]:
+    """:func:`rollback_actions` on a partitioned table: the old partitioned index ``ON
+    ONLY`` the parent, each partition's old index recreated concurrently and attached
+    (the ones still there and attached are kept), then the new partitioned index dropped
+    (its attached partitions' indexes with it) and any partition's index left unattached."""
+    out: list[Action] = []
+    if spec.kind == Kind.REBUILD:
+        assert spec.old_name
+        if seen.renamed:
+            rename = rename_sql(spec, spec.old_name, spec.new_name)
+            back = Statement(rename, "give the old name back")
+            out.append(Action(Act.RENAME_BACK, back, spec.old_name))
+        if seen.old is None or not seen.old.usable:
+            out += _recreate_old_partitions(spec, seen)
+    if seen.new is not None:
+        setting, drop = drop_partitioned_statements(
+            spec, spec.new_name, "the new partitioned index, each partition's attached with it"
+        )
+        out += [Action(Act.LOCK_TIMEOUT, setting, ""), Action(Act.DROP_NEW, drop, spec.new_name)]
+    attached_to = seen.new.name if seen.new is not None else None
+    for ps in seen.parts:
+        if ps.new is not None and (attached_to is None or ps.new.parent != attached_to):
+            why = "a partition's index an interrupted build left unattached"
+            name = ps.plan.new_name
+            out.append(Action(Act.DROP_PART, Statement(drop_sql(spec, name), why), name))
+    return out
+
+
+def _recreate_old_partitions(spec: MigrationSpec, seen: Seen) -> list[Action]:
+    assert spec.old_name
+    out: list[Action] = []
+    if seen.old is None:
+        parent = recreate_old_sql(spec)
+        if parent is None:
+            raise MigrationError("the journal has no definition of the old index to recreate")
+        note = "the old partitioned index ON ONLY the parent (catalog only; valid once attached)"
+        out.append(Action(Act.RECREATE_OLD, Statement(parent, note), spec.old_name))
+    for ps in seen.parts:
+        part = ps.plan
+        again = recreate_old_partition_sql(spec, part)
+        if again is None or part.old_name is None:
+            raise MigrationError(f"the journal has no definition of {part.table}'s old index")
+        if ps.done(ps.old, spec.old_name):
+            continue
+        if ps.old is not None and not ps.old.usable:
+            why = "left invalid by an interrupted recreation"
+            out.append(
+                Action(Act.DROP_PART, Statement(drop_sql(spec, part.old_name), why), part.old_name)
+            )
+        if ps.old is None or not ps.old.usable:
+            why = f"{part.table}'s old index, from its recorded definition"
+            out.append(Action(Act.RECREATE_OLD_PART, Statement(again, why), part.old_name))
+        attach = attach_sql(spec, spec.old_name, part.old_name)
+        out.append(Action(Act.ATTACH, Statement(attach, "attached again"), part.old_name))
+    return out
+
+
 def planned_rollback(mig: Migration) -> list[Statement]:
     """The statements a rollback would run now, session settings first."""
     conn, _ = open_ddl_session(mig.target, mig.spec, build=False)
@@ -157,8 +230,12 @@ def planned_rollback(mig: Migration) -> list[Statement]:
         conn.close()
     if not actions:
         return []
-    recreate = any(a.act == Act.RECREATE_OLD for a in actions)
-    return [*session_settings(mig.spec, build=recreate), *(a.statement for a in actions)]
+    return [*session_settings(mig.spec, build=_builds(actions)), *(a.statement for a in actions)]
+
+
+def _builds(actions: list[Action]) -> bool:
+    """The rollback builds an index (its session gets the build's settings)."""
+    return any(a.act in (Act.RECREATE_OLD, Act.RECREATE_OLD_PART) for a in actions)
 
 
 def rollback(mig: Migration, say: Say) -> list[str]:
@@ -176,7 +253,7 @@ def rollback(mig: Migration, say: Say) -> list[str]:
         actions = rollback_actions(spec, seen)
     finally:
         probe.close()
-    recreate = any(a.act == Act.RECREATE_OLD for a in actions)
+    recreate = _builds(actions)
     _journal(
         mig,
         Step.ROLLBACK,
@@ -192,7 +269,8 @@ def rollback(mig: Migration, say: Say) -> list[str]:
         for action in actions:
             failpoints.point(f"rollback.before_{action.act.name.lower()}")
             _run(conn, spec, action, say)
-            done.append(_said(action))
+            if said := _said(action):
+                done.append(said)
         _check_restored(conn, spec)
     except VecscopeError as e:
         _journal(mig, Step.ROLLBACK, jn.FAILED, say, error=e.message)
@@ -215,10 +293,33 @@ def _said(action: Action) -> str:
         Act.RECREATE_OLD: f"recreated {action.index}",
         Act.DROP_NEW: f"dropped {action.index}",
         Act.DROP_COPY: f"dropped {action.index}",
+        Act.RECREATE_OLD_PART: f"recreated {action.index}",
+        Act.ATTACH: f"attached {action.index}",
+        Act.DROP_PART: f"dropped {action.index}",
+        Act.LOCK_TIMEOUT: "",
     }[action.act]
 
 
 def _run(conn: Conn, spec: MigrationSpec, action: Action, say: Say) -> None:
+    if action.act == Act.LOCK_TIMEOUT:
+        conn.execute(action.statement.sql.rstrip(";"))
+        return
+    if action.act == Act.RECREATE_OLD_PART:
+        say(f"recreating {action.index} from its recorded definition")
+
+        def drop_part_attempt() -> None:
+            drop_if_invalid(conn, spec, action.index, say)
+
+        with_retries(conn, action.statement.sql, spec, say=say, before_retry=drop_part_attempt)
+        if index_state(conn, spec.schema, action.index) != (True, True):
+            drop_if_invalid(conn, spec, action.index, say)
+            raise MigrationError(f"{action.index} was recreated but is not valid")
+        return
+    if action.act == Act.RECREATE_OLD and spec.partitioned:
+        # ON ONLY the parent: catalog only, all or nothing; valid once every partition's
+        # index is attached.
+        with_retries(conn, action.statement.sql, spec, say=say)
+        return
     if action.act == Act.RECREATE_OLD:
         say(f"recreating {action.index} from its recorded definition")
 
@@ -246,6 +347,11 @@ def _check_restored(conn: Conn, spec: MigrationSpec) -> None:
         raise MigrationError(f"{spec.new_name} is still there")
     if seen.copies:
         raise MigrationError(f"REINDEX leftovers remain: {', '.join(seen.copies)}")
+    for ps in seen.parts:
+        if spec.kind == Kind.REBUILD and not ps.done(ps.old, spec.old_name):
+            raise MigrationError(f"{ps.plan.table}'s {ps.plan.old_name} is not back as it was")
+        if ps.new is not None:
+            raise MigrationError(f"{ps.plan.new_name} is still there")
 
 
 # --- resume ----------------------------------------------------------------------------
@@ -337,9 +443,22 @@ def _reconcile_build(
     if not seen.new.usable:
         if seen.renamed:
             return  # cannot be: a rename needs a valid index; leave it to a person
-        drop_if_invalid(conn, spec, spec.new_name, note)
+        error = "interrupted; invalid index dropped"
+        if spec.partitioned:
+            # The partitioned index stays (dropping it would drop the partitions' indexes
+            # already built and attached): only a partition's invalid index goes.
+            for ps in seen.parts:
+                if ps.new is not None and not ps.new.usable:
+                    drop_if_invalid(conn, spec, ps.plan.new_name, note)
+            done = sum(ps.done(ps.new, spec.new_name) for ps in seen.parts)
+            error = (
+                f"interrupted with {done} of {len(seen.parts)} partitions built; "
+                "resume builds the rest"
+            )
+        else:
+            drop_if_invalid(conn, spec, spec.new_name, note)
         if build in (Status.RUNNING, Status.DONE):
-            _journal(mig, Step.BUILD, jn.FAILED, note, error="interrupted; invalid index dropped")
+            _journal(mig, Step.BUILD, jn.FAILED, note, error=error)
         _forget_verification(mig, note)
         return
     if build != Status.DONE:

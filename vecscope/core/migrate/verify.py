@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,15 +181,38 @@ def baseline(conn_target: ConnectionTarget, spec: MigrationSpec, queries_path: P
         save_queries(queries_path, queries)
         gt = lab.ground_truth(conn, target, queries, min(spec.k, target.rows - 1))
     m = lab.measure(conn_target, target, queries, gt, min(spec.k, target.rows - 1), {})
-    return _figures(m, "before")
+    return replace(_figures(m, "before"), index=_as_parent(spec, m.index))
 
 
-def served_by(conn: Conn, spec: MigrationSpec, inventory: Inventory) -> tuple[str | None, str]:
-    """The index the plan doctor sees serving a nearest-neighbour query, and its verdict."""
+def served_by(
+    conn: Conn, spec: MigrationSpec, inventory: Inventory, parent: str | None = None
+) -> tuple[str | None, str]:
+    """The index the plan doctor sees serving a nearest-neighbour query, and its verdict.
+
+    On a partitioned table each partition's scan is a site of its own: ``parent`` (the
+    new partitioned index's name now) is answered when every site is served by the new
+    index of its partition, else the first index (or ``None``, a Seq Scan) that is not.
+    """
     query = knn_query_for(spec.schema, spec.table, spec.column, spec.operator)
     diagnosis = diagnose(explain(conn, query, inventory), inventory)
-    site = next((s for s in diagnosis.sites if s.served and s.index is not None), None)
-    return (site.index.name if site and site.index else None), diagnosis.verdict
+    served = [s.index.name if s.served and s.index else None for s in diagnosis.sites]
+    if spec.partitioned and parent is not None:
+        ours = {p.new_name for p in spec.partitions}
+        if served and all(name in ours for name in served):
+            return parent, diagnosis.verdict
+        return next((n for n in served if n not in ours), None), diagnosis.verdict
+    return next((n for n in served if n is not None), None), diagnosis.verdict
+
+
+def _as_parent(spec: MigrationSpec, name: str | None, parent: str | None = None) -> str | None:
+    """A partition's index stands for the partitioned index it belongs to (the new one
+    under ``parent``, its name at the time)."""
+    for part in spec.partitions:
+        if name == part.new_name:
+            return parent or spec.new_name
+        if name is not None and name == part.old_name:
+            return spec.old_name
+    return name
 
 
 def verify(
@@ -233,7 +256,7 @@ def verify(
         ]
         steering = lab.steering_settings(siblings, new)
         lab.apply_settings(conn, steering)
-        serving, verdict = served_by(conn, spec, inventory)
+        serving, verdict = served_by(conn, spec, inventory, name)
         if serving != name:
             reasons.append(
                 f"the planner chose {serving or 'a Seq Scan'} over {name}"
@@ -258,8 +281,8 @@ def verify(
             target = None
     if target is not None:
         m = lab.measure(conn_target, target, queries, gt, k, steering)
-        figures = _figures(m, "after")
-        if m.index != name:
+        figures = replace(_figures(m, "after"), index=_as_parent(spec, m.index, name))
+        if figures.index != name:
             reasons.append(f"the measured queries were served by {m.index or 'a Seq Scan'}")
     required: float | None
     if spec.min_recall is not None:
@@ -280,4 +303,4 @@ def final_check(conn_target: ConnectionTarget, spec: MigrationSpec) -> tuple[str
     """After cutover: EXPLAIN with no steering at all must show the new index."""
     with connect(conn_target) as conn:
         inventory = fetch_inventory(conn)
-        return served_by(conn, spec, inventory)
+        return served_by(conn, spec, inventory, spec.final_name)

@@ -28,7 +28,13 @@ SELECT n.nspname::text AS schema,
           FROM pg_amop ao JOIN pg_operator o ON o.oid = ao.amopopr
          WHERE ao.amopfamily = opc.opcfamily AND ao.amoppurpose = 'o') AS operator,
        coalesce(i.reloptions, ARRAY[]::text[]) AS reloptions,
-       CASE WHEN i.oid IN (SELECT relation FROM locked) OR t.oid IN (SELECT relation FROM locked)
+       CASE WHEN i.relkind = 'I'
+            -- A partitioned index stores nothing itself: its partitions' indexes' pages
+            -- (the planner's count, read without a lock on any of them).
+            THEN (SELECT coalesce(sum(greatest(pi2.relpages, 0)), 0)
+                    FROM pg_partition_tree(i.oid) pt JOIN pg_class pi2 ON pi2.oid = pt.relid
+                   WHERE pi2.relkind <> 'I')::bigint * current_setting('block_size')::bigint
+            WHEN i.oid IN (SELECT relation FROM locked) OR t.oid IN (SELECT relation FROM locked)
             THEN i.relpages::bigint * current_setting('block_size')::bigint
             ELSE pg_relation_size(i.oid) END AS size_bytes,
        pg_get_indexdef(i.oid) AS definition,
@@ -39,7 +45,8 @@ SELECT n.nspname::text AS schema,
        s.idx_scan AS scans,
        s.idx_tup_read AS tuples_read,
        {last_scan} AS last_scan,
-       ts.spcname::text AS tablespace
+       ts.spcname::text AS tablespace,
+       pi.relname::text AS parent_index
   FROM pg_index x
   JOIN pg_class i ON i.oid = x.indexrelid
   JOIN pg_class t ON t.oid = x.indrelid
@@ -48,5 +55,8 @@ SELECT n.nspname::text AS schema,
   JOIN pg_opclass opc ON opc.oid = x.indclass[0]
   LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.oid
   LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace
+  -- The partitioned index a partition's index is attached to.
+  LEFT JOIN pg_inherits ih ON i.relispartition AND ih.inhrelid = i.oid
+  LEFT JOIN pg_class pi ON pi.oid = ih.inhparent
  WHERE am.amname IN ('hnsw', 'ivfflat', 'diskann')
  ORDER BY 1, 2, 4

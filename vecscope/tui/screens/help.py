@@ -43,8 +43,12 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("key", "action", "where")
+        # A key the screen binds is the screen's here: the app's meaning is not listed.
+        taken = {k.strip() for b in _bindings(self.beneath) for k in b.key.split(",")}
         for where, owner in (("this screen", self.beneath), ("everywhere", self.app)):
             for b in _bindings(owner):
+                if owner is self.app and {k.strip() for k in b.key.split(",")} <= taken:
+                    continue
                 keys = b.key_display or b.key.replace(",", " / ")
                 table.add_row(keys, b.description or b.action, where)
 

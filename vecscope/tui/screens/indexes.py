@@ -18,7 +18,8 @@ from vecscope.core.catalog.inventory import HEADLINE_SETTINGS
 from vecscope.core.doctor.diagnose import knn_query_for
 from vecscope.core.models import Inventory, Severity, VectorColumn
 from vecscope.tui.context import session_of
-from vecscope.tui.messages import ExplainQuery, OpenLab, OpenMigration
+from vecscope.tui.header import subtitle
+from vecscope.tui.messages import ExplainColumn, ExplainQuery, OpenLab, OpenMigration
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.widgets.detail import DetailPane
 from vecscope.tui.widgets.inventory_table import Filter, InventoryTable
@@ -119,10 +120,7 @@ class IndexesScreen(VecscopeScreen):
         self.query_one("#server-bar", Static).update(server_line(inventory))
         info = session_of(self.app).info
         if info is not None:
-            self.app.sub_title = (
-                f"{info.label} · PostgreSQL {inventory.server.version}"
-                f" · pgvector {inventory.server.pgvector}"
-            )
+            self.app.sub_title = subtitle(info.label, inventory.server)
         if not inventory.columns:
             self.query_one(DetailPane).show(inventory, None)
             self.query_one("#detail-body", Static).update(
@@ -191,13 +189,12 @@ class IndexesScreen(VecscopeScreen):
         if item is None or self.inventory is None:
             return
         if isinstance(item, VectorColumn):
-            usable = [ix for ix in self.inventory.indexes_on(item) if ix.usable and ix.operator]
-            operator = usable[0].operator.split()[0] if usable and usable[0].operator else "<=>"
-            schema, table, column = item.schema, item.table, item.column
-        else:
-            operator = (item.operator or "<=>").split()[0]
-            schema, table, column = item.schema, item.table, item.column or ""
-        self.post_message(ExplainQuery(knn_query_for(schema, table, column, operator)))
+            # The doctor writes it with the operator the application uses on the column.
+            self.post_message(ExplainColumn(item.schema, item.table, item.column))
+            return
+        operator = (item.operator or "<=>").split()[0]
+        query = knn_query_for(item.schema, item.table, item.column or "", operator)
+        self.post_message(ExplainQuery(query))
 
     async def action_lab(self) -> None:
         """Open the latency and recall lab on this column."""

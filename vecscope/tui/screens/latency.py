@@ -9,11 +9,11 @@ them touches the server at a time (``_bench``), so no measurement skews another.
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
@@ -24,11 +24,12 @@ from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeEr
 from vecscope.core.lab.defaults import DEFAULT_K, SAMPLE_QUERIES, TARGET_RECALL
 from vecscope.core.lab.measure import Measurement, Sweep
 from vecscope.core.lab.runner import LatencySample, LiveLab
-from vecscope.core.lab.session import LabSession
+from vecscope.core.lab.session import LabSession, rejudged
 from vecscope.core.models import VectorIndex
 from vecscope.core.pgvector import has_feature
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen
+from vecscope.tui.screens.fitted import crossed, fitted
 from vecscope.tui.widgets.knobs import KnobsBar, KnobState
 from vecscope.tui.widgets.lab_results import (
     LabBench,
@@ -41,6 +42,14 @@ from vecscope.tui.widgets.latency_plots import FiguresLine, LatencyPlot, Through
 
 #: Actions that need a prepared column; the footer shows them disabled until then.
 LAB_ACTIONS = frozenset({"toggle_run", "knob", "concurrency", "k", "threshold", "sweep", "ab"})
+#: What the main area shows: the live plots, the bench's table, or its scatter.
+View = Literal["live", "table", "plot"]
+VIEWS: tuple[View, ...] = ("live", "table", "plot")
+#: From this many columns the bench's table and scatter sit side by side.
+WIDE = 120
+#: From this many rows the live plots and the bench are shown together.
+TALL = 36
+KNOB_KEYS = Binding.Group("Knob", compact=True)
 
 
 class _Stopped(Exception):
@@ -57,18 +66,36 @@ def failure_message(error: VecscopeError) -> str:
 class LatencyScreen(VecscopeScreen):
     """Live latency, QPS and recall of one column while its query-time knobs move."""
 
+    CSS_PATH = "../styles/latency.tcss"
+    #: Designed for 80x24 (latency.tcss): larger terminals show more views at once.
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (WIDE, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]
+
+    # The footer shows what fits 80 columns; the other knobs' keys are on the knobs bar.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_run", "Run/stop"),
-        Binding("plus,equals_sign", "knob(1)", "Knob up", key_display="+"),
-        Binding("minus", "knob(-1)", "Knob down", key_display="-"),
-        Binding("right_square_bracket", "concurrency(1)", "Conc+", key_display="]"),
-        Binding("left_square_bracket", "concurrency(-1)", "Conc-", key_display="["),
-        Binding("K", "k(1)", "k+"),
-        Binding("k", "k(-1)", "k-"),
-        Binding("t", "threshold", "Target ms"),
-        Binding("i", "iterative", "Iterative scan"),
+        Binding("space", "toggle_run", "Run"),
+        Binding("plus,equals_sign", "knob(1)", "Knob up", key_display="+", group=KNOB_KEYS),
+        Binding("minus", "knob(-1)", "Knob down", key_display="-", group=KNOB_KEYS),
+        Binding(
+            "right_square_bracket", "concurrency(1)", "Concurrency up", key_display="]", show=False
+        ),
+        Binding(
+            "left_square_bracket",
+            "concurrency(-1)",
+            "Concurrency down",
+            key_display="[",
+            show=False,
+        ),
+        Binding("K", "k(1)", "k up", show=False),
+        Binding("k", "k(-1)", "k down", show=False),
+        Binding("t", "threshold", "Latency target (p50)", show=False),
+        Binding("i", "iterative", "Iterative scan", show=False),
         Binding("s", "sweep", "Sweep"),
         Binding("a", "ab", "A/B"),
+        Binding("v", "view", "View"),
         Binding("escape", "cancel", "Cancel sweep/A-B", show=False),
     ]
 
@@ -130,12 +157,17 @@ class LatencyScreen(VecscopeScreen):
         #: The prepared column the sweeps and A/Bs measure (the live loop is ``lab``).
         self.bench: LabSession | None = None
         self.knobs: KnobState | None = None
+        #: The main area's view where not everything fits (see latency.tcss).
+        self.view: View = "live"
+        #: A sweep or an A/B was started on this column: the bench has something to show.
+        self.benched = False
         self._runner: Worker[None] | None = None
         self._pending: tuple[str, str, str] | None = None
         #: The column asked for last: a slower, earlier preparation must not win.
         self._wanted: tuple[str, str, str] | None = None
         # Held by whichever job measures: the live loop, a sweep or an A/B.
         self._bench = threading.Lock()
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -148,8 +180,22 @@ class LatencyScreen(VecscopeScreen):
         yield LabBench(target_recall=TARGET_RECALL, id="lab-results")
         yield Footer()
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return fitted(self, super().active_bindings)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # After Screen's own handler, which sets the breakpoint classes.
+        self.call_after_refresh(self._resized, event.size.width)
+
+    def _resized(self, width: int) -> None:
+        if crossed(self._width, width):
+            self.refresh_bindings()
+        self._width = width
+        self._show_panels()
+
     def on_mount(self) -> None:
-        self._show_panels(results=False)
+        self._show_panels()
         self._show_knobs()
         if self._pending is not None:
             self._open(*self._pending)
@@ -183,6 +229,8 @@ class LatencyScreen(VecscopeScreen):
             return self.knobs is not None and self.knobs.iterative is not None
         if action in LAB_ACTIONS and self.lab is None:
             return None
+        if action == "view":
+            return True if len(self._views()) > 1 else None
         return True
 
     # --- preparing -------------------------------------------------------------------
@@ -199,12 +247,14 @@ class LatencyScreen(VecscopeScreen):
         self._stop_run()
         self.workers.cancel_group(self, "lab-bench")
         self.lab, self.bench, self.knobs = None, None, None
+        self.sweep_result, self.ab_result = None, None
+        self.benched, self.view = False, "live"
         self.refresh_bindings()
         self._show_knobs()
         self.query_one(LatencyPlot).show((), 20)
         self.query_one(ThroughputPlot).show((), TARGET_RECALL)
         self.query_one(FiguresLine).update("")
-        self._show_panels(results=False)
+        self._show_panels()
         self._status(
             Content.styled(
                 f"Preparing {schema}.{table}.{column}: sampling {SAMPLE_QUERIES} queries and "
@@ -247,7 +297,7 @@ class LatencyScreen(VecscopeScreen):
         self._apply_knobs()
         self.refresh_bindings()
         self._status(prepared_line(prepared))
-        self._show_panels(results=False)
+        self._show_panels()
         self.query_one(FiguresLine).update(
             Content.styled(
                 "space starts the live run · s sweeps the knob · a runs an A/B", "$text-muted"
@@ -271,6 +321,9 @@ class LatencyScreen(VecscopeScreen):
             self.notify("The live run starts when the sweep or A/B ends (Escape cancels it)")
         self._runner = self.run_live(self.lab)
         self._show_knobs()
+        if self.has_class("-short"):
+            self.view = "live"  # one view at a time: the one just asked for
+            self._show_panels()
 
     def _stop_run(self) -> None:
         if self._runner is not None:
@@ -314,7 +367,7 @@ class LatencyScreen(VecscopeScreen):
     def window_measured(self, event: WindowMeasured) -> None:
         if event.lab is not self.lab or self.knobs is None:
             return
-        self._show_panels(results=self.query_one("#lab-results").display)
+        self._show_panels()
         self._replot()
         self.query_one(FiguresLine).show(event.sample, self.knobs.threshold_ms, TARGET_RECALL)
 
@@ -351,6 +404,10 @@ class LatencyScreen(VecscopeScreen):
         if self.knobs is not None:
             self._set_knobs(self.knobs.next_threshold())
             self._replot()
+            if self.sweep_result is not None and not self._bench_busy():
+                # The sweep's measurements judged again: no setting is measured twice.
+                self.sweep_result = rejudged(self.sweep_result, self.knobs.threshold_ms)
+                self._status(self.query_one(LabBench).finish_sweep(self.sweep_result))
 
     def action_iterative(self) -> None:
         if self.knobs is not None:
@@ -381,10 +438,11 @@ class LatencyScreen(VecscopeScreen):
         self._stop_run()
         knobs = self.knobs
         grid = [knobs.settings(v) for v in self.bench.default_values()]
-        self._show_panels(results=True)
-        self.query_one(LabBench).start_sweep(knobs.knob)
+        self.benched, self.view = True, "table"
+        self._show_panels()
+        self.query_one(LabBench).start_sweep(knobs.knob, knobs.threshold_ms)
         self._status(sweep_started(knobs.knob, len(grid), knobs.k, knobs.concurrency, self.lab))
-        self.run_sweep(self.bench, grid, knobs.k, knobs.concurrency)
+        self.run_sweep(self.bench, grid, knobs.k, knobs.concurrency, knobs.threshold_ms)
 
     @work(
         thread=True,
@@ -394,7 +452,12 @@ class LatencyScreen(VecscopeScreen):
         description="Sweeping the query-time knob",
     )
     def run_sweep(
-        self, bench: LabSession, grid: list[dict[str, str]], k: int, concurrency: int
+        self,
+        bench: LabSession,
+        grid: list[dict[str, str]],
+        k: int,
+        concurrency: int,
+        target_latency_ms: float,
     ) -> None:
         worker = get_current_worker()
         if not self._acquire(worker):
@@ -411,6 +474,7 @@ class LatencyScreen(VecscopeScreen):
                 k=k,
                 concurrency=concurrency,
                 target_recall=TARGET_RECALL,
+                target_latency_ms=target_latency_ms,
                 on_result=progressed,
                 should_stop=lambda: worker.is_cancelled,
             )
@@ -441,6 +505,7 @@ class LatencyScreen(VecscopeScreen):
         if steered is not None:
             # Two indexes on the column: compare them, each session steered to one.
             self._stop_run()
+            self._bench_view()
             self._status(ab_started(self.indexes[0].name, self.indexes[1].name, knobs.k, True))
             self.run_ab(self.bench, *steered, knobs.k, knobs.concurrency)
             return
@@ -451,6 +516,7 @@ class LatencyScreen(VecscopeScreen):
             self.notify(f"{knobs.knob} has a single value here: nothing to compare", timeout=3)
             return
         self._stop_run()
+        self._bench_view()
         a, b = knobs.settings(), knobs.settings(other)
         label_a, label_b = setting_label(a, knobs.knob), setting_label(b, knobs.knob)
         self._status(ab_started(label_a, label_b, knobs.k, False))
@@ -484,8 +550,8 @@ class LatencyScreen(VecscopeScreen):
     @on(Compared)
     def compared(self, event: Compared) -> None:
         self.ab_result = (event.a, event.b)
+        self.sweep_result = None  # the bench shows the A/B now
         if self.knobs is not None:
-            self._show_panels(results=True)
             self._status(self.query_one(LabBench).show_ab(event.a, event.b, self.knobs.knob))
 
     def _bench_busy(self) -> bool:
@@ -499,13 +565,51 @@ class LatencyScreen(VecscopeScreen):
 
     # --- helpers ---------------------------------------------------------------------
 
-    def _show_panels(self, *, results: bool) -> None:
-        """No empty frames: plots once there are samples, results once there are some."""
-        plots = self.lab is not None and len(self.lab.samples) > 0
-        self.query_one("#lab-plots").display = plots
-        self.set_class(not plots, "-no-plots")
+    def _bench_view(self) -> None:
+        """A sweep or an A/B starts: the main area shows the bench's table."""
+        self.benched, self.view = True, "table"
+        self.query_one(LabBench).show_waiting()
+        self._show_panels()
+
+    def _views(self) -> list[View]:
+        """The views there is something to show in (the scatter has one of its own only
+        where the bench is too narrow for it beside the table)."""
+        views: list[View] = []
+        if self.lab is not None and len(self.lab.samples) > 0:
+            views.append("live")
+        if self.benched:
+            views.append("table")
+            if self.has_class("-narrow"):
+                views.append("plot")
+        return views
+
+    def _shown_view(self, views: list[View]) -> View:
+        """The view asked for if it has something to show, else the next best."""
+        if self.view in views:
+            return self.view
+        if self.view == "plot" and "table" in views:
+            return "table"  # the scatter is beside the table now
+        return views[0] if views else "live"
+
+    def action_view(self) -> None:
+        """The next view of the main area (live plots, the bench's table, its scatter)."""
+        views = self._views()
+        if len(views) > 1:
+            self.view = views[(views.index(self._shown_view(views)) + 1) % len(views)]
+            self._show_panels()
+
+    def _show_panels(self) -> None:
+        """No empty frames: plots once there are samples, the bench once it has something;
+        which of them show is latency.tcss's to say, by the view and the size. The view
+        asked for is kept while it has nothing yet (the live run's first window)."""
+        views = self._views()
+        shown = self._shown_view(views)
+        self.set_class("live" not in views, "-no-plots")
+        self.set_class(not self.benched, "-no-results")
+        for view in VIEWS:
+            self.set_class(shown == view, f"-view-{view}")
         self.query_one(FiguresLine).display = self.lab is not None
-        self.query_one("#lab-results").display = results
+        self.refresh_bindings()
 
     def _failed(self, message: str) -> None:
         self._status(Content.assemble(("✗ ", "$error bold"), (message, "$error")))

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
@@ -37,6 +37,7 @@ from vecscope.core.live.session import LiveSession
 from vecscope.tui.context import LiveOptions, live_options_of, session_of
 from vecscope.tui.messages import ExplainQuery
 from vecscope.tui.screens.base import VecscopeScreen
+from vecscope.tui.screens.fitted import crossed, fitted
 from vecscope.tui.widgets.live_views import (
     ActivityPanel,
     IndexesTable,
@@ -51,23 +52,47 @@ WINDOW = 300
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 #: Seconds between polls shown when a replay plays.
 PLAY_STEP_S = 0.25
+#: From this many columns the detail pane sits beside the tables.
+WIDE = 120
+#: From this many rows the charts are shown above the tables.
+TALL = 36
+INTERVAL_KEYS = Binding.Group("Poll", compact=True)
 
 
 def _sep() -> Content:
     return Content.styled(" │ ", "$text-muted")
 
 
+def _running(point: LivePoint) -> Content:
+    """What runs now, in a few words (the detail pane has the rest)."""
+    a = point.activity
+    if not a.running:
+        return Content.styled("no vector query running", "$text-muted")
+    longest = f", longest {a.longest_s:,.2f} s" if a.longest_s is not None else ""
+    slow = a.longest_s is not None and a.longest_s >= 1.0
+    return Content.styled(f"{a.running} running{longest}", "$error bold" if slow else "bold")
+
+
 class LiveScreen(VecscopeScreen):
     """Rates of the application's vector query shapes, indexes, activity and settings."""
+
+    CSS_PATH = "../styles/live.tcss"
+    #: Designed for 80x24: the charts need height, the detail pane width (live.tcss).
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (WIDE, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]
 
     # In a replay the arrows, PgUp/PgDn, Home and End move in time even with a table
     # focused (priority); live, they are off and reach the tables.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pause", "Pause/play"),
-        Binding("r", "record", "Record"),
-        Binding("plus,equals_sign", "interval(1)", "Slower", key_display="+"),
-        Binding("minus", "interval(-1)", "Faster", key_display="-"),
-        Binding("e", "explain", "Explain shape"),
+        Binding("space", "pause", "Pause"),
+        Binding("r", "record", "Rec"),
+        Binding("plus,equals_sign", "interval(1)", "Slower", key_display="+", group=INTERVAL_KEYS),
+        Binding("minus", "interval(-1)", "Faster", key_display="-", group=INTERVAL_KEYS),
+        Binding("e", "explain", "Explain"),
+        Binding("d", "details", "Details"),
         Binding("left", "step(-1)", "Step back", show=False, priority=True),
         Binding("right", "step(1)", "Step", show=False, priority=True),
         Binding("pageup", "step(-30)", "Seek back", show=False, priority=True),
@@ -105,15 +130,16 @@ class LiveScreen(VecscopeScreen):
         self.live: LiveSession | None = None
         self._timer: Timer | None = None
         self._polling = False
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="live-status")
         yield Static("", id="live-notes")
         with Horizontal(id="live-charts"):
-            yield ShapesPlot("calls_per_s", id="live-calls")
-            yield ShapesPlot("mean_ms", id="live-mean")
-            yield ShapesPlot("rows_per_call", id="live-rows")
+            yield ShapesPlot("calls_per_s", id="live-calls", classes="shape-chart")
+            yield ShapesPlot("mean_ms", id="live-mean", classes="shape-chart")
+            yield ShapesPlot("rows_per_call", id="live-rows", classes="shape-chart")
             yield IndexScansPlot(id="live-index-plot")
         with Horizontal(id="live-bottom"):
             with Vertical(id="live-tables"):
@@ -124,8 +150,10 @@ class LiveScreen(VecscopeScreen):
 
     def on_mount(self) -> None:
         self.query_one(ShapesTable).border_title = "Vector query shapes (pg_stat_statements)"
+        self.query_one(ShapesTable).border_subtitle = "means per call: no percentiles in it"
         self.query_one(IndexesTable).border_title = "pgvector indexes (pg_stat_user_indexes)"
         self.query_one(ActivityPanel).border_title = "Now (pg_stat_activity) · settings"
+        self.query_one(ActivityPanel).border_subtitle = "d hides"
         if self.replay is not None:
             self.sub_title = f"replay of {self.replay.name}"
             self.load_recording(self.replay)
@@ -144,6 +172,20 @@ class LiveScreen(VecscopeScreen):
     def on_unmount(self) -> None:
         if self.live is not None:
             self.live.close()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return fitted(self, super().active_bindings)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # After Screen's own handler, which sets the breakpoint classes.
+        self.call_after_refresh(self._resized, event.size.width)
+
+    def _resized(self, width: int) -> None:
+        if crossed(self._width, width):
+            self.refresh_bindings()
+        self._width = width
+        self.render_views()
 
     # --- polling ---------------------------------------------------------------------
 
@@ -211,6 +253,9 @@ class LiveScreen(VecscopeScreen):
     @on(Replayed)
     def replayed(self, event: Replayed) -> None:
         self.info = event.info
+        # The server goes in the header: 80 columns keep the status to two lines.
+        info = event.info
+        self.sub_title = f"replay of {info.path.name} · {info.server} · {info.server_version}"
         self._history = event.history
         self.position = self._count() - 1 if self._count() else None
         self.paused = True
@@ -315,11 +360,30 @@ class LiveScreen(VecscopeScreen):
             self.notify(e.message, title="Cannot record", severity="error")
 
     def action_explain(self) -> None:
+        point = self.window()[1]
+        if point is not None and point.statements_missing:
+            # Shapes can never appear: say why, not "not yet".
+            self.notify(
+                f"No query shapes to explain: {point.statements_missing}",
+                title="pg_stat_statements",
+                severity="warning",
+                timeout=10,
+            )
+            return
         shape = self.query_one(ShapesTable).current()
         if shape is None:
             self.notify("No query shape here yet.", severity="warning")
             return
         self._explain(shape.query)
+
+    def action_details(self) -> None:
+        """The detail pane: beside the tables when wide, in their place when narrow."""
+        if self.has_class("-narrow"):
+            self.toggle_class("-details")
+            if self.has_class("-details"):
+                self.query_one(ActivityPanel).focus()
+        else:
+            self.toggle_class("-no-details")
 
     @on(ShapesTable.ShapePicked)
     def shape_picked(self, event: ShapesTable.ShapePicked) -> None:
@@ -368,6 +432,7 @@ class LiveScreen(VecscopeScreen):
     def render_views(self) -> None:
         shown, point = self.window()
         order = shape_order(shown)
+        self.set_class(point is not None and point.statements_missing is not None, "-no-statements")
         self.query_one("#live-status", Static).update(self._status(point))
         self.query_one("#live-notes", Static).update(self._notes(point))
         self.query_one("#live-calls", ShapesPlot).show(shown, order)
@@ -389,8 +454,6 @@ class LiveScreen(VecscopeScreen):
             playing = "paused" if self.paused else "playing"
             parts += [
                 Content.styled("REPLAY ", "$accent bold"),
-                Content(f"{info.server} · {info.server_version}"),
-                _sep(),
                 Content(f"poll {(self.position or 0) + 1:,}/{self._count():,} ({playing})"),
             ]
             if point is not None:
@@ -398,6 +461,8 @@ class LiveScreen(VecscopeScreen):
                 parts += [
                     _sep(),
                     Content(f"{point.at:%Y-%m-%d %H:%M:%S} +{point.t:,.0f}/{total:,.0f} s"),
+                    _sep(),
+                    _running(point),
                 ]
             parts += [_sep(), Content.styled("←/→ step · PgUp/PgDn seek · Home/End", "$text-muted")]
             return Content.assemble(*parts)
@@ -408,6 +473,8 @@ class LiveScreen(VecscopeScreen):
                 _sep(),
                 Content(f"poll {point.seq:,} at {point.at:%H:%M:%S}"),
                 Content.styled(f" ({point.poll_ms:,.1f} ms)", "$text-muted"),
+                _sep(),
+                _running(point),
             ]
         recorder = self.live.recorder if self.live is not None else None
         if recorder is not None:
@@ -427,11 +494,10 @@ class LiveScreen(VecscopeScreen):
             return Content("")
         notes: list[Content] = []
         if point.statements_missing:
-            notes.append(Content.styled(f"⚠ {point.statements_missing}", "$warning"))
+            # One line: what is missing and how to enable it; the shapes' charts and
+            # table are hidden meanwhile (live.tcss), the rest shows as usual.
             notes.append(
-                Content.styled(
-                    " Shown without it: running queries, index scans, settings.", "$text-muted"
-                )
+                Content.styled(f"⚠ No query shapes: {point.statements_missing}", "$warning")
             )
         if not point.sees_all:
             notes.append(
@@ -442,13 +508,13 @@ class LiveScreen(VecscopeScreen):
                 )
             )
         if not notes:
-            shapes = len(point.shapes)
+            shapes, indexes = len(point.shapes), len(point.indexes)
             flagged = sum(1 for ix in point.indexes if ix.flag)
             notes.append(
                 Content.styled(
-                    f"{shapes} vector query shapes in pg_stat_statements · "
-                    f"{len(point.indexes)} vector indexes, {flagged} flagged · "
-                    "percentiles are not in pg_stat_statements, so none are shown",
+                    f"{shapes} vector query shape{'' if shapes == 1 else 's'} · {indexes} "
+                    f"pgvector index{'' if indexes == 1 else 'es'}, {flagged} flagged"
+                    + (" (d: why)" if flagged and self.has_class("-narrow") else ""),
                     "$text-muted",
                 )
             )

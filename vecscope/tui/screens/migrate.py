@@ -158,6 +158,11 @@ class MigrateScreen(VecscopeScreen):
         self.query_one(Checklist).select_key(Step.PLAN)
         self.query_one("#plan-source", Select).focus()
 
+    @on(PlanForm.RefusalChecked)
+    def refusal_checked(self, event: PlanForm.RefusalChecked) -> None:
+        self.board.refused = event.reason
+        self.show()
+
     @on(PlanForm.Planned)
     def planned(self, event: PlanForm.Planned) -> None:
         if self.board.in_progress() or self.running is not None:

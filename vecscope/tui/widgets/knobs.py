@@ -49,7 +49,9 @@ class KnobState:
     max_k: int
     k: int = 10
     concurrency: int = 1
-    threshold_ms: int = 20
+    #: The p50 latency target: the line on the latency plot, and what a sweep's
+    #: recommendation must stay within.
+    threshold_ms: float = 20
     #: ``None`` when pgvector is older than 0.8 (no iterative index scans).
     iterative: str | None = None
 
@@ -96,35 +98,41 @@ class KnobState:
         return replace(self, iterative=ITERATIVE[1 - ITERATIVE.index(self.iterative)])
 
 
-def _item(label: str, value: str, style: str = "bold") -> tuple[Content, ...]:
-    return (Content.styled(f"{label} ", "$text-muted"), Content.styled(value, style))
+def _item(keys: str, label: str, value: str, style: str = "bold") -> tuple[Content, ...]:
+    """``keys label value``: the keys that turn it first (the footer has room for few)."""
+    return (
+        Content.styled(keys, "$accent bold"),
+        Content.styled(f" {label} ", "$text-muted"),
+        Content.styled(value, style),
+    )
 
 
 class KnobsBar(Static):
-    """One line: run state, the knob, k, concurrency, the latency target."""
+    """The run state and every knob with the keys that turn it: the knob, k, concurrency,
+    the latency target (p50, which a sweep's recommendation must meet), iterative scans."""
 
     def show(self, state: KnobState | None, *, running: bool) -> None:
         if state is None:
             self.update(Content.styled("Latency lab: no column prepared", "$text-muted"))
             return
-        sep = Content.styled("  │ ", "$text-muted")
+        sep = Content.styled(" │ ", "$text-muted")
         parts: list[Content] = [
             Content.styled(
                 "▶ running" if running else "■ stopped",
                 "$success bold" if running else "$text-muted bold",
             ),
             sep,
-            *_item(state.knob, str(state.value), "$accent bold"),
+            *_item("+-", state.knob, str(state.value), "$accent bold"),
             Content.styled(f" ({'/'.join(str(v) for v in state.values)})", "$text-muted"),
             sep,
-            *_item("k", str(state.k)),
+            *_item("kK", "k", str(state.k)),
             sep,
-            *_item("concurrency", str(state.concurrency)),
+            *_item("[]", "concurrency", str(state.concurrency)),
             sep,
-            *_item("latency target", f"{state.threshold_ms} ms"),
+            *_item("t", "target p50", f"{state.threshold_ms:g} ms"),
         ]
         if state.iterative is not None:
-            parts += [sep, *_item(state.iterative_setting, state.iterative)]
+            parts += [sep, *_item("i", state.iterative_setting, state.iterative)]
         if state.knob == Knob.EF_SEARCH and state.value < state.k:
             parts += [sep, Content.styled("ef_search < k: at most ef_search rows", "$warning")]
         self.update(Content.assemble(*parts))

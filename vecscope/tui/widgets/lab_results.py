@@ -9,13 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import DataTable
 
 from vecscope.core.fmt import human_count, params_text
 from vecscope.core.lab.measure import Measurement, Sweep
 from vecscope.core.lab.runner import LiveLab
-from vecscope.core.lab.session import LabSession
+from vecscope.core.lab.session import LabSession, unmet_text
 from vecscope.tui.widgets.latency_plots import SweepPlot
+from vecscope.tui.widgets.sized_table import SizedTable
 
 #: A/B rows: label, value, format, and whether lower is better.
 AB_ROWS: tuple[tuple[str, Callable[[Measurement], float], str, bool], ...] = (
@@ -24,7 +24,11 @@ AB_ROWS: tuple[tuple[str, Callable[[Measurement], float], str, bool], ...] = (
     ("p99 ms", lambda m: m.p99_ms, ",.2f", True),
     ("QPS", lambda m: m.qps, ",.0f", False),
 )
-SWEEP_COLUMNS = ("", "setting", "p50 ms", "p95 ms", "p99 ms", "QPS", "recall", "index", "")
+#: ★ the Pareto front, ✓ the recommendation: both left of the figures, where 80 columns
+#: show them.
+SWEEP_COLUMNS = ("", "", "setting", "p50 ms", "p95 ms", "p99 ms", "QPS", "recall", "index")
+#: Index names in the A/B table (each side's column is as wide as its longest cell).
+INDEX_WIDTH = 20
 
 
 def setting_label(settings: Mapping[str, str], knob: str) -> str:
@@ -42,8 +46,12 @@ def _num(value: float, fmt: str = ",.2f", style: Style | None = None) -> Text:
     return Text(format(value, fmt), justify="right", style=style or Style())
 
 
-class LabResults(DataTable[Text]):
-    """Shows either a sweep or an A/B comparison; colours come from the running theme."""
+class LabResults(SizedTable):
+    """Shows either a sweep or an A/B comparison; colours come from the running theme.
+
+    Filled through :meth:`SizedTable.fill`, so its columns are as wide as their cells
+    from the first frame (a table filled while hidden kept its label-wide columns).
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="none", zebra_stripes=True)
@@ -51,9 +59,11 @@ class LabResults(DataTable[Text]):
     def _style(self, name: str, *, bold: bool = False) -> Style:
         return Style(color=self.app.theme_variables.get(name), bold=bold)
 
-    def _index(self, index: str | None) -> Text:
+    def _index(self, index: str | None, width: int | None = None) -> Text:
         if index is None:
             return Text("Seq Scan!", style=self._style("error", bold=True))
+        if width is not None and len(index) > width:
+            index = index[: width - 1] + "…"
         return Text(index)
 
     def show_sweep(
@@ -64,35 +74,40 @@ class LabResults(DataTable[Text]):
         pareto: frozenset[int] = frozenset(),
         recommended: int | None = None,
         target_recall: float = 0.95,
+        target_latency_ms: float | None = None,
     ) -> None:
-        """One row per measured setting; ★ marks the Pareto front."""
+        """One row per measured setting; ★ marks the Pareto front, ✓ the recommendation,
+        a p50 over the latency target is in the error colour."""
         self.clear(columns=True)
         for n, label in enumerate(SWEEP_COLUMNS):
             self.add_column(
                 label if label != "recall" else f"recall@{_k(measurements)}", key=str(n)
             )
+        rows: list[tuple[str, tuple[Text, ...]]] = []
         for i, m in enumerate(measurements):
             recall_style = self._style("success" if m.recall >= target_recall else "warning")
-            self.add_row(
+            slow = target_latency_ms is not None and m.p50_ms > target_latency_ms
+            cells = (
                 Text("★" if i in pareto else "", style=self._style("primary", bold=True)),
-                Text(setting_label(m.settings, knob)),
-                _num(m.p50_ms),
+                Text("✓" if i == recommended else "", style=self._style("success", bold=True)),
+                Text(
+                    setting_label(m.settings, knob),
+                    style=self._style("success", bold=True) if i == recommended else "",
+                ),
+                _num(m.p50_ms, style=self._style("error", bold=True) if slow else None),
                 _num(m.p95_ms),
                 _num(m.p99_ms),
                 _num(m.qps, ",.0f"),
                 _num(m.recall, ".3f", recall_style),
                 self._index(m.index),
-                Text(
-                    "← recommended" if i == recommended else "",
-                    style=self._style("success", bold=True),
-                ),
-                key=str(i),
             )
+            rows.append((str(i), cells))
+        self.fill(rows)
 
     def show_ab(self, a: Measurement, b: Measurement, knob: str) -> None:
         """A and B side by side, with B's change against A."""
         self.clear(columns=True)
-        for label in ("", "A", "B", "B against A"):
+        for label in ("", "A", "B", "B vs A"):
             self.add_column(label, key=label or "metric")
         better, worse = self._style("success"), self._style("warning")
 
@@ -105,29 +120,58 @@ class LabResults(DataTable[Text]):
             return Text(f"{pct:+.0f}%", justify="right", style=better if good else worse)
 
         muted = self._style("foreground-darken-3")
-        self.add_row(
-            Text("setting", style=muted),
-            Text(setting_label(a.settings, knob)),
-            Text(setting_label(b.settings, knob)),
-            Text(""),
-        )
-        for name, get, fmt, lower in AB_ROWS:
-            self.add_row(
-                Text(name, style=muted), _num(get(a), fmt), _num(get(b), fmt), change(get, lower)
+        rows: list[tuple[str, tuple[Text, ...]]] = [
+            (
+                "setting",
+                (
+                    Text("setting", style=muted),
+                    Text(setting_label(a.settings, knob)),
+                    Text(setting_label(b.settings, knob)),
+                    Text(""),
+                ),
             )
-        self.add_row(
-            Text(f"recall@{a.k}", style=muted),
-            _num(a.recall, ".3f"),
-            _num(b.recall, ".3f"),
-            Text(
-                f"{b.recall - a.recall:+.3f}",
-                justify="right",
-                style=better if b.recall >= a.recall else worse,
-            ),
+        ]
+        for name, get, fmt, lower in AB_ROWS:
+            rows.append(
+                (
+                    name,
+                    (
+                        Text(name, style=muted),
+                        _num(get(a), fmt),
+                        _num(get(b), fmt),
+                        change(get, lower),
+                    ),
+                )
+            )
+        rows.append(
+            (
+                "recall",
+                (
+                    Text(f"recall@{a.k}", style=muted),
+                    _num(a.recall, ".3f"),
+                    _num(b.recall, ".3f"),
+                    Text(
+                        f"{b.recall - a.recall:+.3f}",
+                        justify="right",
+                        style=better if b.recall >= a.recall else worse,
+                    ),
+                ),
+            )
         )
-        self.add_row(
-            Text("served by", style=muted), self._index(a.index), self._index(b.index), Text("")
+        # Names cut short so that B stays on screen at 80 columns; the status line under
+        # the knobs names both in full.
+        rows.append(
+            (
+                "served",
+                (
+                    Text("served by", style=muted),
+                    self._index(a.index, INDEX_WIDTH),
+                    self._index(b.index, INDEX_WIDTH),
+                    Text(""),
+                ),
+            )
         )
+        self.fill(rows)
 
 
 def _k(measurements: Sequence[Measurement]) -> str:
@@ -140,6 +184,7 @@ class LabBench(Horizontal):
     def __init__(self, *, target_recall: float, id: str | None = None) -> None:
         super().__init__(id=id)
         self.target_recall = target_recall
+        self.target_latency_ms: float | None = None
         self.knob = ""
         self.measured: list[Measurement] = []
 
@@ -147,8 +192,15 @@ class LabBench(Horizontal):
         yield LabResults(id="lab-table")
         yield SweepPlot(id="lab-sweep-plot")
 
-    def start_sweep(self, knob: str) -> None:
+    def show_waiting(self) -> None:
+        """Nothing measured yet (an A/B under way): no stale sweep on show."""
+        self.measured = []
+        self.query_one(LabResults).clear(columns=True)
+        self.query_one(SweepPlot).show((), ())
+
+    def start_sweep(self, knob: str, target_latency_ms: float | None = None) -> None:
         self.knob = knob
+        self.target_latency_ms = target_latency_ms
         self.measured = []
         self._show_sweep(frozenset(), None)
 
@@ -160,20 +212,24 @@ class LabBench(Horizontal):
     def finish_sweep(self, sweep: Sweep) -> Content:
         """Mark the Pareto front and the recommendation; the verdict in one line."""
         self.measured = list(sweep.measurements)
+        self.target_latency_ms = sweep.verdict.target_latency_ms
         self._show_sweep(frozenset(sweep.pareto), sweep.recommendation)
-        k = self.measured[0].k if self.measured else "?"
-        if sweep.recommendation is None:
-            return Content.styled(
-                f"Sweep done: no setting met recall@{k} ≥ {sweep.target_recall}",
-                "$warning bold",
-            )
+        unmet = unmet_text(sweep, self.knob)
+        if unmet is not None or sweep.recommendation is None:
+            return Content.styled(f"Sweep done. {unmet}", "$warning bold")
+        k = self.measured[0].k
         best = sweep.measurements[sweep.recommendation]
+        within = (
+            f" and p50 ≤ {self.target_latency_ms:g} ms"
+            if self.target_latency_ms is not None
+            else ""
+        )
         return Content.assemble(
             ("✓ Sweep done: recommended ", "$success"),
             (setting_label(best.settings, self.knob), "$success bold"),
             (
-                f" (p50 {best.p50_ms:,.2f} ms, recall@{k} {best.recall:.3f}"
-                f" ≥ {sweep.target_recall}); ★ = Pareto front",
+                f", the cheapest with recall@{k} ≥ {sweep.target_recall:g}{within} "
+                f"(recall {best.recall:.3f}, p50 {best.p50_ms:,.2f} ms); ★ = Pareto front",
                 "$success",
             ),
         )
@@ -185,6 +241,7 @@ class LabBench(Horizontal):
             pareto=pareto,
             recommended=recommended,
             target_recall=self.target_recall,
+            target_latency_ms=self.target_latency_ms,
         )
         self.query_one(SweepPlot).show(
             self.measured,
@@ -192,6 +249,7 @@ class LabBench(Horizontal):
             pareto=pareto,
             recommended=recommended,
             target_recall=self.target_recall,
+            target_latency_ms=self.target_latency_ms,
         )
 
     def show_ab(self, a: Measurement, b: Measurement, knob: str) -> Content:

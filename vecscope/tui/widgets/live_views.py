@@ -27,6 +27,8 @@ TITLES = {
     "mean_ms": "Mean ms per call",
     "rows_per_call": "Rows per call",
 }
+#: The query shape's text in the table (the whole text is what `e` explains).
+QUERY_WIDTH = 120
 #: Theme variables for the series, in the order of the shapes' ``#`` numbers.
 SERIES = ("primary", "accent", "success", "warning", "secondary")
 
@@ -50,9 +52,12 @@ def _marks(points: Sequence[LivePoint]) -> list[float]:
 class ShapesPlot(LabPlot):
     """Calls per second, or mean time per call, of the busiest query shapes."""
 
-    def __init__(self, metric: str, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, metric: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.metric = metric
+        # On the border, not plotext's own title: plotext drops a title wider than the
+        # chart, and at 100 columns four charts are 25 wide.
+        self.border_title = TITLES[metric]
         self.points: Sequence[LivePoint] = ()
         self.order: list[int] = []
 
@@ -64,7 +69,6 @@ class ShapesPlot(LabPlot):
     def draw(self) -> None:
         plt = self.plt
         per_s = self.metric == "calls_per_s"
-        plt.title(TITLES[self.metric])
         plt.xlabel("seconds")
         rated = [p for p in self.points if p.interval_s is not None]
         if not rated or not self.order:
@@ -97,6 +101,7 @@ class IndexScansPlot(LabPlot):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.points: Sequence[LivePoint] = ()
+        self.border_title = "Index scans/s (red: flagged)"
 
     def show(self, points: Sequence[LivePoint]) -> None:
         self.points = points
@@ -104,7 +109,6 @@ class IndexScansPlot(LabPlot):
 
     def draw(self) -> None:
         plt = self.plt
-        plt.title("Index scans/s (red: flagged)")
         plt.xlabel("seconds")
         rated = [p for p in self.points if p.interval_s is not None]
         if not rated:
@@ -145,14 +149,16 @@ class ShapesTable(SizedTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
+        # What matters first on the left, so that 80 columns show it: the rates and the
+        # query; the totals and the queryid are after the text, a scroll away.
         for label, key in (
             ("#", "n"),
             ("calls/s", "cps"),
             ("mean ms", "mean"),
             ("rows/call", "rows"),
+            ("query shape", "query"),
             ("calls", "total"),
             ("queryid", "qid"),
-            ("query shape", "query"),
         ):
             self.add_column(label, key=key)
         self._shapes: dict[str, ShapeRate] = {}
@@ -176,9 +182,9 @@ class ShapesTable(SizedTable):
                         Text(_fmt(s.calls_per_s, 1), justify="right"),
                         Text(_fmt(s.mean_ms, 3), justify="right"),
                         Text(_fmt(s.rows_per_call, 1), justify="right"),
+                        Text(one_line(s.query, QUERY_WIDTH)),
                         Text(f"{s.total_calls:,}", justify="right"),
                         Text(str(s.queryid), style="dim"),
-                        Text(one_line(s.query)),
                     ),
                 )
             )
@@ -213,8 +219,18 @@ class IndexesTable(SizedTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for label in ("", "index", "method", "scans/s", "table seq scans/s", "scans", "note"):
-            self.add_column(label, key=label or "mark")
+        # The flag's short note next to the name (80 columns show both); the detail pane
+        # (`d`) has the flag in full.
+        for label, key in (
+            ("", "mark"),
+            ("index", "index"),
+            ("note", "note"),
+            ("scans/s", "scans/s"),
+            ("table seq/s", "seq/s"),
+            ("scans", "scans"),
+            ("method", "method"),
+        ):
+            self.add_column(label, key=key)
 
     def show(self, point: LivePoint | None) -> None:
         error = str(self.app.theme_variables.get("error", "red"))
@@ -225,11 +241,11 @@ class IndexesTable(SizedTable):
                     (
                         Text("✗", style=f"bold {error}") if ix.flag else Text(""),
                         Text(ix.key),
-                        Text(ix.method),
+                        Text(short_flag(ix.flag), style=error if ix.flag else ""),
                         Text(_fmt(ix.scans_per_s, 1), justify="right"),
                         Text(_fmt(ix.seq_scans_per_s, 1), justify="right"),
                         Text(f"{ix.total_scans:,}", justify="right"),
-                        Text(short_flag(ix.flag), style=error if ix.flag else ""),
+                        Text(ix.method),
                     ),
                 )
                 for ix in (point.indexes if point is not None else ())
@@ -238,13 +254,13 @@ class IndexesTable(SizedTable):
 
 
 def short_flag(flag: str | None) -> str:
-    """The table's note: the flag up to its first clause (the panel has the rest)."""
+    """The table's note: the flag in a word or two (the detail pane has it in full)."""
     if not flag:
         return ""
     idle = re.search(r"last (\d+) s", flag)
     if flag.startswith("stopped") and idle:
-        return f"stopped: no scans for {idle.group(1)} s"
-    return flag.split(";")[0].split(", while")[0]
+        return f"stopped, idle {idle.group(1)} s"
+    return flag.split(":")[0]
 
 
 class ActivityPanel(Static):

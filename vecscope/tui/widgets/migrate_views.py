@@ -54,6 +54,8 @@ class Board:
     #: What a worker runs now.
     running: Job | None = None
     plan_error: str | None = None
+    #: Why no migration can run on this connection at all (a hot standby, read only).
+    refused: str | None = None
 
     @property
     def spec(self) -> MigrationSpec | None:
@@ -118,6 +120,8 @@ def notes(board: Board) -> dict[Step, str]:
     if board.running == Step.BUILD and board.progress is not None:
         p = board.progress
         out[Step.BUILD] = f"{p.percent:.0f}%" if p.percent is not None else p.phase[:14]
+        if p.partition is not None:
+            out[Step.BUILD] = f"{p.partition_number}/{p.partitions} {out[Step.BUILD]}"
     return out
 
 
@@ -127,6 +131,10 @@ def states(board: Board) -> dict[Step, Status]:
 
 def top_line(board: Board) -> Content:
     spec, mig = board.spec, board.mig
+    if board.refused is not None and board.running is None:
+        return Content.assemble(
+            ("✗ cannot migrate here: ", "$error bold"), (board.refused, "$error")
+        )
     if spec is None:
         return muted(
             "Pick the index to migrate: m on the Indexes screen (F2), or the source in the "
@@ -169,7 +177,9 @@ def journal_text(board: Board, width: int = 40) -> Content:
 
 def _hint(board: Board, key: Step, state: Status) -> Content:
     spec = board.spec
-    if key == Step.PLAN:
+    if key == Step.PLAN and board.refused is not None:
+        text = "planning is disabled on this connection: the reason is above"
+    elif key == Step.PLAN:
         text = "change a field and press enter (or Plan); tab moves between fields"
     elif state == Status.RUNNING:
         text = (

@@ -4,6 +4,8 @@ Changing the source or the method plans again at once; ``enter`` in a field or t
 button does too. The form reads the inventory and asks :func:`core.migrate.plan.choose`
 in thread workers, and posts :class:`PlanForm.Planned` with the spec or the one-line
 reason there is none. A started migration locks the form: its plan is in the journal.
+Where no migration can run at all (a hot standby, a read-only session), the form says why
+before anything is filled in and stays disabled (:func:`core.migrate.refusal.refusal`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from textual.worker import Worker, get_current_worker
 from vecscope.core.errors import BadInputError
 from vecscope.core.migrate.choice import PlanChoice, source_options
 from vecscope.core.migrate.plan import MigrationSpec
+from vecscope.core.migrate.refusal import refusal
 from vecscope.core.models import Inventory
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import forward_worker_error
@@ -46,10 +49,18 @@ class PlanForm(Vertical):
             self.spec = spec
             self.error = error
 
+    class RefusalChecked(Message):
+        """Whether a migration may run on this connection: ``reason`` says why not."""
+
+        def __init__(self, reason: str | None) -> None:
+            super().__init__()
+            self.reason = reason
+
     class _InventoryRead(Message, bubble=False):
-        def __init__(self, inventory: Inventory) -> None:
+        def __init__(self, inventory: Inventory, refused: str | None) -> None:
             super().__init__()
             self.inventory = inventory
+            self.refused = refused
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -57,6 +68,8 @@ class PlanForm(Vertical):
         self._sources: list[tuple[str, str]] = []
         self._locked = False
         self._pending: str | None = None
+        #: Why no migration can run on this connection (``None``: one may).
+        self.refused: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
@@ -104,13 +117,20 @@ class PlanForm(Vertical):
         description="Reading the vector indexes to migrate",
     )
     def read_inventory(self) -> None:
-        inventory = session_of(self.app).inventory()
+        session = session_of(self.app)
+        inventory = session.inventory()
+        refused = session.run(lambda conn: refusal(conn, inventory))
         if not get_current_worker().is_cancelled:
-            self.post_message(self._InventoryRead(inventory))
+            self.post_message(self._InventoryRead(inventory, refused))
 
     @on(_InventoryRead)
     def _inventory_read(self, event: _InventoryRead) -> None:
         self._show_sources(event.inventory)
+        if event.refused != self.refused:
+            self.refused = event.refused
+            self._enable()
+            self.show_error(event.refused)
+            self.post_message(self.RefusalChecked(event.refused))
         if self._pending is not None:
             self.open_source(self._pending)
 
@@ -145,7 +165,9 @@ class PlanForm(Vertical):
     def request(self) -> None:
         """Plan what the form says (the Plan button)."""
         choice = self.choice()
-        if choice is None:
+        if self.refused is not None:
+            self.app.notify(self.refused, title="Cannot migrate here", severity="error")
+        elif choice is None:
             self.show_error("pick the index (or the column) to migrate")
         elif self._locked:
             self.app.notify(
@@ -164,10 +186,12 @@ class PlanForm(Vertical):
         description="Planning the migration",
     )
     def make_plan(self, choice: PlanChoice) -> None:
-        inventory = session_of(self.app).inventory()
-        self.post_message(self._InventoryRead(inventory))
+        session = session_of(self.app)
+        inventory = session.inventory()
+        refused = session.run(lambda conn: refusal(conn, inventory))
+        self.post_message(self._InventoryRead(inventory, refused))
         try:
-            spec, error = choice.spec(inventory), ""
+            spec, error = (choice.spec(inventory), "") if refused is None else (None, refused)
         except BadInputError as e:
             spec, error = None, e.message
         if not get_current_worker().is_cancelled:
@@ -197,9 +221,14 @@ class PlanForm(Vertical):
         if locked == self._locked:
             return
         self._locked = locked
+        self._enable()
+
+    def _enable(self) -> None:
+        """Fields and the Plan button usable unless locked or refused."""
+        off = self._locked or self.refused is not None
         for widget in self.query("Select, Input, Checkbox, Button"):
-            widget.disabled = locked
-        if not locked:
+            widget.disabled = off
+        if not off:
             self._method_changed(self._method())
 
     # --- reading the fields ----------------------------------------------------------
@@ -226,10 +255,11 @@ class PlanForm(Vertical):
         )
 
     def _method_changed(self, method: str) -> None:
+        off = self._locked or self.refused is not None
         for box_id, applies in _INTS.items():
-            self.query_one(f"#{box_id}").disabled = self._locked or method != applies
+            self.query_one(f"#{box_id}").disabled = off or method != applies
         for widget_id in _NOT_FOR_REINDEX:
-            self.query_one(f"#{widget_id}").disabled = self._locked or method == "reindex"
+            self.query_one(f"#{widget_id}").disabled = off or method == "reindex"
 
     @on(Select.Changed, "#plan-source")
     def _source_changed(self) -> None:

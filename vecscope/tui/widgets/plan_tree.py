@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from vecscope.core.doctor.diagnose import Diagnosis
+from vecscope.core.doctor.diagnose import Diagnosis, fix_to_try
 from vecscope.core.doctor.plan import PlanNode
 from vecscope.core.models import Severity
 
@@ -24,9 +24,16 @@ def node_label(n: PlanNode, style: Style, muted: Style) -> Text:
 
 
 class PlanTree(Tree[int]):
-    """A plan tree whose node data is the plan node id."""
+    """A plan tree whose node data is the plan node id.
 
-    class NodeSelected(Message):
+    ``enter`` (Tree's ``NodeSelected``) no longer folds a node: the screen opens its
+    detail; ``space`` folds.
+    """
+
+    class PlanNodeHighlighted(Message):
+        """The cursor is on a plan node (not named ``NodeHighlighted``: Tree posts its
+        own message of that name through ``self``)."""
+
         def __init__(self, node_id: int) -> None:
             super().__init__()
             self.node_id = node_id
@@ -34,11 +41,22 @@ class PlanTree(Tree[int]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("plan", id=id)
         self.show_root = False
+        self.auto_expand = False
         self._by_id: dict[int, TreeNode[int]] = {}
 
-    def show(self, diagnosis: Diagnosis) -> None:
+    def clear_plan(self) -> None:
+        """Show no plan (a new query is being explained, or it failed)."""
         self.clear()
         self._by_id.clear()
+
+    @property
+    def plan_node_id(self) -> int | None:
+        """The plan node under the cursor."""
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    def show(self, diagnosis: Diagnosis) -> None:
+        self.clear_plan()
         unserved = {s.node_id for s in diagnosis.sites if not s.served}
         unserved |= {
             s.scan_node_id for s in diagnosis.sites if not s.served and s.scan_node_id is not None
@@ -84,7 +102,7 @@ class PlanTree(Tree[int]):
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[int]) -> None:
         event.stop()
         if event.node.data is not None:
-            self.post_message(self.NodeSelected(event.node.data))
+            self.post_message(self.PlanNodeHighlighted(event.node.data))
 
 
 def node_detail(n: PlanNode, diagnosis: Diagnosis) -> Content:
@@ -106,11 +124,12 @@ def node_detail(n: PlanNode, diagnosis: Diagnosis) -> Content:
     lines.append(kv("estimated rows", f"{n.plan_rows:,.0f}"))
     if n.actual_rows is not None:
         lines.append(kv("actual rows", f"{n.actual_rows:,.0f} × {n.actual_loops or 1:.0f} loops"))
+    if n.actual_total_ms is not None:
         lines.append(
             kv(
                 "time",
-                f"{n.actual_total_ms or 0:,.3f} ms total, "
-                f"{n.exclusive_ms or 0:,.3f} ms in this node",
+                f"{n.actual_total_ms or 0:,.3f} ms total (first row at "
+                f"{n.actual_startup_ms or 0:,.3f}), {n.exclusive_ms or 0:,.3f} ms in this node",
             )
         )
     for label, value in (
@@ -134,5 +153,6 @@ def node_detail(n: PlanNode, diagnosis: Diagnosis) -> Content:
     related = [f for f in diagnosis.findings if f.node_id == n.id]
     if related:
         lines += [Content(""), Content.styled("Findings", "bold")]
-        lines += [finding_prompt(f) for f in related]
+        tryable = fix_to_try(diagnosis)
+        lines += [finding_prompt(f, tried_by_f7=f is tryable) for f in related]
     return Content("\n").join(lines)

@@ -239,6 +239,8 @@ def build_progress_lines(
     """The live phase, elapsed time and ETA, the sessions waited for, the notices."""
     phase = p.phase + (f" (attempt {p.attempt})" if p.attempt > 1 else "")
     lines = [kv("phase", Content.styled(phase, "bold"))]
+    if p.partition is not None:
+        lines.insert(0, kv("partition", f"{p.partition_number} of {p.partitions}: {p.partition}"))
     timing = f"{p.elapsed_s:.0f} s elapsed"
     if p.eta_s is not None:
         timing += f" · ETA {p.eta_s:.0f} s"
