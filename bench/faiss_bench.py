@@ -61,6 +61,7 @@ from vecscope.core.demo.embeddings import sample, topic_model
 from vecscope.core.errors import VecscopeError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import Converted, build, convert
+from vecscope.core.faissidx.progress import Step
 from vecscope.core.faissidx.search import (
     F32,
     I64,
@@ -170,7 +171,8 @@ class Watch:
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="bench-ticker", daemon=True)
 
-    def __call__(self, stage: str, _fraction: float) -> None:
+    def __call__(self, step: Step) -> None:
+        stage = step.phase
         now = (time.perf_counter(), time.process_time())
         if stage == "adding vectors":
             if self.add_first is None:

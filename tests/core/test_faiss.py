@@ -7,6 +7,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +24,10 @@ from vecscope.cli import main as cli
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import convert
-from vecscope.core.faissidx.deploy import deployment
+from vecscope.core.faissidx.deploy import PG_COLUMN, PG_TABLE, deployment
+from vecscope.core.faissidx.progress import Step
 from vecscope.core.faissidx.search import Corpus, exact, sample_queries
-from vecscope.core.faissidx.tune import compare, frontier, pick, tune
+from vecscope.core.faissidx.tune import candidates, compare, frontier, pick, tune
 
 ROOT = Path(__file__).resolve().parents[2]
 D = 32
@@ -194,7 +197,7 @@ def test_ivf_to_opq_hnsw_reports_what_the_codes_cost(tmp_path: Path) -> None:
 
 
 def test_lossy_source_needs_the_original_vectors(data: dict[str, Path], tmp_path: Path) -> None:
-    with pytest.raises(BadInputError, match="--vectors"):
+    with pytest.raises(files.OriginalsNeeded, match="original vectors"):
         convert(data["ivfpq"], tmp_path / "x.index", "HNSW16")
     result = convert(data["ivfpq"], tmp_path / "x.index", "HNSW16", vectors=data["vectors"])
     assert result.vectors_from == str(data["vectors"]) and result.verification.recall > 0.9
@@ -309,11 +312,15 @@ def test_memory_budget_compares_types(data: dict[str, Path]) -> None:
 
 def test_deployment_for_opq_hnsw_uses_the_seed_guides_words() -> None:
     d = deployment(
-        "OPQ16_64,HNSW32_PQ16", {"M": 32, "efConstruction": 40, "pq_M": 16}, {"efSearch": 64}
+        "OPQ16_64,HNSW32_PQ16",
+        {"M": 32, "efConstruction": 40, "pq_M": 16},
+        {"efSearch": 64},
+        d=64,
     )
     assert "FAISS_INDEX_TYPE=OPQ+HNSW" in d.env and "n_subquantizers: 16" in d.yaml
     assert "m_hnsw: 32" in d.yaml and "efSearch: 64" in d.helm
-    assert 'set_index_parameters(index, "efSearch=64")' in d.python
+    assert "set_index_parameters(index, 'efSearch=64')" in d.python
+    assert "faiss.index_factory(64, 'OPQ16_64,HNSW32_PQ16', faiss.METRIC_L2)" in d.python
 
 
 def test_tune_a_direct_call_stops_when_asked(data: dict[str, Path]) -> None:
@@ -323,12 +330,13 @@ def test_tune_a_direct_call_stops_when_asked(data: dict[str, Path]) -> None:
     assert not isinstance(got, str)
     corpus = Corpus(got[0], got[1], faiss.METRIC_L2)
     q = files.load_npy(data["queries"], info.d)
-    calls: list[str] = []
+    calls: list[Step] = []
     result = tune(
         index, q, exact(corpus, q, 10, None), 10, corpus=corpus,
-        progress=lambda s, f: calls.append(s), should_stop=lambda: len(calls) >= 2,
+        progress=calls.append, should_stop=lambda: (calls[-1].done or 0) >= 2,
     )  # fmt: skip
     assert len(result.points) == 2
+    assert calls[-1].text().endswith("2 / 6 settings measured")
 
 
 # --- pgvector bridge -----------------------------------------------------------------------
@@ -401,3 +409,244 @@ def test_one_workload_for_both_front_ends(data: dict[str, Path]) -> None:
     own = workload(files.load(data["ivf"]), files.inspect(data["ivf"]), queries=data["queries"])
     assert own.described == "100 queries of queries.npy · exact answers from its own vectors"
     assert own.recall_corpus is not None and own.self_ids is None
+
+
+# --- every snippet vecscope prints runs ----------------------------------------------------
+
+
+def printed_snippets(text: str) -> tuple[str, str]:
+    """The Python and the SQL of a printed deployment, as a user would copy them."""
+    python = text.split("# Python\n", 1)[1]
+    python, _, sql = python.partition("\n\n-- the same graph in pgvector\n")
+    return python, sql
+
+
+def knob(index: Any, name: str) -> int:
+    """The value of a query-time knob of ``index`` (nprobe, efSearch)."""
+    if name == "nprobe":
+        return int(faiss.extract_index_ivf(index).nprobe)
+    hnsw: Any = faiss.downcast_index(index)
+    return int(hnsw.hnsw.efSearch)
+
+
+def inner(index: Any) -> Any:
+    """The index under an ID map or a pre-transform (which keeps no metric of its own)."""
+    idx = faiss.downcast_index(index)
+    while isinstance(idx, faiss.IndexPreTransform | faiss.IndexIDMap | faiss.IndexIDMap2):
+        idx = faiss.downcast_index(idx.index)
+    return idx
+
+
+def run_python(snippet: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, "<printed snippet>", "exec"), namespace)  # run as printed
+    return namespace
+
+
+@pytest.mark.parametrize("name", ["ivf", "hnsw"])
+def test_printed_deployment_runs_against_the_tuned_file(
+    db: Database, data: dict[str, Path], name: str
+) -> None:
+    """Issue #15 (5): the IVF snippet said ``index_factory(d, "IVF")``, which FAISS cannot
+    parse. The Python loads the tuned file at the recommended setting and builds the same
+    type; the pgvector statements run on a table of that name."""
+    code, out = run_cli(["faiss", "tune", str(data[name]), "--target-recall", "0.9", "--json"])
+    assert code == 0
+    doc = json.loads(out)
+    rec = doc["tuning"]["recommended"]
+    python, sql = printed_snippets(doc["deploy"])
+    namespace = run_python(python)
+    index = namespace["index"]
+    assert index.ntotal == N
+    name_of_knob, value = next(iter(rec["values"].items()))
+    assert knob(index, name_of_knob) == value  # the setting is applied
+    x = clustered()
+    built = namespace["build"](x)
+    assert built.ntotal == N and type(faiss.downcast_index(built)) is type(
+        faiss.downcast_index(files.load(data[name]))
+    )
+    assert knob(built, name_of_knob) == value
+    _, ids = built.search(x[:3], 1)
+    assert ids[:, 0].tolist() == [0, 1, 2]
+    # The CLI's text prints the same snippet.
+    code, text = run_cli(["faiss", "tune", str(data[name]), "--target-recall", "0.9"])
+    assert python in text
+    if name == "ivf":
+        assert not sql
+        return
+    with db.connect() as conn:
+        # A schema of its own: the module's database has an "items" table already.
+        conn.execute("CREATE SCHEMA snippet")
+        conn.execute(
+            f"CREATE TABLE snippet.{PG_TABLE} (id bigserial PRIMARY KEY, {PG_COLUMN} vector({D}))"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO snippet.{PG_TABLE} ({PG_COLUMN}) VALUES (%s)",
+                [(str(v.tolist()),) for v in x[:200]],
+            )
+    try:
+        with db.connect() as conn:
+            conn.autocommit = True  # CREATE INDEX CONCURRENTLY, as printed
+            conn.execute("SET search_path = snippet, public")
+            for statement in sql.split(";"):
+                body = "\n".join(
+                    ln for ln in statement.splitlines() if not ln.strip().startswith("--")
+                ).strip()
+                if body:
+                    conn.execute(body)
+            ef = conn.execute("SHOW hnsw.ef_search").fetchone()
+            assert ef is not None and int(ef[0]) == rec["values"]["efSearch"]
+            row = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = %s",
+                (f"{PG_TABLE}_{PG_COLUMN}_hnsw_idx",),
+            ).fetchone()
+        assert row is not None and "m=16" in row[0]
+    finally:
+        with db.connect() as conn:
+            conn.execute("DROP SCHEMA snippet CASCADE")
+
+
+def test_every_target_type_has_a_python_snippet_that_builds_it(tmp_path: Path) -> None:
+    """The deployment of each type vecscope offers (and of IP, ID-mapped indexes) runs."""
+    x = clustered(300)  # enough to train 256 PQ centroids, and quick
+    ids = np.arange(len(x), dtype=np.int64) * 3
+    factories = [f for _, f in candidates(D, len(x))] + ["IDMap2,HNSW16", "Flat"]
+    for i, factory in enumerate(factories):
+        metric = ("L2", "IP")[i % 2]
+        d = deployment(factory, {}, {}, d=D, metric=metric)
+        built = run_python(d.python)["build"]
+        args = (x, ids) if factory.startswith("IDMap") else (x,)
+        index = built(*args)
+        assert index.ntotal == len(x), factory
+        # The metric FAISS gives the type (its factory builds HNSW-PQ as L2 whatever it is
+        # asked: the snippet passes the metric, FAISS decides).
+        asked = faiss.METRIC_L2 if metric == "L2" else faiss.METRIC_INNER_PRODUCT
+        same = faiss.index_factory(D, factory, asked)
+        assert inner(index).metric_type == inner(same).metric_type, factory
+
+
+def test_the_printed_command_to_tune_a_conversion_runs(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    from vecscope.cli.faiss import converted_text
+
+    for factory, vectors in (("HNSW16", None), ("HNSW16_SQ8", None), ("HNSW16", "vectors")):
+        src = data["ivfpq"] if vectors else data["ivf"]
+        dst = tmp_path / f"{factory}-{vectors}.index"
+        result = convert(src, dst, factory, queries=100, vectors=data[vectors] if vectors else None)
+        command = converted_text(result).splitlines()[-1].strip()
+        argv = shlex.split(command)
+        assert argv[:3] == ["vecscope", "faiss", "tune"]
+        code, _ = run_cli([*argv[1:], "--json", "--target-recall", "0.5"])
+        assert code == 0, command
+
+
+# --- progress -------------------------------------------------------------------------------
+
+
+def test_progress_counts_training_iterations_and_vectors(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    """Issue #15 (10): training said "0%" for minutes. Now each phase says what it does and
+    how far: FAISS's k-means iterations while an IVF trains, then vectors added."""
+    steps: list[Step] = []
+    convert(data["ivf"], tmp_path / "ivf64.index", "IVF64,Flat", queries=100, progress=steps.append)
+    phases = [s.phase for s in steps]
+    assert phases[0] == "reading the source"
+    training = [s for s in steps if s.phase == "training"]
+    kmeans = [s for s in training if s.unit == "k-means iterations"]
+    assert kmeans and kmeans[-1].total == 10 and kmeans[-1].done == 10
+    assert [s.done for s in kmeans] == sorted(s.done or 0 for s in kmeans)
+    assert "coarse quantizer" in kmeans[-1].detail and "64 centroids" in kmeans[-1].detail
+    added = [s for s in steps if s.phase == "adding vectors"]
+    assert added[-1].text() == f"adding vectors · {N:,} / {N:,} vectors"
+    assert phases[-2:] == ["verifying", "writing"]
+    assert all(b.started >= a.started for a, b in zip(steps, steps[1:], strict=False))
+
+
+def test_cli_shows_opq_training_iterations_on_stderr(
+    data: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The OPQ rotation (the step that ran for minutes at "0%"): its iterations, the PQ
+    slices and the phase's elapsed time, on stderr; never among the training notes."""
+    from vecscope.cli.faiss import StderrProgress
+
+    monkeypatch.setattr(StderrProgress, "SHOW_AFTER_S", 0.0)
+    monkeypatch.setattr(StderrProgress, "LOG_EVERY_S", 0.0)
+    x = clustered(1000)
+    flat = faiss.IndexFlatL2(D)
+    flat.add(x)
+    src = tmp_path / "flat.index"
+    faiss.write_index(flat, str(src))
+    dst = tmp_path / "opq.index"
+    code, out = run_cli(
+        ["faiss", "convert", str(src), str(dst), "--to", "OPQ4_32,HNSW16_PQ4x4", "--json"]
+    )
+    assert code == 0
+    err = capfd.readouterr().err
+    training = [ln for ln in err.splitlines() if "training: OPQ rotation" in ln]
+    assert training, err
+    assert any(re.search(r"\d+ / 50 OPQ iterations · \d+:\d\d$", ln) for ln in training), err
+    assert any("PQ slice" in ln for ln in training)
+    assert not any("Iteration" in n for n in json.loads(out)["notes"])
+
+
+# --- the command line's defaults and errors ------------------------------------------------
+
+
+def test_cli_tune_samples_queries_as_the_screen_does(data: dict[str, Path]) -> None:
+    """Issue #15 (15): ``faiss tune`` required --queries; now it samples the index's own
+    vectors, as many as the FAISS mode does (one constant in core)."""
+    from vecscope.core.faissidx.defaults import SAMPLE_QUERIES
+
+    code, out = run_cli(["faiss", "tune", str(data["ivf"]), "--target-recall", "0.9", "--json"])
+    assert code == 0
+    assert json.loads(out)["tuning"]["queries"] == SAMPLE_QUERIES == 500
+
+
+def test_lossy_errors_name_the_flag_on_the_command_line_only(
+    data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Core says what is missing; only the command line speaks of --vectors."""
+    with pytest.raises(files.OriginalsNeeded) as caught:
+        convert(data["ivfpq"], tmp_path / "x.index", "HNSW16")
+    assert "--" not in caught.value.message and "original vectors" in caught.value.message
+    code, _ = run_cli(["faiss", "tune", str(data["ivfpq"])])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--vectors X.npy" in err and "--ground-truth" in err and len(err.splitlines()) == 1
+
+
+def test_write_failures_are_one_line_and_leave_nothing(tmp_path: Path) -> None:
+    from vecscope.core.faissidx.convert import write_atomically
+
+    index = faiss.IndexFlatL2(4)
+    with pytest.raises(BadInputError, match="is not a directory: nothing was written"):
+        write_atomically(index, tmp_path / "missing" / "x.index")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(BadInputError, match="nothing was written"):
+        write_atomically(index, blocker / "x.index")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_export_to_a_missing_folder_is_one_line_exit_2(db: Database, tmp_path: Path) -> None:
+    """Issue #15 (15): it ended in "internal error: RuntimeError ... FileIOWriter"."""
+    with db.connect() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS lines (id bigint PRIMARY KEY, v vector(4))")
+        conn.execute("INSERT INTO lines VALUES (1, '[1,2,3,4]') ON CONFLICT DO NOTHING")
+    out = tmp_path / "nonexistent_dir" / "x.index"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vecscope.cli.launch", "faiss", "export", "--dsn", db.dsn,
+         "--table", "public.lines", "--column", "v", str(out)],
+        cwd=ROOT, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+    )  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1 and "internal error" not in err
+    assert "is not a directory: nothing was written" in err
+    assert not out.parent.exists()

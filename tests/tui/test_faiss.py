@@ -20,6 +20,7 @@ from vecscope.core.faissidx.workload import default_destination, slug
 from vecscope.tui.app import VecscopeApp
 from vecscope.tui.screens.faiss import FaissScreen
 from vecscope.tui.widgets.faiss_browser import FaissBrowser
+from vecscope.tui.widgets.faiss_progress import FaissJobLine
 from vecscope.tui.widgets.faiss_tune import TunePanel, TunePoints
 from vecscope.tui.widgets.latency_plots import SweepPlot
 
@@ -59,7 +60,19 @@ async def _pick(pilot: Pilot[Any], screen: FaissScreen, path: Path) -> None:
 
 
 def _text(screen: FaissScreen, selector: str) -> str:
+    widget = screen.query_one(selector)
+    if isinstance(widget, FaissJobLine):
+        return widget.text
     return str(screen.query_one(selector, Static).render())
+
+
+def _shown(app: Any, widget: Any) -> str:
+    """The text on screen within ``widget``'s region, lines joined by spaces (what a user
+    reads, wrapped lines and all)."""
+    region = widget.region
+    strips = app.screen._compositor.render_strips()
+    lines = [strip.crop(region.x, region.right).text for strip in strips[region.y : region.bottom]]
+    return " ".join(" ".join(lines).split())
 
 
 async def _job_done(pilot: Pilot[Any], screen: FaissScreen, outcome: Callable[[], bool]) -> None:
@@ -114,7 +127,7 @@ async def test_inspector_describes_an_ivf_file(db: Database, folder: dict[str, P
             "IndexIVFFlat",
             "1,000 vectors of 32 dims",
             "metric L2",
-            "bytes a vector",
+            "140 bytes a vector",
             "memory-mappable",
             "stored exactly",
             "nlist=32",
@@ -192,7 +205,9 @@ async def test_convert_to_hnsw_verifies_and_selects_the_new_file(
         screen.query_one("#convert-dst", Input).value = "ivf.index"
         await pilot.press("c")
         await _job_done(pilot, screen, lambda: any("exists" in n for n in notes))
-        assert "exists" in _text(screen, "#convert-progress .job-stage")
+        assert "exists" in _text(screen, "#convert-progress")
+        # The new error does not sit above the last conversion's "wrote ...".
+        assert _text(screen, "#convert-result") == ""
         assert dst.read_bytes() == written and src.read_bytes() == before
 
 
@@ -233,7 +248,7 @@ async def test_tune_plots_recommends_and_copies_the_deployment(
         screen = await _open(pilot)
         await _pick(pilot, screen, src)
         await wait_until(pilot, lambda: screen.info is not None)
-        assert screen.check_action("copy_deployment", ()) is None
+        assert not screen.check_action("copy_deployment", ())
         screen.query_one("#tune-target", Input).value = "0.9"
         await pilot.press("t")
         await _job_done(pilot, screen, lambda: src in screen.tunings)
@@ -248,7 +263,7 @@ async def test_tune_plots_recommends_and_copies_the_deployment(
         assert plot.recommended == tuning.recommendation
         assert plot.pareto == frozenset(tuning.pareto) and plot.target_recall == 0.9
         assert screen.query_one(TunePoints).row_count == len(tuning.points)
-        assert f"recommended {tuning.best.setting}" in _text(screen, "#tune-progress .job-stage")
+        assert f"recommended {tuning.best.setting}" in _text(screen, "#tune-progress")
         deploy = screen.query_one("#tune-deploy", TextArea).text
         assert "FAISS_INDEX_TYPE=IVF" in deploy
         assert f"FAISS_NPROBE={tuning.best.values['nprobe']}" in deploy
@@ -302,7 +317,7 @@ async def test_cancelled_conversion_writes_nothing(db: Database, tmp_path: Path)
         await _pick(pilot, screen, src)
         await wait_until(pilot, lambda: screen.info is not None)
         await pilot.press("c")
-        stage = "#convert-progress .job-stage"
+        stage = "#convert-progress"
         await wait_until(pilot, lambda: "adding vectors" in _text(screen, stage), timeout=60)
         await pilot.press("escape")
         await _job_done(pilot, screen, lambda: "nothing was written" in _text(screen, stage))
@@ -336,3 +351,117 @@ async def test_the_screen_is_drawn_past_faiss_training_warnings() -> None:
         assert "the screen" not in said
     finally:
         out.close()
+
+
+SMALL_SIZES = [(80, 24), (100, 30)]
+
+
+@pytest.mark.parametrize("size", SMALL_SIZES)
+async def test_small_terminals_show_every_field_and_the_whole_error(
+    db: Database, folder: dict[str, Path], size: tuple[int, int]
+) -> None:
+    """Issue #15 (15): the TUI said "give the originals with --vectors" (a flag of the
+    command line), cut off; an old "wrote ..." stayed under the new error. At 80x24 and
+    100x30 each field is wide enough for its value, and errors wrap whole."""
+    app = VecscopeApp(db.target, faiss_dir=folder["ivf"].parent)
+    async with app.run_test(size=size) as pilot:
+        screen = await _open(pilot)
+        await _pick(pilot, screen, folder["ivf"])
+        await wait_until(pilot, lambda: screen.info is not None)
+        await pilot.pause()
+        for field in ("#convert-factory", "#convert-dst", "#convert-vectors"):
+            assert screen.query_one(field).size.width >= len("ivf.hnsw32.index") + 1, field
+        go = screen.query_one("#convert-go")
+        assert go.region.right <= size[0] and "Convert" in _shown(app, go)
+        inspector = screen.query_one("#faiss-inspector")
+        shown = _shown(app, inspector)
+        for fact in ("IndexIVFFlat", "1,000 vectors of 32 dims", "stored exactly", "nlist=32"):
+            assert fact in shown, fact
+        assert "IndexFlatL2" in shown  # the whole chain, down to the quantizer
+        assert "reads" in _shown(app, screen.query_one("#faiss-bar"))
+
+        await pilot.press("c")
+        await _job_done(pilot, screen, lambda: "wrote" in _text(screen, "#convert-result"))
+        await _pick(pilot, screen, folder["lossy"])
+        await wait_until(pilot, lambda: screen.info is not None)
+        await pilot.press("c")
+        line = screen.query_one("#convert-progress", FaissJobLine)
+        await _job_done(pilot, screen, lambda: "✗" in line.text)
+        assert _text(screen, "#convert-result") == ""
+        assert "--vectors" not in line.text and "in the vectors field above" in line.text
+        await pilot.pause()
+        assert " ".join(line.text.split()) in _shown(app, line)  # all of it, wrapped
+
+        await pilot.press("t")
+        tune_line = screen.query_one("#tune-progress", FaissJobLine)
+        await _job_done(pilot, screen, lambda: "✗" in tune_line.text)
+        assert "--" not in tune_line.text and "vectors field above" in tune_line.text
+        await pilot.pause()
+        assert " ".join(tune_line.text.split()) in _shown(app, tune_line)
+
+
+async def test_a_long_step_moves_and_says_how_far(
+    db: Database, folder: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #15 (10): "0% ... trainin..." for two minutes. A step FAISS says nothing more
+    of still shows its phase, its counts and a clock and spinner that move."""
+    import threading
+
+    from vecscope.core.faissidx.convert import Stopped
+    from vecscope.core.faissidx.progress import Step
+    from vecscope.tui.screens import faiss as faiss_screen
+
+    def slow_convert(*_args: Any, progress: Any, should_stop: Any, **_kw: Any) -> Any:
+        progress(Step("training", 3, 50, "OPQ iterations", "OPQ rotation: PQ slice 2 of 48"))
+        stop = threading.Event()
+        while not stop.wait(0.05):
+            if should_stop():
+                raise Stopped
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(faiss_screen, "convert", slow_convert)
+    app = VecscopeApp(db.target, faiss_dir=folder["ivf"].parent)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        await _pick(pilot, screen, folder["ivf"])
+        await wait_until(pilot, lambda: screen.info is not None)
+        await pilot.press("c")
+        line = screen.query_one("#convert-progress", FaissJobLine)
+        await wait_until(pilot, lambda: "OPQ iterations" in line.text)
+        assert "training · 3 / 50 OPQ iterations" in line.text
+        assert "PQ slice 2 of 48" in line.text
+        first = line.clock
+        await wait_until(pilot, lambda: "0:01" in line.clock, timeout=10)
+        assert line.clock != first and line.running
+        shown = _shown(app, line)
+        assert "training" in shown and "0:0" in shown and "esc cancels" in shown
+        await pilot.press("escape")
+        await _job_done(pilot, screen, lambda: "nothing was written" in line.text)
+        assert not line.running
+
+
+async def test_help_names_the_mode_and_lists_enter(db: Database, folder: dict[str, Path]) -> None:
+    """Issue #15 (17): the help was titled "Keys · Faiss" and left out enter."""
+    from textual.widgets import DataTable
+
+    from vecscope.tui.screens.help import HelpScreen
+
+    app = VecscopeApp(db.target, faiss_dir=folder["ivf"].parent)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert str(help_screen.query_one("#help-title", Static).render()) == "Keys · FAISS"
+        table = help_screen.query_one(DataTable)
+        keys = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert "enter" in keys
+        await pilot.press("escape")
+        # enter where no field takes it reads the highlighted file, as the help says.
+        browser = screen.query_one(FaissBrowser)
+        await wait_until(pilot, lambda: browser.node_of(folder["ivf"]) is not None)
+        node = browser.node_of(folder["ivf"])
+        assert node is not None
+        browser.move_cursor(node, animate=False)
+        screen.action_read_file()
+        await wait_until(pilot, lambda: screen.info is not None)

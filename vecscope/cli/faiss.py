@@ -1,26 +1,112 @@
 """``vecscope faiss``: inspect, convert, tune and export, without a screen.
 
 Exit status: 0 done, 3 when tuning finds no setting meeting the target, 2 on bad input
-(a missing, truncated, corrupt or non-FAISS file, a bad factory string...), never a
-traceback.
+(a missing, truncated, corrupt or non-FAISS file, a bad factory string, a folder that
+does not exist...), never a traceback. A step that lasts shows its progress on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
+import shlex
+import shutil
 import sys
+import threading
+import time
+from types import TracebackType
 from typing import Any, TextIO
 
 from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.bridge import export_column
-from vecscope.core.faissidx.convert import Converted, convert
+from vecscope.core.faissidx.convert import Converted, check_destination, convert
+from vecscope.core.faissidx.files import OriginalsNeeded
+from vecscope.core.faissidx.progress import Step, elapsed
 from vecscope.core.faissidx.structure import IndexInfo, VectorStorage
 from vecscope.core.faissidx.tune import Tuning, best_recall, compare, frontier, pick
 from vecscope.core.faissidx.workload import deployment_text, tune_file
 from vecscope.core.fmt import human_bytes, human_count, table
+
+
+class StderrProgress:
+    """A FAISS job's steps on stderr, once the job has run for :attr:`SHOW_AFTER_S`.
+
+    On a terminal: one line redrawn a few times a second, a spinner and the phase's
+    elapsed time moving even while FAISS trains without a word. Elsewhere (a log): a line
+    at each new phase, and every :attr:`LOG_EVERY_S` while one lasts. Written through a
+    copy of descriptor 2 taken first: core collects FAISS's training warnings by pointing
+    descriptor 2 elsewhere meanwhile.
+    """
+
+    SHOW_AFTER_S = 2.0
+    LOG_EVERY_S = 10.0
+    TICK_S = 0.2
+    SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._step: Step | None = None
+        self._stop = threading.Event()
+        self._started = time.monotonic()
+        self._stream: TextIO = sys.stderr
+        self._owned = False
+        self._tty = False
+        self._drawn = False
+        self._logged: tuple[str, float] = ("", 0.0)
+        self._thread = threading.Thread(target=self._tick, name="faiss-progress", daemon=True)
+
+    def __enter__(self) -> StderrProgress:
+        with contextlib.suppress(AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            self._stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8")
+            self._owned = True
+        self._tty = self._stream.isatty()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._drawn and self._tty:
+            self._write("\r\x1b[K")
+        if self._owned:
+            self._stream.close()
+
+    def __call__(self, step: Step) -> None:
+        with self._lock:
+            self._step = step
+
+    def _write(self, text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.write(text)
+            self._stream.flush()
+
+    def _tick(self) -> None:
+        frame = 0
+        while not self._stop.wait(self.TICK_S):
+            now = time.monotonic()
+            with self._lock:
+                step = self._step
+            if step is None or now - self._started < self.SHOW_AFTER_S:
+                continue
+            line = f"{step.text()} · {elapsed(now - step.started)}"
+            if self._tty:
+                frame += 1
+                width = shutil.get_terminal_size().columns - 3
+                self._write(f"\r\x1b[K{self.SPINNER[frame % len(self.SPINNER)]} {line[:width]}")
+                self._drawn = True
+            elif step.phase != self._logged[0] or now - self._logged[1] >= self.LOG_EVERY_S:
+                self._write(f"  {line}\n")
+                self._logged = (step.phase, now)
 
 
 def info_text(info: IndexInfo) -> str:
@@ -47,6 +133,15 @@ def info_text(info: IndexInfo) -> str:
     return "\n".join(lines)
 
 
+def tune_command(c: Converted) -> str:
+    """The command that tunes the new file (runs as printed)."""
+    argv = ["vecscope", "faiss", "tune", c.dst]
+    if c.info.vectors == VectorStorage.LOSSY:
+        # Its exact originals: the .npy it was built from, else the (exact) source file.
+        argv += ["--vectors", c.vectors_from if c.vectors_from.endswith(".npy") else c.src]
+    return shlex.join(argv)
+
+
 def converted_text(c: Converted) -> str:
     v = c.verification
     out = [
@@ -57,7 +152,8 @@ def converted_text(c: Converted) -> str:
         f"  recall@{v.k} on {v.queries} sampled queries: new {v.recall:.3f}"
         + (f", source {v.source_recall:.3f}" if v.source_recall is not None else "")
         + (f", agreement with the source {v.agreement:.3f}" if v.agreement is not None else ""),
-        f"  (at default search parameters: tune it with vecscope faiss tune {c.dst} ...)",
+        "  at its default search parameters; tune it with:",
+        f"    {tune_command(c)}",
     ]
     out += [f"  note: {n}" for n in c.notes[:5]]
     return "\n".join(out)
@@ -97,19 +193,16 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
-    def progress(stage: str, fraction: float) -> None:
-        if not args.json:
-            print(f"  {stage} {fraction:.0%}", file=sys.stderr)
-
-    result = convert(
-        args.src,
-        args.dst,
-        args.to,
-        vectors=args.vectors,
-        k=args.k,
-        queries=args.check_queries,
-        progress=progress,
-    )
+    with StderrProgress() as progress:
+        result = convert(
+            args.src,
+            args.dst,
+            args.to,
+            vectors=args.vectors,
+            k=args.k,
+            queries=args.check_queries,
+            progress=progress,
+        )
     out.write(
         json.dumps(result.to_json(), indent=2) + "\n"
         if args.json
@@ -119,23 +212,35 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
-    tuned = tune_file(
-        args.file,
-        k=args.k,
-        queries=args.queries,
-        ground_truth=args.ground_truth,
-        vectors=args.vectors,
-        target_recall=args.target_recall,
-    )
-    result, work = tuned.tuning, tuned.workload
-    queries, truth, corpus = work.queries, work.truth, work.corpus
+    with StderrProgress() as progress:
+        tuned = tune_file(
+            args.file,
+            k=args.k,
+            queries=args.queries,
+            ground_truth=args.ground_truth,
+            vectors=args.vectors,
+            sample=args.sample,
+            target_recall=args.target_recall,
+            progress=progress,
+        )
+        result, work = tuned.tuning, tuned.workload
+        others = None
+        if args.memory_budget is not None:
+            if work.corpus is None:
+                raise OriginalsNeeded("comparing index types builds them from the original vectors")
+            others = compare(
+                work.corpus,
+                work.queries,
+                work.self_ids,
+                work.truth,
+                args.k,
+                target_recall=args.target_recall,
+                progress=progress,
+            )
     doc: dict[str, Any] = {"tuning": result.to_json()}
     text = [tuning_text(result)]
-    if args.memory_budget is not None:
-        if corpus is None:
-            raise BadInputError("comparing index types needs the vectors (--vectors X.npy)")
+    if others is not None:
         budget = args.memory_budget * 1024 * 1024
-        others = compare(corpus, queries, None, truth, args.k, target_recall=args.target_recall)
         chosen = pick(others, budget)
         front = frontier(others)
         doc["candidates"] = [t.to_json() for t in others]
@@ -172,6 +277,7 @@ def cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
+    check_destination(args.out)  # before connecting: a bad path costs no read
     schema, _, name = args.table.rpartition(".")
     with connected(target, statement_timeout_ms=None) as conn:
         result = export_column(conn, schema or "public", name, args.column, args.out)
@@ -186,12 +292,23 @@ def cmd_export(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) 
     return 0
 
 
+def how_to_give_originals(e: OriginalsNeeded) -> BadInputError:
+    """Core says what is missing; the command line says which flag gives it."""
+    how = "give them with --vectors X.npy"
+    if e.ground_truth_would_do:
+        how += " (or --queries Q.npy with --ground-truth GT.npy)"
+    return BadInputError(f"{e.message}: {how}", title=e.title)
+
+
 def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
     action = args.faiss_command
-    if action == "inspect":
-        return cmd_inspect(args, out)
-    if action == "convert":
-        return cmd_convert(args, out)
-    if action == "tune":
-        return cmd_tune(args, out)
-    return cmd_export(args, target, out)
+    try:
+        if action == "inspect":
+            return cmd_inspect(args, out)
+        if action == "convert":
+            return cmd_convert(args, out)
+        if action == "tune":
+            return cmd_tune(args, out)
+        return cmd_export(args, target, out)
+    except OriginalsNeeded as e:
+        raise how_to_give_originals(e) from e

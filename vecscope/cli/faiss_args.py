@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vecscope.core.faissidx.defaults import TARGET_RECALL, K
+from vecscope.core.faissidx.defaults import CHECK_QUERIES, SAMPLE_QUERIES, TARGET_RECALL, K
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> None:
@@ -21,13 +21,34 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
     c.add_argument("--to", required=True, metavar="FACTORY", help="e.g. HNSW32, OPQ64,HNSW32_PQ64")
     c.add_argument("--vectors", type=Path, help="the original vectors (.npy) for a lossy source")
     c.add_argument("-k", "--k", dest="k", type=int, default=K, help=f"recall@k (default {K})")
-    c.add_argument("--check-queries", type=int, default=1000, help="sampled queries (1000)")
+    c.add_argument(
+        "--check-queries",
+        type=int,
+        default=CHECK_QUERIES,
+        help=f"sampled queries the recall is verified on (default {CHECK_QUERIES})",
+    )
     c.add_argument("--json", action="store_true")
     t = fsub.add_parser("tune", help="sweep query-time parameters against a recall target")
     t.add_argument("file", type=Path)
-    t.add_argument("--queries", type=Path, required=True, help="query vectors (.npy, (n, d))")
+    t.add_argument(
+        "--queries",
+        type=Path,
+        help=f"query vectors (.npy, (n, d)); default: {SAMPLE_QUERIES} of the index's own "
+        "vectors (or of --vectors)",
+    )
+    t.add_argument(
+        "--sample",
+        type=int,
+        default=SAMPLE_QUERIES,
+        metavar="N",
+        help=f"queries sampled when --queries is not given (default {SAMPLE_QUERIES})",
+    )
     t.add_argument("--ground-truth", type=Path, help="neighbour ids (.npy, (n, >= k))")
-    t.add_argument("--vectors", type=Path, help="the original vectors (.npy) for a lossy index")
+    t.add_argument(
+        "--vectors",
+        type=Path,
+        help="the original vectors for a lossy index (.npy, or a FAISS file storing them exactly)",
+    )
     t.add_argument("--target-recall", type=float, default=TARGET_RECALL)
     t.add_argument("--memory-budget", type=int, metavar="MB", help="also compare index types")
     t.add_argument("-k", "--k", dest="k", type=int, default=K)

@@ -18,7 +18,7 @@ from psycopg.rows import TupleRow
 
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.errors import BadInputError
-from vecscope.core.faissidx.convert import write_atomically
+from vecscope.core.faissidx.convert import check_destination, write_atomically
 from vecscope.core.lab.measure import make_target
 from vecscope.core.pgvector import DEFAULT_OPERATOR
 from vecscope.core.vectors_io import fetch_vectors
@@ -47,10 +47,10 @@ def export_column(conn: Conn, schema: str, table: str, column: str, out: Path) -
 
     Raises:
         BadInputError: no such vector column, no integer key, an unsupported operator,
-            an existing output file.
+            an existing output file or a missing folder (checked before any vector is
+            read), a file that cannot be written (nothing is left behind).
     """
-    if out.exists():
-        raise BadInputError(f"{out} exists: choose a new name")
+    check_destination(out)
     inventory = fetch_inventory(conn)
     col = next(
         (c for c in inventory.columns if (c.schema, c.table, c.column) == (schema, table, column)),

@@ -21,7 +21,17 @@ import numpy as np
 
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
+from vecscope.core.faissidx.defaults import CHECK_QUERIES, K
+from vecscope.core.faissidx.progress import (
+    Progress,
+    Reporter,
+    TrainingWatcher,
+    no_progress,
+    set_verbose,
+    training_output,
+)
 from vecscope.core.faissidx.search import (
+    F32,
     Corpus,
     captured_stderr,
     exact,
@@ -29,9 +39,8 @@ from vecscope.core.faissidx.search import (
     sample_queries,
     search,
 )
-from vecscope.core.faissidx.structure import IndexInfo, VectorStorage
+from vecscope.core.faissidx.structure import IndexInfo
 
-Progress = Callable[[str, float], None]
 #: Most vectors used to train (k-means, PQ, OPQ); more adds time, not quality.
 MAX_TRAIN = 200_000
 ADD_BATCH = 20_000
@@ -73,13 +82,22 @@ class Converted:
         return out
 
 
+def check_destination(dst: Path) -> None:
+    """A new file can be written at ``dst``: nothing there yet, in a folder that exists.
+
+    Raises:
+        BadInputError: ``dst`` exists, or its folder does not.
+    """
+    if dst.exists():
+        raise BadInputError(f"{dst} exists: choose a new name (nothing was written)")
+    if not dst.parent.is_dir():
+        raise BadInputError(f"{dst.parent} is not a directory: nothing was written")
+
+
 def _check_paths(src: Path, dst: Path) -> None:
     if dst.resolve() == src.resolve():
         raise BadInputError("the destination is the source: vecscope never overwrites it")
-    if dst.exists():
-        raise BadInputError(f"{dst} exists: choose a new name (the source stays as it is)")
-    if not dst.parent.is_dir():
-        raise BadInputError(f"{dst.parent} is not a directory")
+    check_destination(dst)
 
 
 def corpus_of(index: Any, info: IndexInfo, vectors: Path | None) -> tuple[Corpus, str]:
@@ -91,7 +109,7 @@ def corpus_of(index: Any, info: IndexInfo, vectors: Path | None) -> tuple[Corpus
         )
     got = files.vectors_of(index)
     if isinstance(got, str):
-        raise BadInputError(got)
+        raise files.OriginalsNeeded(f"{got}: converting it needs the original vectors")
     ids, vecs = got
     return Corpus(ids, vecs, int(index.metric_type)), "the source index (exact)"
 
@@ -100,11 +118,16 @@ def build(
     factory: str,
     corpus: Corpus,
     *,
-    progress: Progress = lambda _s, _f: None,
+    progress: Progress = no_progress,
     should_stop: Callable[[], bool] = lambda: False,
     notes: list[str] | None = None,
+    prefix: str = "",
 ) -> tuple[Any, float, float]:
-    """Train and fill a new index from the corpus; returns (index, train s, add s)."""
+    """Train and fill a new index from the corpus; returns (index, train s, add s).
+
+    ``progress`` hears of the training (FAISS's iterations, where it prints them) and of
+    the vectors added; ``prefix`` goes before each phase's name.
+    """
     d = corpus.vectors.shape[1]
     try:
         new = faiss.index_factory(d, factory, corpus.metric)
@@ -114,15 +137,13 @@ def build(
         ) from e
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     n = len(corpus.ids)
+    report = Reporter(progress, prefix)
     t0 = time.perf_counter()
     if not new.is_trained:
-        progress("training", 0.0)
         rng = np.random.default_rng(3)
         rows = np.sort(rng.choice(n, size=min(n, MAX_TRAIN), replace=False))
-        with captured_stderr() as said:
-            new.train(np.ascontiguousarray(corpus.vectors[rows]))
-        if notes is not None:
-            notes.extend(said)
+        report.phase("training", detail=f"on {len(rows):,} vectors")
+        _train(new, np.ascontiguousarray(corpus.vectors[rows]), report, notes)
     train_s = time.perf_counter() - t0
     sequential = n == 0 or (corpus.ids[0] == 0 and corpus.ids[-1] == n - 1)
     target = new
@@ -133,6 +154,7 @@ def build(
             # HNSW and others keep no ids of their own: an ID map keeps the source's.
             target = faiss.IndexIDMap2(new)
     t1 = time.perf_counter()
+    report.phase("adding vectors", total=n, unit="vectors")
     for start in range(0, n, ADD_BATCH):
         if should_stop():
             raise Stopped
@@ -142,11 +164,32 @@ def build(
             target.add(batch)
         else:
             target.add_with_ids(batch, corpus.ids[start:end])
-        progress("adding vectors", end / n)
+        report.update(done=end)
     return target, train_s, time.perf_counter() - t1
 
 
+def _train(index: Any, vectors: F32, report: Reporter, notes: list[str] | None) -> None:
+    """Train ``index``, reporting FAISS's own iterations as it prints them."""
+    opq_iterations = set_verbose(index, True)
+    watcher = TrainingWatcher(report.count, opq_iterations)
+    try:
+        with captured_stderr() as said, training_output(watcher.feed):
+            index.train(vectors)
+    finally:
+        # Verbose adding and searching would print to the terminal, under the TUI.
+        set_verbose(index, False)
+    if notes is not None:
+        notes.extend(said)
+
+
 def write_atomically(index: Any, dst: Path) -> None:
+    """Write ``index`` to ``dst`` through a temporary file and a rename: all or nothing.
+
+    Raises:
+        BadInputError: the folder is missing or not writable, the disk is full (one line).
+    """
+    if not dst.parent.is_dir():
+        raise BadInputError(f"{dst.parent} is not a directory: nothing was written")
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     try:
         faiss.write_index(index, str(tmp))
@@ -156,12 +199,17 @@ def write_atomically(index: Any, dst: Path) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, dst)
+    except (RuntimeError, OSError) as e:
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        # FAISS says "Error in ... at file.cpp:123: could not open ... for writing: <why>".
+        reason = reason.rsplit(": ", 1)[-1]
+        raise BadInputError(f"cannot write {dst}: {reason} (nothing was written)") from e
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def verify(
-    new: Any, source: Any | None, corpus: Corpus, *, k: int = 10, queries: int = 1000
+    new: Any, source: Any | None, corpus: Corpus, *, k: int = K, queries: int = CHECK_QUERIES
 ) -> Verification:
     """recall@k of the new index (and of the source) against exact search."""
     q, self_ids = sample_queries(corpus, queries)
@@ -196,38 +244,39 @@ def convert(
     factory: str,
     *,
     vectors: Path | None = None,
-    k: int = 10,
-    queries: int = 1000,
-    progress: Progress = lambda _s, _f: None,
+    k: int = K,
+    queries: int = CHECK_QUERIES,
+    progress: Progress = no_progress,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Converted:
     """See the module docstring.
 
     Raises:
         FaissFileError: the source is not a usable FAISS file.
-        BadInputError: a bad factory string, an existing destination, lossy source
-            without ``vectors``, a ``.npy`` of the wrong shape.
+        OriginalsNeeded: a lossy source without ``vectors``.
+        BadInputError: a bad factory string, an existing destination, a ``.npy`` of the
+            wrong shape, a destination that cannot be written.
     """
     _check_paths(src, dst)
     if not factory.strip():
-        raise BadInputError("--to needs a FAISS factory string, e.g. HNSW32 or OPQ64,HNSW32")
-    progress("reading the source", 0.0)
+        raise BadInputError("no target: give a FAISS factory string, e.g. HNSW32 or OPQ64,HNSW32")
+    report = Reporter(progress)
+    report.phase("reading the source")
     info = files.inspect(src)
     source = files.load(src)
+    report.phase("reading the source's vectors")
     corpus, origin = corpus_of(source, info, vectors)
     if vectors is not None and len(corpus.ids) != info.ntotal:
         raise BadInputError(f"{vectors} holds {len(corpus.ids)} vectors, the index {info.ntotal}")
     notes: list[str] = []
-    if info.vectors == VectorStorage.LOSSY and vectors is None:
-        raise BadInputError("the source's vectors are lossy: give the originals with --vectors")
     new, train_s, add_s = build(
         factory, corpus, progress=progress, should_stop=should_stop, notes=notes
     )
-    progress("verifying", 1.0)
+    report.phase("verifying", detail=f"recall@{k} on {min(queries, len(corpus.ids)):,} queries")
     check = verify(new, source, corpus, k=k, queries=queries)
     if should_stop():
         raise Stopped
-    progress("writing", 1.0)
+    report.phase("writing", detail=dst.name)
     write_atomically(new, dst)
     return Converted(
         str(src),

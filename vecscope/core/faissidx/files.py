@@ -21,9 +21,25 @@ import numpy.typing as npt
 from faiss.contrib import inspect_tools
 
 from vecscope.core.errors import BadInputError, FaissFileError
-
-__all__ = ["FaissFileError", "inspect", "load", "load_npy", "vectors_of"]
 from vecscope.core.faissidx.structure import IndexInfo
+
+__all__ = ["FaissFileError", "OriginalsNeeded", "inspect", "load", "load_npy", "vectors_of"]
+
+
+class OriginalsNeeded(BadInputError):
+    """The index keeps lossy codes: the job needs the original vectors.
+
+    The message says why, in core's words; each front end adds how to give them (a flag
+    on the command line, a field on the screen).
+    """
+
+    title = "Original vectors needed"
+
+    def __init__(self, message: str, *, ground_truth_would_do: bool = False) -> None:
+        super().__init__(message)
+        #: Queries with their ground truth would do instead (tuning, not converting).
+        self.ground_truth_would_do = ground_truth_would_do
+
 
 #: faiss's contrib helper is untyped.
 _get_invlist: Any = inspect_tools.get_invlist
@@ -104,10 +120,7 @@ def vectors_of(index: Any) -> Vectors | str:
     if isinstance(idx, faiss.IndexPreTransform):
         chain: Any = idx.chain
         if chain.size():
-            return (
-                "a pre-transform (OPQ, PCA...) changed the vectors before they were stored: "
-                "give the originals with --vectors"
-            )
+            return "a pre-transform (OPQ, PCA...) changed the vectors before they were stored"
         return vectors_of(idx.index)
     if isinstance(idx, faiss.IndexRefine):
         return vectors_of(idx.refine_index)
@@ -134,10 +147,10 @@ def vectors_of(index: Any) -> Vectors | str:
         return ids_all[order], np.concatenate(vec_parts)[order]
     kind = type(idx).__name__
     if "PQ" in kind:
-        return f"{kind} keeps PQ codes: the vectors are lossy; give the originals with --vectors"
+        return f"{kind} keeps lossy PQ codes, not the vectors"
     if "ScalarQuantizer" in kind or "SQ" in kind:
-        return f"{kind} keeps quantized vectors: give the originals with --vectors"
-    return f"{kind} does not keep its vectors: give them with --vectors"
+        return f"{kind} keeps lossy quantized codes, not the vectors"
+    return f"{kind} does not keep its vectors"
 
 
 def load_npy(path: Path, d: int | None = None) -> npt.NDArray[np.float32]:

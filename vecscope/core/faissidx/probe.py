@@ -14,7 +14,14 @@ from typing import Any
 
 import faiss
 
-from vecscope.core.faissidx.structure import IndexInfo, flatten, metric_name, stores_vectors, walk
+from vecscope.core.faissidx.structure import (
+    IndexInfo,
+    flatten,
+    metric_name,
+    reverse_factory,
+    stores_vectors,
+    walk,
+)
 
 
 def read(path: str) -> tuple[Any, bool]:
@@ -44,6 +51,7 @@ def describe(path: str) -> dict[str, Any]:
         is_trained=bool(index.is_trained),
         vectors=stores_vectors(index),
         mmap=mapped,
+        factory=reverse_factory(index),
     )
     return info.to_json()
 

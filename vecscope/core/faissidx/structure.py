@@ -15,6 +15,10 @@ from typing import Any
 
 import faiss
 import numpy as np
+from faiss.contrib import factory_tools
+
+#: faiss's contrib helper is untyped.
+_reverse_index_factory: Any = factory_tools.reverse_index_factory
 
 Params = dict[str, int | float | str]
 
@@ -67,6 +71,8 @@ class IndexInfo:
     vectors: VectorStorage
     #: Whether the file could be memory-mapped instead of read into memory.
     mmap: bool
+    #: The ``index_factory`` string that builds this type again ("" when FAISS has none).
+    factory: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -197,11 +203,34 @@ def serialized_bytes(index: Any) -> int:
     return int(faiss.serialize_index(index).nbytes)
 
 
+def reverse_factory(index: Any) -> str:
+    """The ``index_factory`` string that builds ``index``'s type again, or "".
+
+    FAISS's own reverse (``faiss.contrib.factory_tools``), kept only when it parses back
+    into the same type with the same parameters: a snippet vecscope prints must run.
+    """
+    try:
+        text = str(_reverse_index_factory(index))
+        again: Any = faiss.index_factory(int(index.d), text, int(index.metric_type))
+    except (RuntimeError, NotImplementedError, KeyError, AssertionError, AttributeError):
+        return ""
+    same = _reverse_index_factory(again) == text and type(faiss.downcast_index(again)) is type(
+        faiss.downcast_index(index)
+    )
+    return text if same else ""
+
+
 def factory_of(info: IndexInfo) -> str:
-    """A factory-like name for the deploy snippet (HNSW, OPQ+HNSW, IVF)."""
+    """The factory string for the deploy snippet: the file's own where FAISS can say it,
+    else a name of its kind (HNSW, OPQ,HNSW, IVF) that the snippet only names.
+
+    (A trained OPQ rotation is read back from a file as a plain linear transform.)
+    """
+    if info.factory:
+        return info.factory
     kinds = " ".join(p.kind for p in info.chain)
     if "IVF" in kinds:
         return "IVF"
     if "HNSW" in kinds:
-        return ("OPQ," if any(p.role == "transform" for p in info.chain) else "") + "HNSW"
+        return ("OPQ," if any(p.role == TRANSFORM for p in info.chain) else "") + "HNSW"
     return info.type

@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 
 from vecscope.core.errors import BadInputError
+from vecscope.core.faissidx.progress import Progress, Reporter, no_progress
 from vecscope.core.faissidx.search import (
     F32,
     I64,
@@ -28,7 +29,7 @@ from vecscope.core.faissidx.search import (
     recall,
     search,
 )
-from vecscope.core.faissidx.structure import flatten, serialized_bytes, walk
+from vecscope.core.faissidx.structure import flatten, metric_name, serialized_bytes, walk
 from vecscope.core.lab.stats import cheapest_meeting, pareto_front, percentiles
 
 #: Values tried per knob (a knob's values beyond the index's range are dropped).
@@ -40,7 +41,6 @@ GRID: dict[str, tuple[int, ...]] = {
     "k_factor": (1, 2, 4, 8, 16),
 }
 MAX_POINTS = 60
-Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,11 @@ class Tuning:
     recommendation: int | None
     recall_by: str
     params: dict[str, int | float | str] = field(default_factory=dict)
+    #: Dimensions and metric of the index (the deployment builds the same type).
+    d: int = 0
+    metric: str = "L2"
+    #: The tuned file, when it is one (the deployment loads it).
+    path: str = ""
 
     @property
     def best(self) -> Point | None:
@@ -167,21 +172,30 @@ def tune(
     label: str = "",
     factory: str = "",
     memory_bytes: int | None = None,
-    progress: Progress = lambda _s, _f: None,
+    progress: Progress = no_progress,
     should_stop: Callable[[], bool] = lambda: False,
+    prefix: str = "",
 ) -> Tuning:
-    """Sweep the index's knobs; recommend the cheapest p50 meeting ``target_recall``."""
+    """Sweep the index's knobs; recommend the cheapest p50 meeting ``target_recall``.
+
+    ``progress`` hears of each setting measured; ``prefix`` goes before the phase's name.
+    """
     if not 0.0 < target_recall <= 1.0:
         raise BadInputError("--target-recall must be in (0, 1]")
     if queries.shape[1] != index.d:
         raise BadInputError(f"queries have {queries.shape[1]} dimensions, the index {index.d}")
     points: list[Point] = []
     combos = grid(index, k)
+    report = Reporter(progress, prefix)
+    report.phase(
+        f"measuring on {len(queries):,} queries", total=len(combos), unit="settings measured"
+    )
     for n, values in enumerate(combos):
         if should_stop():
             break
-        progress(setting_text(values), n / len(combos))
+        report.update(done=n, detail=setting_text(values) or "its only setting")
         points.append(measure(index, values, queries, self_ids, truth, k, corpus))
+        report.update(done=n + 1)
     cost_recall = [(p.p50_ms, p.recall) for p in points]
     return Tuning(
         label=label,
@@ -195,6 +209,8 @@ def tune(
         recommendation=cheapest_meeting(cost_recall, target_recall),
         recall_by="true distances" if corpus is not None else "ids of the ground truth",
         params=flatten(walk(index)),
+        d=int(index.d),
+        metric=metric_name(int(index.metric_type)),
     )
 
 
@@ -243,7 +259,7 @@ def compare(
     target_recall: float,
     memory_budget: int | None = None,
     choices: Sequence[tuple[str, str]] | None = None,
-    progress: Progress = lambda _s, _f: None,
+    progress: Progress = no_progress,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[Tuning]:
     """Build each candidate type from the corpus and tune it; keep those within budget.
@@ -255,11 +271,14 @@ def compare(
 
     n, d = corpus.vectors.shape
     out: list[Tuning] = []
-    for label, factory in choices or candidates(d, n):
+    todo = list(choices or candidates(d, n))
+    for i, (label, factory) in enumerate(todo):
         if should_stop():
             break
-        progress(f"building {label}", len(out) / max(1, len(choices or candidates(d, n))))
-        index, _, _ = build(factory, corpus, should_stop=should_stop)
+        prefix = f"{label} ({i + 1} of {len(todo)}): "
+        index, _, _ = build(
+            factory, corpus, progress=progress, should_stop=should_stop, prefix=prefix
+        )
         memory = serialized_bytes(index)
         out.append(
             tune(
@@ -273,7 +292,9 @@ def compare(
                 label=label,
                 factory=factory,
                 memory_bytes=memory,
+                progress=progress,
                 should_stop=should_stop,
+                prefix=prefix,
             )
         )
         del index

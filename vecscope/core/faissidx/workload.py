@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +21,18 @@ import numpy as np
 from vecscope.core.errors import BadInputError
 from vecscope.core.faissidx import files
 from vecscope.core.faissidx.convert import corpus_of
-from vecscope.core.faissidx.defaults import (
-    FAISS_SUFFIXES,
-    SAMPLE_QUERIES,
-    SCREEN_SAMPLE_QUERIES,
-    TARGET_RECALL,
-    K,
-)
+from vecscope.core.faissidx.defaults import FAISS_SUFFIXES, SAMPLE_QUERIES, TARGET_RECALL, K
 from vecscope.core.faissidx.deploy import deployment
+from vecscope.core.faissidx.files import OriginalsNeeded
+from vecscope.core.faissidx.progress import Progress, Reporter, no_progress
 from vecscope.core.faissidx.search import F32, I64, Corpus, Truth, exact, sample_queries
 from vecscope.core.faissidx.structure import IndexInfo, VectorStorage, factory_of
-from vecscope.core.faissidx.tune import Progress, Tuning, candidates, truth_from_file, tune
+from vecscope.core.faissidx.tune import Tuning, candidates, truth_from_file, tune
 
 __all__ = [
     "FAISS_SUFFIXES",
     "K",
     "SAMPLE_QUERIES",
-    "SCREEN_SAMPLE_QUERIES",
     "TARGET_RECALL",
     "TunedFile",
     "Workload",
@@ -50,12 +45,13 @@ __all__ = [
     "workload",
 ]
 
+#: Why a lossy index cannot be tuned on its own (each front end adds how to give them).
 LOSSY_NEEDS_ORIGINALS = (
-    "this index keeps lossy codes: give the original vectors in 'vectors' "
-    "(a .npy, or a FAISS file that stores them exactly)"
+    "this index keeps lossy codes, not its vectors: tuning it needs the original vectors"
 )
 LOSSY_NEEDS_TRUTH = (
-    "the index's vectors are lossy: give --ground-truth GT.npy or the originals (--vectors)"
+    "this index keeps lossy codes, not its vectors: the exact answers to the queries need "
+    "the original vectors, or a ground truth"
 )
 
 
@@ -131,8 +127,8 @@ def workload(
     true distances make recall tie-aware) or are computed exactly from the vectors.
 
     Raises:
-        BadInputError: a lossy index with neither its originals nor a ground truth, shapes
-            that do not match.
+        OriginalsNeeded: a lossy index with neither its originals nor a ground truth.
+        BadInputError: shapes that do not match.
         FaissFileError: ``vectors`` or ``origin`` is not a usable FAISS file.
     """
     found = originals(index, info, vectors=vectors, origin=origin)
@@ -145,7 +141,7 @@ def workload(
         q, self_ids = sample_queries(corpus, sample)
         asked = f"{len(q):,} sampled queries"
     else:
-        raise BadInputError(LOSSY_NEEDS_ORIGINALS)
+        raise OriginalsNeeded(LOSSY_NEEDS_ORIGINALS, ground_truth_would_do=True)
     if ground_truth is not None:
         truth = truth_from_file(np.load(ground_truth, allow_pickle=False), k)
         if len(truth.ids) != len(q):
@@ -158,7 +154,7 @@ def workload(
         truth = exact(corpus, q, k, self_ids)
         answers = f"exact answers from {vectors_from}"
     else:
-        raise BadInputError(LOSSY_NEEDS_TRUTH)
+        raise OriginalsNeeded(LOSSY_NEEDS_TRUTH, ground_truth_would_do=True)
     return Workload(q, self_ids, truth, corpus, f"{asked} · {answers}")
 
 
@@ -182,15 +178,18 @@ def tune_file(
     sample: int = SAMPLE_QUERIES,
     target_recall: float = TARGET_RECALL,
     factory: str | None = None,
-    progress: Progress = lambda _s, _f: None,
+    progress: Progress = no_progress,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> TunedFile:
     """Load ``path``, build its :func:`workload`, and sweep its knobs (see :func:`tune`).
 
-    ``factory`` names the index in the deployment snippet (default: guessed from the file).
+    ``factory`` names the index in the deployment snippet (default: the file's own).
     """
+    report = Reporter(progress)
+    report.phase(f"reading {path.name}")
     info = info if info is not None else files.inspect(path)
     index = files.load(path)
+    report.phase("choosing the queries and computing their exact answers")
     work = workload(
         index,
         info,
@@ -215,14 +214,21 @@ def tune_file(
         progress=progress,
         should_stop=should_stop,
     )
-    return TunedFile(tuning, work)
+    return TunedFile(replace(tuning, path=str(path)), work)
 
 
 def deployment_text(tuning: Tuning) -> str | None:
     """What to deploy: the recommended setting in the service's words, or ``None``."""
     if tuning.best is None:
         return None
-    return deployment(tuning.factory or tuning.label, tuning.params, tuning.best.values).text()
+    return deployment(
+        tuning.factory or tuning.label,
+        tuning.params,
+        tuning.best.values,
+        d=tuning.d,
+        metric=tuning.metric,
+        path=tuning.path,
+    ).text()
 
 
 # --- conversion targets --------------------------------------------------------------

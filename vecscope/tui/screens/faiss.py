@@ -6,6 +6,9 @@ file is read in a child process first (:func:`core.faissidx.files.inspect`), so 
 corrupt one is a line in the inspector, never a crash. A conversion or a tuning runs
 one at a time in a thread worker (group ``faiss``: they share the machine's cores); the
 inspector reads files in a group of its own, so picking a file never stops a conversion.
+
+Below ~90 columns for the forms (80x24, 100x30) the screen is ``-narrow``: each form field
+gets a row of its own and the tuning's plot, points and deployment stack up in a scroll.
 """
 
 from __future__ import annotations
@@ -19,15 +22,18 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DirectoryTree, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from vecscope.core.errors import VecscopeError, first_line
 from vecscope.core.faissidx.convert import Converted, Stopped, convert
+from vecscope.core.faissidx.files import OriginalsNeeded
+from vecscope.core.faissidx.progress import Step
 from vecscope.core.faissidx.structure import IndexInfo
 from vecscope.core.faissidx.tune import Tuning
-from vecscope.core.faissidx.workload import SCREEN_SAMPLE_QUERIES, tune_file
+from vecscope.core.faissidx.workload import SAMPLE_QUERIES, tune_file
 from vecscope.tui.context import faiss_dir_of
 from vecscope.tui.faiss_jobs import TuneRequest, factory_of
 from vecscope.tui.screens.base import VecscopeScreen
@@ -48,10 +54,91 @@ STOPPED = {
     "convert": "Conversion cancelled: nothing was written",
     "tune": "Tuning cancelled before a setting was measured",
 }
+#: How to give the original vectors here (core says what is missing, not which field).
+GIVE_ORIGINALS = {
+    "convert": "type the path of their .npy in the vectors field above, then press c",
+    "tune": (
+        "type the path of their .npy (or of a FAISS file that stores them exactly) "
+        "in the vectors field above, then press t"
+    ),
+}
+#: The forms' width (the screen's less the browser's) below which fields stack.
+NARROW_FORMS = 90
 
 
-class FaissScreen(VecscopeScreen):
-    """File browser, inspector, conversion and tuning; see the module docstring."""
+class FAISSScreen(VecscopeScreen):
+    """File browser, inspector, conversion and tuning; see the module docstring.
+
+    (FAISS in capitals, as PEP 8 writes acronyms: the help screen titles itself with the
+    name of the screen's class.)
+    """
+
+    # Layout for small terminals. These rules belong with the FAISS section of
+    # styles/app.tcss; scoped here (so they win over it) until they move there.
+    CSS = """
+    #faiss-browser {
+        width: 30%;
+        min-width: 22;
+        max-width: 38;
+    }
+    #faiss-inspector {
+        max-height: 45%;
+    }
+    .faiss-form {
+        layout: grid;
+        grid-size: 4;
+        grid-columns: 8 1fr 7 1fr;
+        grid-rows: 1;
+        grid-gutter: 0 1;
+        height: auto;
+        margin-bottom: 1;
+    }
+    .faiss-form Input, .faiss-form Select {
+        width: 1fr;
+        margin-right: 0;
+    }
+    #faiss-main .faiss-form .form-label {
+        padding: 0;
+    }
+    #faiss-main #convert-go {
+        column-span: 2;
+        width: auto;
+        min-width: 11;
+    }
+    #tune-form {
+        grid-size: 7;
+        grid-columns: 7 1fr 13 8 7 1fr 8;
+    }
+    #tune-side {
+        width: 55%;
+        max-width: 70;
+    }
+    #faiss-main.-narrow .faiss-form {
+        grid-size: 2;
+        margin-bottom: 0;
+    }
+    #faiss-main.-narrow #convert-form {
+        grid-columns: 8 1fr;
+    }
+    #faiss-main.-narrow #tune-form {
+        grid-columns: 13 1fr;
+    }
+    #faiss-main.-narrow #tune-results {
+        layout: vertical;
+        height: auto;
+    }
+    #faiss-main.-narrow #tune-plot {
+        height: 14;
+    }
+    #faiss-main.-narrow #tune-side {
+        width: 1fr;
+        max-width: 100%;
+        height: auto;
+    }
+    #faiss-main.-narrow #tune-deploy {
+        height: 20;
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "convert", "Convert"),
@@ -60,21 +147,22 @@ class FaissScreen(VecscopeScreen):
         Binding("escape", "cancel", "Cancel"),
         # Nothing to cancel: escape leaves a form for the browser.
         Binding("escape", "focus_browser", "Back to the files", show=False),
+        # The browser reads the highlighted file on enter itself; listed for the help.
+        Binding("enter", "read_file", "Read the highlighted file (inspector)", show=False),
         Binding("a", "all_files", "All files"),
-        Binding("r", "reload", "Reload files"),
+        Binding("r", "reload", "Reload files", show=False),
     ]
 
     class JobProgressed(Message):
         """The running conversion or tuning moved on; a burst collapses to the newest."""
 
-        def __init__(self, job: str, stage: str, fraction: float) -> None:
+        def __init__(self, job: str, step: Step) -> None:
             super().__init__()
             self.job = job
-            self.stage = stage
-            self.fraction = fraction
+            self.step = step
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, FaissScreen.JobProgressed) and message.job == self.job
+            return isinstance(message, FAISSScreen.JobProgressed) and message.job == self.job
 
     class FileConverted(Message):
         def __init__(self, converted: Converted) -> None:
@@ -106,7 +194,7 @@ class FaissScreen(VecscopeScreen):
         #: Files converted here: their source and factory (tuning a lossy one needs both).
         self.origins: dict[Path, tuple[Path, str]] = {}
         #: The last tuning of each file, shown again when it is picked again.
-        self.tunings: dict[Path, FaissScreen.FileTuned] = {}
+        self.tunings: dict[Path, FAISSScreen.FileTuned] = {}
         #: The browser's folder (the app's ``faiss_dir``, else the working directory).
         self.folder = Path.cwd()
 
@@ -135,11 +223,17 @@ class FaissScreen(VecscopeScreen):
                         yield ConvertPanel(id="faiss-convert")
                     with TabPane("Tune", id=TUNE_TAB):
                         yield TunePanel(id="faiss-tune")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._show_bar()
         self.query_one(FaissBrowser).focus()
+
+    def on_resize(self, event: Resize) -> None:
+        width = event.size.width
+        browser = min(38, max(22, int(width * 0.3)))  # as the CSS above sizes it
+        self.query_one("#faiss-main").set_class(width - browser < NARROW_FORMS, "-narrow")
+        self._show_bar()
 
     def on_unmount(self) -> None:
         self.workers.cancel_node(self)
@@ -151,18 +245,21 @@ class FaissScreen(VecscopeScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("convert", "tune"):
             return self.info is not None or None
+        # Keys that cannot act now leave the footer (it must fit 80 columns); c and t stay,
+        # greyed, to say what a readable file allows.
         if action == "cancel":
-            return self.job is not None or None
+            return self.job is not None
         if action == "copy_deployment":
             panels = self.query(TunePanel)
-            return (bool(panels) and panels.first().deployment is not None) or None
+            return bool(panels) and panels.first().deployment is not None
         return True
 
     # --- the browser and the inspector -----------------------------------------------
 
     def _show_bar(self) -> None:
         bar = self.query_one("#faiss-bar", Static)
-        bar.update(self.query_one(FaissBrowser).describe(self.folder))
+        width = self.size.width - 2 if self.size.width else 120
+        bar.update(self.query_one(FaissBrowser).describe(self.folder, width))
 
     @on(DirectoryTree.FileSelected, "#faiss-browser")
     def file_selected(self, event: DirectoryTree.FileSelected) -> None:
@@ -215,6 +312,12 @@ class FaissScreen(VecscopeScreen):
     def action_focus_browser(self) -> None:
         self.query_one(FaissBrowser).focus()
 
+    def action_read_file(self) -> None:
+        """Read the file highlighted in the browser (enter where no field takes it)."""
+        node = self.query_one(FaissBrowser).cursor_node
+        if node is not None and node.data is not None and node.data.path.is_file():
+            self.open_file(node.data.path)
+
     async def action_all_files(self) -> None:
         await self.query_one(FaissBrowser).toggle_all()
         self._show_bar()
@@ -244,9 +347,7 @@ class FaissScreen(VecscopeScreen):
     def convert_requested(self, event: ConvertPanel.ConvertRequested) -> None:
         if self._busy() or self.path is None:
             return
-        self.query_one(ConvertPanel).progress(
-            f"{self.path.name} → {event.destination.name}: reading the source", 0.0
-        )
+        self.query_one(ConvertPanel).started(f"{self.path.name} → {event.destination.name}")
         self.job = "convert"
         self.refresh_bindings()
         self.convert_file(self.path, event.destination, event.factory, event.vectors)
@@ -261,10 +362,8 @@ class FaissScreen(VecscopeScreen):
     def convert_file(self, src: Path, dst: Path, factory: str, vectors: Path | None) -> None:
         worker = get_current_worker()
 
-        def progress(stage: str, fraction: float) -> None:
-            self.post_message(
-                self.JobProgressed("convert", f"{src.name} → {dst.name}: {stage}", fraction)
-            )
+        def progress(step: Step) -> None:
+            self.post_message(self.JobProgressed("convert", step))
 
         try:
             result = convert(
@@ -314,9 +413,7 @@ class FaissScreen(VecscopeScreen):
             origin[0] if origin else None,
             factory_of(self.info, origin[1] if origin else None),
         )
-        self.query_one(TunePanel).progress(
-            f"{self.path.name}: loading it and computing the exact answers", 0.0
-        )
+        self.query_one(TunePanel).started(self.path.name)
         self.job = "tune"
         self.refresh_bindings()
         self.tune_file(request)
@@ -331,10 +428,8 @@ class FaissScreen(VecscopeScreen):
     def tune_file(self, r: TuneRequest) -> None:
         worker = get_current_worker()
 
-        def progress(setting: str, fraction: float) -> None:
-            self.post_message(
-                self.JobProgressed("tune", f"{r.path.name}: measuring {setting}", fraction)
-            )
+        def progress(step: Step) -> None:
+            self.post_message(self.JobProgressed("tune", step))
 
         tuned = tune_file(
             r.path,
@@ -342,7 +437,7 @@ class FaissScreen(VecscopeScreen):
             queries=r.queries,
             vectors=r.vectors,
             origin=r.origin,
-            sample=SCREEN_SAMPLE_QUERIES,
+            sample=SAMPLE_QUERIES,
             target_recall=r.target,
             factory=r.factory,
             progress=progress,
@@ -377,7 +472,7 @@ class FaissScreen(VecscopeScreen):
 
     @on(JobProgressed)
     def job_progressed(self, event: JobProgressed) -> None:
-        self._panel(event.job).progress(event.stage, event.fraction)
+        self._panel(event.job).progress(event.step)
 
     def _panel(self, job: str | None) -> ConvertPanel | TunePanel:
         return self.query_one(ConvertPanel) if job == "convert" else self.query_one(TunePanel)
@@ -399,7 +494,13 @@ class FaissScreen(VecscopeScreen):
                 if isinstance(error, VecscopeError)
                 else first_line(error or Exception())
             )
+            if isinstance(error, OriginalsNeeded) and self.job in GIVE_ORIGINALS:
+                message = f"{message}: {GIVE_ORIGINALS[self.job]}"
             failed = Content.assemble(("✗ ", "$error bold"), (message, "$error"))
             self._panel(self.job).say(failed)
         self.job = None
         self.refresh_bindings()
+
+
+#: The name the app and older code import (the class is spelt as PEP 8 spells acronyms).
+FaissScreen = FAISSScreen

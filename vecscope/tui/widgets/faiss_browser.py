@@ -35,12 +35,14 @@ class FaissBrowser(DirectoryTree):
             and (self.show_all or p.suffix.lower() in FAISS_SUFFIXES or self._safe_is_dir(p))
         ]
 
-    def describe(self, folder: Path) -> Content:
-        """The line above the browser: its folder and what it shows."""
+    def describe(self, folder: Path, width: int = 120) -> Content:
+        """The line above the browser: its folder and what it shows, in ``width`` cells
+        (the keys go first when they do not all fit: the footer has no room for them)."""
         shown = "every file" if self.show_all else " ".join(sorted(FAISS_SUFFIXES)) + " files"
-        return Content.assemble(
+        where = home_relative(folder)
+        full = Content.assemble(
             ("FAISS files in ", "$text-muted"),
-            (home_relative(folder), "bold"),
+            (where, "bold"),
             ("  ·  showing ", "$text-muted"),
             shown,
             ("  ·  ", "$text-muted"),
@@ -48,6 +50,18 @@ class FaissBrowser(DirectoryTree):
             (" reads a file  ·  ", "$text-muted"),
             ("a", "$accent bold"),
             (" shows FAISS files only" if self.show_all else " shows every file", "$text-muted"),
+        )
+        if full.cell_length <= width:
+            return full
+        return Content.assemble(
+            ("enter", "$accent bold"),
+            (" reads  ·  ", "$text-muted"),
+            ("a", "$accent bold"),
+            (" FAISS files only" if self.show_all else " every file", "$text-muted"),
+            ("  ·  ", "$text-muted"),
+            (where, "bold"),
+            ("  ", ""),
+            ("every file" if self.show_all else "FAISS files", "$text-muted"),
         )
 
     async def toggle_all(self) -> bool:

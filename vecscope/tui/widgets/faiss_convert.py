@@ -13,17 +13,18 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from vecscope.core.faissidx.convert import Converted
+from vecscope.core.faissidx.progress import Step
 from vecscope.core.faissidx.structure import IndexInfo
 from vecscope.core.faissidx.workload import default_destination, presets
 from vecscope.core.fmt import human_bytes, human_count
 from vecscope.tui.faiss_jobs import CUSTOM, path_of
-from vecscope.tui.widgets.job_progress import JobProgress
+from vecscope.tui.widgets.faiss_progress import FaissJobLine
 
 
 def _recall(value: float, good: bool) -> tuple[str, str]:
@@ -67,8 +68,11 @@ def converted_lines(c: Converted) -> list[Content]:
     return lines
 
 
-class ConvertPanel(Vertical):
-    """Target, new file, originals for lossy sources; progress; verification."""
+class ConvertPanel(VerticalScroll):
+    """Target, new file, originals for lossy sources; progress; verification.
+
+    A scroll: on a small terminal the verification may sit below the fold, never cut.
+    """
 
     class ConvertRequested(Message):
         """Convert the selected file to ``factory`` into ``destination``."""
@@ -87,7 +91,8 @@ class ConvertPanel(Vertical):
         self._presets: frozenset[str] = frozenset()
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="form-row"):
+        # A grid: label and field pairs, two to a row, one to a row on a narrow screen.
+        with Container(classes="faiss-form", id="convert-form"):
             yield Label("target", classes="form-label")
             yield Select[str](
                 [("custom factory", CUSTOM)],
@@ -96,8 +101,8 @@ class ConvertPanel(Vertical):
                 id="convert-preset",
                 compact=True,
             )
+            yield Label("factory", classes="form-label")
             yield Input(id="convert-factory", placeholder="a FAISS factory string", compact=True)
-        with Horizontal(classes="form-row"):
             yield Label("new file", classes="form-label")
             yield Input(id="convert-dst", placeholder="beside the source", compact=True)
             yield Label("vectors", classes="form-label")
@@ -107,7 +112,7 @@ class ConvertPanel(Vertical):
                 compact=True,
             )
             yield Button("Convert", id="convert-go", variant="primary", compact=True)
-        yield JobProgress(id="convert-progress")
+        yield FaissJobLine(id="convert-progress")
         yield Static(id="convert-result")
 
     def on_mount(self) -> None:
@@ -169,11 +174,16 @@ class ConvertPanel(Vertical):
         vectors = path_of(self.query_one("#convert-vectors", Input).value, folder)
         self.post_message(self.ConvertRequested(factory, dst, vectors))
 
-    def progress(self, stage: str, fraction: float) -> None:
-        self.query_one(JobProgress).progress(stage, fraction)
+    def started(self, title: str) -> None:
+        """A conversion starts: the last one's result goes (it would sit under new errors)."""
+        self.query_one("#convert-result", Static).update("")
+        self.query_one(FaissJobLine).start(title, "reading the source")
+
+    def progress(self, step: Step) -> None:
+        self.query_one(FaissJobLine).show_step(step)
 
     def say(self, line: Content) -> None:
-        self.query_one(JobProgress).say(line)
+        self.query_one(FaissJobLine).say(line)
 
     def ready(self, path: Path) -> None:
         """Nothing running: say what ``c`` would do."""

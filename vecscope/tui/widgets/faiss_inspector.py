@@ -15,6 +15,7 @@ from pathlib import Path
 from textual import on, work
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, get_current_worker
 
@@ -42,26 +43,55 @@ def _label(text: str) -> tuple[str, str]:
 
 #: Where a part's parameters start: label, role and kind columns.
 _PARAMS_AT = 8 + 11 + 25
+#: Below this many cells for them, parameters go on lines of their own under the part.
+_PARAMS_MIN = 30
+#: The parameters that say what a part is; the rest (list statistics...) are detail,
+#: left out when the inspector has no room for them.
+KEY_PARAMS = frozenset(
+    {"nlist", "nprobe", "M", "efConstruction", "efSearch", "pq_M", "pq_nbits", "sq_type"}
+    | {"d_out", "k_factor"}
+)
 
 
-def part_lines(part: Part, first: bool, width: int) -> list[Content]:
-    """One part of the chain; long parameters wrap under the parameters column."""
-    params = " ".join(f"{k}={v}" for k, v in part.params.items())
-    wrapped = textwrap.wrap(params, max(20, width - _PARAMS_AT)) or [""]
-    head = Content.assemble(
-        _label("chain" if first else ""),
-        (f"{part.role:<10} ", "$text-muted"),
-        (f"{part.kind:<24} ", "bold"),
-        wrapped[0],
-    )
-    return [head, *(Content(" " * _PARAMS_AT + more) for more in wrapped[1:])]
+def part_lines(part: Part, first: bool, width: int, *, key_only: bool = False) -> list[Content]:
+    """One part of the chain; long parameters wrap under the parameters column (under the
+    part itself on a narrow inspector)."""
+    params = " ".join(f"{k}={v}" for k, v in part.params.items() if not key_only or k in KEY_PARAMS)
+    beside = width - _PARAMS_AT >= _PARAMS_MIN
+    label = _label("chain" if first else "")
+    role = (f"{part.role:<10} ", "$text-muted")
+    if beside:
+        wrapped = textwrap.wrap(params, width - _PARAMS_AT) or [""]
+        head = Content.assemble(label, role, (f"{part.kind:<24} ", "bold"), wrapped[0])
+        return [head, *(Content(" " * _PARAMS_AT + more) for more in wrapped[1:])]
+    # Narrow: the parameters follow the kind when they fit, else go on lines under it.
+    used = 8 + 11 + len(part.kind) + 1
+    if used + len(params) <= width:
+        return [Content.assemble(label, role, (part.kind, "bold"), " " + params if params else "")]
+    wrapped = textwrap.wrap(params, max(20, width - 10))
+    head = Content.assemble(label, role, (part.kind, "bold"))
+    return [head, *(Content(" " * 10 + more) for more in wrapped)]
 
 
-def info_lines(info: IndexInfo, width: int = 120) -> list[Content]:
-    """The inspector's lines for ``info``, ``width`` cells wide (also what tests read)."""
+def info_lines(info: IndexInfo, width: int = 120, *, key_only: bool = False) -> list[Content]:
+    """The inspector's lines for ``info``, ``width`` cells wide (also what tests read):
+    what it holds and whether its vectors are exact first, then sizes and the chain."""
     words, style = VECTORS.get(info.vectors, (info.vectors, ""))
+    if info.vectors == VectorStorage.EXACT and 8 + len(words) > width:
+        words = words.split(":")[0]  # "nothing else needed" may go; a lossy file's need not
     return [
-        Content.assemble((Path(info.path).name, "bold"), "  ", (info.type, "bold $accent")),
+        Content.assemble(
+            (Path(info.path).name, "bold"),
+            "  ",
+            (info.type, "bold $accent"),
+            _SEP,
+            (human_bytes(info.bytes), "bold"),
+            (
+                ""
+                if info.memory_bytes == info.bytes
+                else f" ({human_bytes(info.memory_bytes)} in memory)"
+            ),
+        ),
         Content.assemble(
             _label("holds"),
             (human_count(info.ntotal), "bold"),
@@ -69,22 +99,20 @@ def info_lines(info: IndexInfo, width: int = 120) -> list[Content]:
             _SEP,
             "metric ",
             (info.metric, "bold"),
-            _SEP,
-            "trained" if info.is_trained else ("not trained", "$warning"),
+            *([_SEP, ("not trained", "$warning")] if not info.is_trained else []),
         ),
+        Content.assemble(_label("vectors"), (words, style)),
         Content.assemble(
-            _label("size"),
-            (human_bytes(info.bytes), "bold"),
-            " on disk",
-            _SEP,
+            _label("storage"),
             f"{info.bytes_per_vector:,.0f} bytes a vector",
-            _SEP,
-            f"{human_bytes(info.memory_bytes)} in memory",
             _SEP,
             "memory-mappable" if info.mmap else "read into memory (no mmap)",
         ),
-        Content.assemble(_label("vectors"), (words, style)),
-        *(line for i, part in enumerate(info.chain) for line in part_lines(part, i == 0, width)),
+        *(
+            line
+            for i, part in enumerate(info.chain)
+            for line in part_lines(part, i == 0, width, key_only=key_only)
+        ),
     ]
 
 
@@ -163,10 +191,24 @@ class FaissInspector(Static):
 
     def show(self, info: IndexInfo, note: str = "") -> None:
         self._shown = (info, note)
-        lines = info_lines(info, self.content_size.width or 120)
+        width = self.content_size.width or 120
+        lines = info_lines(info, width)
+        if len(self._wrapped(lines, width)) > self._room():
+            lines = info_lines(info, width, key_only=True)
         if note:
             lines.append(Content.styled(note, "$text-muted"))
         self.update(Content("\n").join(lines))
+
+    def _room(self) -> int:
+        """Lines the inspector can show: its max-height less its border."""
+        height, parent = self.styles.max_height, self.parent
+        if height is None or not isinstance(parent, Widget) or not parent.size.height:
+            return 1000
+        return max(4, int(height.resolve(parent.size, self.app.size)) - 2)
+
+    @staticmethod
+    def _wrapped(lines: list[Content], width: int) -> list[Content]:
+        return [piece for line in lines for piece in line.wrap(max(1, width))]
 
     def failed(self, path: Path, message: str) -> None:
         # The heading names the file; the message need not repeat its full path.

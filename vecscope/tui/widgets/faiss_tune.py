@@ -16,20 +16,17 @@ from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Button, DataTable, Input, Label, TextArea
+from textual.widgets import Button, DataTable, Input, Label, Static, TextArea
 
-from vecscope.core.faissidx.tune import Tuning
-from vecscope.core.faissidx.workload import (
-    SCREEN_SAMPLE_QUERIES,
-    TARGET_RECALL,
-    deployment_text,
-)
+from vecscope.core.faissidx.progress import Step
+from vecscope.core.faissidx.tune import Point, Tuning
+from vecscope.core.faissidx.workload import SAMPLE_QUERIES, TARGET_RECALL, deployment_text
 from vecscope.core.fmt import human_bytes
 from vecscope.tui.faiss_jobs import path_of, point_label
-from vecscope.tui.widgets.job_progress import JobProgress
+from vecscope.tui.widgets.faiss_progress import FaissJobLine
 from vecscope.tui.widgets.latency_plots import SweepPlot
 
 
@@ -53,8 +50,27 @@ def verdict(tuning: Tuning, name: str, *, stopped: bool = False) -> Content:
     )
 
 
+def point_detail(tuning: Tuning, point: Point) -> Content:
+    """Everything about one measured setting, for the line under the table."""
+    good = point.recall >= tuning.target_recall
+    return Content.assemble(
+        (point.setting, "bold"),
+        ("  recall@", "$text-muted"),
+        (f"{tuning.k} ", "$text-muted"),
+        (f"{point.recall:.3f}", "$success" if good else "$warning"),
+        ("  p50 ", "$text-muted"),
+        f"{point.p50_ms:,.3f} ms",
+        ("  p99 ", "$text-muted"),
+        f"{point.p99_ms:,.3f} ms",
+        ("  ", ""),
+        f"{point.qps:,.0f} QPS",
+    )
+
+
 class TunePoints(DataTable[Text]):
-    """One row per measured setting; ★ marks the Pareto front."""
+    """One row per measured setting, the columns that decide first: the mark (★ on the
+    Pareto front, ✓ recommended), the setting, its recall and p50; p99 and QPS after
+    them, and whole for the highlighted row in the line under the table."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -67,13 +83,19 @@ class TunePoints(DataTable[Text]):
         if tuning is None:
             return
         k = tuning.k
-        for label in ("", "setting", f"recall@{k}", "p50 ms", "p99 ms", "QPS", ""):
+        for label in ("", "setting", f"recall@{k}", "p50 ms", "p99 ms", "QPS"):
             self.add_column(label)
         for i, p in enumerate(tuning.points):
             good = p.recall >= tuning.target_recall
+            mark = ("✓" if i == tuning.recommendation else "") + ("★" if i in tuning.pareto else "")
             self.add_row(
-                Text("★" if i in tuning.pareto else "", style=self._style("primary", bold=True)),
-                Text(p.setting),
+                Text(
+                    mark,
+                    style=self._style(
+                        "success" if i == tuning.recommendation else "primary", bold=True
+                    ),
+                ),
+                Text(p.setting, style=Style(bold=i == tuning.recommendation)),
                 Text(
                     f"{p.recall:.3f}",
                     justify="right",
@@ -82,15 +104,16 @@ class TunePoints(DataTable[Text]):
                 Text(f"{p.p50_ms:,.3f}", justify="right"),
                 Text(f"{p.p99_ms:,.3f}", justify="right"),
                 Text(f"{p.qps:,.0f}", justify="right"),
-                Text(
-                    "← recommended" if i == tuning.recommendation else "",
-                    style=self._style("success", bold=True),
-                ),
             )
+        if tuning.recommendation is not None:
+            self.move_cursor(row=tuning.recommendation, animate=False)
 
 
-class TunePanel(Vertical):
-    """Queries, target, originals; progress; the plot, the points and the deployment."""
+class TunePanel(VerticalScroll):
+    """Queries, target, originals; progress; the plot, the points and the deployment.
+
+    A scroll: on a small terminal the plot, the points and the deployment stack up.
+    """
 
     class TuneRequested(Message):
         """Tune the selected file: queries and vectors from these files, or its own."""
@@ -107,13 +130,15 @@ class TunePanel(Vertical):
         self.source: Path | None = None
         #: The deployment snippet on show (what ``y`` copies), if any.
         self.deployment: str | None = None
+        #: The tuning on show, if any.
+        self.tuning: Tuning | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="form-row"):
+        with Container(classes="faiss-form", id="tune-form"):
             yield Label("queries", classes="form-label")
             yield Input(
                 id="tune-queries",
-                placeholder=f"empty: {SCREEN_SAMPLE_QUERIES} of its vectors",
+                placeholder=f"empty: {SAMPLE_QUERIES} of its vectors",
                 compact=True,
             )
             yield Label("target recall", classes="form-label")
@@ -121,11 +146,12 @@ class TunePanel(Vertical):
             yield Label("vectors", classes="form-label")
             yield Input(id="tune-vectors", placeholder="originals (lossy only)", compact=True)
             yield Button("Tune", id="tune-go", variant="primary", compact=True)
-        yield JobProgress(id="tune-progress")
+        yield FaissJobLine(id="tune-progress")
         with Horizontal(id="tune-results"):
             yield SweepPlot(id="tune-plot")
             with Vertical(id="tune-side"):
                 yield TunePoints(id="tune-table")
+                yield Static(id="tune-point")
                 yield TextArea(id="tune-deploy", read_only=True, soft_wrap=False, show_cursor=False)
 
     def on_mount(self) -> None:
@@ -166,11 +192,28 @@ class TunePanel(Vertical):
             )
         )
 
-    def progress(self, stage: str, fraction: float) -> None:
-        self.query_one(JobProgress).progress(stage, fraction)
+    def started(self, name: str) -> None:
+        """A tuning starts: what is on show is of an earlier one, and goes."""
+        self.show_tuning(None)
+        self.query_one(FaissJobLine).start(name, "starting")
+
+    def progress(self, step: Step) -> None:
+        self.query_one(FaissJobLine).show_step(step)
 
     def say(self, line: Content) -> None:
-        self.query_one(JobProgress).say(line)
+        self.query_one(FaissJobLine).say(line)
+
+    @on(DataTable.RowHighlighted, "#tune-table")
+    def _point_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_point(event.cursor_row)
+
+    def _show_point(self, row: int) -> None:
+        line = self.query_one("#tune-point", Static)
+        tuning = self.tuning
+        if tuning is None or not 0 <= row < len(tuning.points):
+            line.update("")
+            return
+        line.update(point_detail(tuning, tuning.points[row]))
 
     def clear(self, hint: Content | None = None) -> None:
         """No tuning on show (the selected file has none yet)."""
@@ -181,6 +224,7 @@ class TunePanel(Vertical):
         self, tuning: Tuning | None, line: Content | None = None, described: str = ""
     ) -> None:
         """Plot, table and deployment of ``tuning``; ``described``: its queries and vectors."""
+        self.tuning = tuning
         self.query_one(TunePoints).border_title = described
         plot = self.query_one(SweepPlot)
         if tuning is None:
@@ -194,6 +238,9 @@ class TunePanel(Vertical):
                 target_recall=tuning.target_recall,
             )
         self.query_one(TunePoints).show(tuning)
+        self._show_point(
+            tuning.recommendation if tuning and tuning.recommendation is not None else 0
+        )
         self.deployment = deployment_text(tuning) if tuning is not None else None
         area = self.query_one("#tune-deploy", TextArea)
         if tuning is None:
