@@ -11,11 +11,15 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
+from tests.conftest import DEMO_TEST_ROWS, Database, _drop_database, _fresh_database
 from vecscope.core import embedded
+from vecscope.core.demo.seed import seed
 from vecscope.core.embedded import EmbeddedServer
 
 
@@ -109,3 +113,20 @@ def wait_replayed(primary: EmbeddedServer, standby: EmbeddedServer, timeout: flo
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the standby did not replay up to {target}")
             time.sleep(0.1)
+
+
+@contextmanager
+def demo_pair(
+    primary: EmbeddedServer, root: Path, name: str
+) -> Iterator[tuple[Database, Database]]:
+    """The (small) demo seeded as ``name`` on ``primary``, and the same database on a
+    fresh hot standby of it under ``root``; both gone afterwards."""
+    database = _fresh_database(primary, name, extension=False)
+    seed(database.dsn, DEMO_TEST_ROWS, progress=lambda _: None)
+    standby = start_standby(primary, root)
+    try:
+        wait_replayed(primary, standby)
+        yield database, Database(name, standby)
+    finally:
+        embedded.stop(standby.pgdata)
+        _drop_database(primary, name)

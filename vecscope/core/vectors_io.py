@@ -3,12 +3,13 @@
 Each row arrives as ``(key::int8, column::vector)``: both fields have a fixed size, so a
 numpy structured dtype reads thousands of rows per call instead of one Python object per
 row. halfvec columns are cast to vector on the server. Rows go straight into arrays
-allocated once, so memory is the vectors themselves.
+allocated once, so memory is the vectors themselves (:func:`fetch_vectors`), or one chunk
+of them whatever the table's size (:func:`iter_vectors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,57 @@ def _skip_header(data: bytes) -> bytes:
     return data[19 + ext :]
 
 
+def _row_blocks(
+    conn: psycopg.Connection[TupleRow], stmt: sql.Composed, where: str, dims: int
+) -> Iterator[npt.NDArray[np.void]]:
+    """Every row of the binary COPY ``stmt``, in blocks of about a MiB (views, read-only)."""
+    dtype = _row_dtype(dims)
+    pending: list[bytes] = []
+    pending_bytes = 0
+    header_done = False
+
+    def rows_of(data: bytes) -> tuple[npt.NDArray[np.void] | None, bytes]:
+        """The whole rows in ``data``, and the bytes of an unfinished one."""
+        rows = len(data) // dtype.itemsize
+        if rows <= 0:
+            return None, data
+        block = np.frombuffer(data, dtype=dtype, count=rows)
+        if np.any(block["dim"] != dims):
+            raise QueryError(f"{where} holds vectors that are not {dims}-dimensional")
+        return block, data[rows * dtype.itemsize :]
+
+    try:
+        with conn.cursor() as cur, cur.copy(stmt) as copy:
+            # The server sends one message per row: gather about a MiB before parsing, so
+            # numpy reads thousands of rows per call.
+            for chunk in copy:
+                pending.append(bytes(chunk))
+                pending_bytes += len(chunk)
+                if pending_bytes < (1 << 20):
+                    continue
+                data = b"".join(pending)
+                if not header_done:
+                    data = _skip_header(data)
+                    header_done = True
+                block, tail = rows_of(data)
+                pending, pending_bytes = [tail], len(tail)
+                if block is not None:
+                    yield block
+            data = b"".join(pending)
+            if not header_done and data:
+                data = _skip_header(data)
+            # The trailer (two bytes) is shorter than a row: never taken for one.
+            block, _ = rows_of(data)
+            if block is not None:
+                yield block
+    except psycopg.Error as e:
+        raise QueryError(f"reading vectors failed: {first_line(e)}") from e
+
+
+def _copy_statement(table: sql.Identifier, column: sql.Identifier, key: str) -> sql.Composed:
+    return db.statement("lab_copy_vectors", key=sql.Identifier(key), column=column, table=table)
+
+
 def fetch_vectors(
     conn: psycopg.Connection[TupleRow],
     schema: str,
@@ -65,52 +117,56 @@ def fetch_vectors(
     n = int(count_row[0]) if count_row else 0
     ids = np.empty(n, dtype=np.int64)
     vecs = np.empty((n, dims), dtype=np.float32)
-    dtype = _row_dtype(dims)
-    stmt = db.statement("lab_copy_vectors", key=sql.Identifier(key), column=col, table=tbl)
-    pending: list[bytes] = []
-    pending_bytes = 0
-    tail = b""
     filled = 0
-    header_done = False
-
-    def parse(data: bytes) -> bytes:
-        """Parse every whole row in ``data``; return the bytes of an unfinished row."""
-        nonlocal filled
-        rows = min(len(data) // dtype.itemsize, n - filled)
+    where = f"{schema}.{table}.{column}"
+    for block in _row_blocks(conn, _copy_statement(tbl, col, key), where, dims):
+        rows = min(len(block), n - filled)
         if rows <= 0:
-            return data
-        block = np.frombuffer(data, dtype=dtype, count=rows)
-        if np.any(block["dim"] != dims):
-            raise QueryError(
-                f"{schema}.{table}.{column} holds vectors that are not {dims}-dimensional"
-            )
-        ids[filled : filled + rows] = block["id"]
-        vecs[filled : filled + rows] = block["v"]
+            continue  # rows inserted between the count and the COPY are ignored
+        ids[filled : filled + rows] = block["id"][:rows]
+        vecs[filled : filled + rows] = block["v"][:rows]
         filled += rows
         if progress is not None:
             progress(filled)
-        return data[rows * dtype.itemsize :]
-
-    try:
-        with conn.cursor() as cur, cur.copy(stmt) as copy:
-            # The server sends one message per row: gather about a MiB before parsing, so
-            # numpy reads thousands of rows per call.
-            for chunk in copy:
-                pending.append(bytes(chunk))
-                pending_bytes += len(chunk)
-                if pending_bytes < (1 << 20):
-                    continue
-                data = tail + b"".join(pending)
-                pending, pending_bytes = [], 0
-                if not header_done:
-                    data = _skip_header(data)
-                    header_done = True
-                tail = parse(data)
-            data = tail + b"".join(pending)
-            if not header_done and data:
-                data = _skip_header(data)
-            parse(data)
-    except psycopg.Error as e:
-        raise QueryError(f"reading vectors failed: {first_line(e)}") from e
-    # Rows inserted between the count and the COPY are ignored; deleted ones shrink it.
+    # Deleted rows shrink it.
     return ids[:filled], vecs[:filled]
+
+
+def iter_vectors(
+    conn: psycopg.Connection[TupleRow],
+    schema: str,
+    table: str,
+    column: str,
+    key: str,
+    dims: int,
+    *,
+    chunk_rows: int,
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+    """Every non-NULL vector with its key, ``chunk_rows`` at a time, in one COPY.
+
+    Memory stays one chunk whatever the table's size: each chunk is yielded in the same
+    arrays, overwritten by the next (copy what must outlive the iteration step). The
+    consumer may change the vectors in place.
+
+    Raises:
+        QueryError: the COPY failed, or a vector had other dimensions than ``dims``.
+    """
+    chunk_rows = max(1, chunk_rows)
+    ids = np.empty(chunk_rows, dtype=np.int64)
+    vecs = np.empty((chunk_rows, dims), dtype=np.float32)
+    filled = 0
+    tbl = sql.Identifier(schema, table)
+    where = f"{schema}.{table}.{column}"
+    for block in _row_blocks(conn, _copy_statement(tbl, sql.Identifier(column), key), where, dims):
+        done = 0
+        while done < len(block):
+            rows = min(len(block) - done, chunk_rows - filled)
+            ids[filled : filled + rows] = block["id"][done : done + rows]
+            vecs[filled : filled + rows] = block["v"][done : done + rows]
+            filled += rows
+            done += rows
+            if filled == chunk_rows:
+                yield ids, vecs
+                filled = 0
+    if filled:
+        yield ids[:filled], vecs[:filled]

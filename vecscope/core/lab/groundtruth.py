@@ -1,22 +1,29 @@
 """Exact answers for the lab's queries (ground truth), cached per table, sample and k.
 
-faiss over vectors fetched once with binary COPY when they fit the memory budget,
-otherwise exact scans in PostgreSQL with index scans disabled in a local transaction.
+faiss over the vectors fetched once with binary COPY: all at once when they fit the
+memory budget, otherwise streamed through in chunks that do (each chunk's top k merged),
+so memory stays within the budget whatever the table's size; exact scans in PostgreSQL
+with index scans disabled in a local transaction for operators faiss has no metric for.
 The cache is invalidated when the table changes (its storage, size, rows or write
-counters move).
+counters move). On a hot standby, a read that replay cancels ("conflict with recovery")
+is run again: each exact scan has its own short transaction, so only that scan is lost.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import platformdirs
+import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
@@ -24,9 +31,12 @@ from vecscope.core import db
 from vecscope.core.errors import BadInputError
 from vecscope.core.lab.sampling import QuerySet
 from vecscope.core.lab.target import Conn, LabTarget
-from vecscope.core.vectors_io import fetch_vectors
+from vecscope.core.recovery_conflicts import retry_recovery_conflicts
+from vecscope.core.vectors_io import fetch_vectors, iter_vectors
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+#: Vectors held at once when they are streamed (larger chunks are no faster).
+STREAM_CHUNK_BYTES = 128 * 1024**2
 #: Operators the faiss path has a metric for.
 FAISS_OPERATORS = frozenset({"<->", "<=>", "<#>", "<+>"})
 
@@ -44,6 +54,8 @@ class GroundTruth:
     distances: npt.NDArray[np.float64]
     method: str
     seconds: float
+    #: Reads a hot standby cancelled for its replay and that were run again.
+    conflicts_retried: int = 0
 
 
 def _table_signature(conn: Conn, target: LabTarget) -> str:
@@ -61,29 +73,26 @@ def _cache_path(conn: Conn, target: LabTarget, queries: QuerySet, k: int) -> Pat
     return platformdirs.user_cache_path("vecscope") / "groundtruth" / f"{name}.npz"
 
 
-def _faiss_truth(
-    conn: Conn, target: LabTarget, queries: QuerySet, want: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+def _search(
+    q: npt.NDArray[np.float32], base: npt.NDArray[np.float32], op: str, kk: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Positions in ``base`` of each query's ``kk`` nearest, and pgvector's distances.
+
+    ``q`` is normalised already for ``<=>``; ``base`` is normalised here, in place.
+    """
     import faiss
 
-    keys, base = fetch_vectors(
-        conn, target.schema, target.table, target.column, target.key, target.dims
-    )
-    q = np.ascontiguousarray(queries.vectors, dtype=np.float32)
-    op = target.operator
-    kk = min(want, len(keys))
     if op == "<=>":
         # In place, norms by einsum: no temporary the size of the vectors, so memory
         # stays one copy of them (np.linalg.norm would square them all first).
         norms = np.sqrt(np.einsum("ij,ij->i", base, base))
         base /= np.maximum(norms, 1e-30)[:, None]
-        q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(np.float32)
     if op in ("<=>", "<#>"):
         dist, pos = faiss.knn(q, base, kk, metric=faiss.METRIC_INNER_PRODUCT)
     elif op == "<->":
         dist, pos = faiss.knn(q, base, kk, metric=faiss.METRIC_L2)
     elif op == "<+>":
-        index = faiss.IndexFlat(target.dims, faiss.METRIC_L1)
+        index = faiss.IndexFlat(base.shape[1], faiss.METRIC_L1)
         index.add(base)
         dist, pos = index.search(q, kk)
     else:
@@ -95,11 +104,81 @@ def _faiss_truth(
         d = -d
     elif op == "<->":
         d = np.sqrt(np.maximum(d, 0.0))
-    return keys[pos], d
+    return pos, d
+
+
+def _fits(target: LabTarget, memory_budget: int) -> bool:
+    """Whether all the vectors fit the budget at once (with room for the work around them)."""
+    return target.rows * target.dims * 4 * 2 <= memory_budget
+
+
+def _faiss_truth(
+    conn: Conn,
+    target: LabTarget,
+    queries: QuerySet,
+    want: int,
+    retried: Callable[[psycopg.Error], None],
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """faiss over the vectors: all at once when they fit ``memory_budget``, else streamed
+    through in chunks that fit it, each chunk's top ``want`` merged into the answer."""
+    if target.operator not in FAISS_OPERATORS:
+        raise BadInputError(f"the faiss path has no metric for {target.operator}")
+    q = np.ascontiguousarray(queries.vectors, dtype=np.float32)
+    op = target.operator
+    if op == "<=>":
+        q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(np.float32)
+
+    def whole() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        keys, base = fetch_vectors(
+            conn, target.schema, target.table, target.column, target.key, target.dims
+        )
+        pos, d = _search(q, base, op, min(want, len(keys)))
+        return keys[pos], d
+
+    def streamed() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        ids = np.full((len(q), want), -1, dtype=np.int64)
+        dist = np.full((len(q), want), np.inf, dtype=np.float64)
+        seen = 0
+        chunk_bytes = min(memory_budget // 2, STREAM_CHUNK_BYTES)
+        chunk_rows = max(want, chunk_bytes // (target.dims * 4))
+        for keys, base in iter_vectors(
+            conn,
+            target.schema,
+            target.table,
+            target.column,
+            target.key,
+            target.dims,
+            chunk_rows=chunk_rows,
+        ):
+            seen += len(keys)
+            pos, d = _search(q, base, op, min(want, len(keys)))
+            both_d = np.concatenate([dist, d], axis=1)
+            both_ids = np.concatenate([ids, keys[pos]], axis=1)
+            best = np.argsort(both_d, axis=1, kind="stable")[:, :want]
+            dist = np.take_along_axis(both_d, best, axis=1)
+            ids = np.take_along_axis(both_ids, best, axis=1)
+        return ids[:, : min(want, seen)], dist[:, : min(want, seen)]
+
+    compute = whole if _fits(target, memory_budget) else streamed
+
+    def read() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        # One COPY of the whole table takes longer than a probe's statement timeout on a
+        # large one (the front ends' sessions have one): none for this transaction only,
+        # as for the exact scans.
+        with conn.transaction():
+            db.execute(conn, "lab_exact_settings")
+            return compute()
+
+    return retry_recovery_conflicts(conn, read, retried=retried)
 
 
 def _postgres_truth(
-    conn: Conn, target: LabTarget, queries: QuerySet, want: int
+    conn: Conn,
+    target: LabTarget,
+    queries: QuerySet,
+    want: int,
+    retried: Callable[[psycopg.Error], None],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     register_vector(conn)
     stmt = db.statement(
@@ -111,13 +190,19 @@ def _postgres_truth(
     )
     ids = np.zeros((len(queries), want), dtype=np.int64)
     dist = np.full((len(queries), want), np.inf, dtype=np.float64)
-    with conn.transaction():
-        # Exact: no index may answer, for this transaction only.
-        db.execute(conn, "lab_exact_settings")
-        for i, vec in enumerate(queries.vectors):
-            rows = conn.execute(stmt, {"q": vec, "limit": want}).fetchall()
-            ids[i, : len(rows)] = [r[0] for r in rows]
-            dist[i, : len(rows)] = [r[1] for r in rows]
+
+    def exact(vec: npt.NDArray[np.float32]) -> list[tuple[Any, ...]]:
+        # One transaction per scan: a standby terminates a session that sits idle in a
+        # transaction when replay needs its lock, but only cancels a running statement.
+        with conn.transaction():
+            # Exact: no index may answer, for this transaction only.
+            db.execute(conn, "lab_exact_settings")
+            return conn.execute(stmt, {"q": vec, "limit": want}).fetchall()
+
+    for i, vec in enumerate(queries.vectors):
+        rows = retry_recovery_conflicts(conn, partial(exact, vec), retried=retried)
+        ids[i, : len(rows)] = [r[0] for r in rows]
+        dist[i, : len(rows)] = [r[1] for r in rows]
     return ids, dist
 
 
@@ -134,8 +219,8 @@ def ground_truth(
     """Exact top-k for every query (the query's own row excluded), cached.
 
     Args:
-        method: ``"faiss"`` or ``"postgres"``; ``None`` picks faiss when the vectors fit
-            ``memory_budget``.
+        method: ``"faiss"`` or ``"postgres"``; ``None`` picks faiss for the operators it
+            has a metric for (streamed when the vectors do not fit ``memory_budget``).
     """
     if k < 1:
         raise BadInputError("k must be at least 1")
@@ -143,12 +228,8 @@ def ground_truth(
         raise BadInputError(f"k = {k} is larger than the {target.rows} vectors in the table")
     want = k + (1 if queries.self_ids is not None else 0)
     if method is None:
-        fits = target.rows * target.dims * 4 * 2 <= memory_budget
-        method = (
-            TruthMethod.FAISS
-            if fits and target.operator in FAISS_OPERATORS
-            else TruthMethod.POSTGRES
-        )
+        # faiss whatever the size: vectors that do not fit the budget are streamed.
+        method = TruthMethod.FAISS if target.operator in FAISS_OPERATORS else TruthMethod.POSTGRES
     method = TruthMethod(method)
     with db.mapped_errors("ground truth", conn):
         signature = _table_signature(conn, target)
@@ -166,18 +247,19 @@ def ground_truth(
         except (OSError, ValueError, KeyError):
             pass
     started = time.perf_counter()
+    conflicts: list[psycopg.Error] = []
     with db.mapped_errors("ground truth", conn):
         if method == TruthMethod.FAISS:
-            ids, dist = _faiss_truth(conn, target, queries, want)
+            ids, dist = _faiss_truth(conn, target, queries, want, conflicts.append, memory_budget)
         else:
-            ids, dist = _postgres_truth(conn, target, queries, want)
+            ids, dist = _postgres_truth(conn, target, queries, want, conflicts.append)
     if queries.self_ids is not None:
         ids, dist = _drop_self(ids, dist, queries.self_ids, k)
     else:
         ids, dist = ids[:, :k], dist[:, :k]
     seconds = time.perf_counter() - started
     if not use_cache:
-        return GroundTruth(ids, dist, str(method), seconds)
+        return GroundTruth(ids, dist, str(method), seconds, len(conflicts))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(
@@ -185,7 +267,7 @@ def ground_truth(
         )
     except OSError:
         pass  # a cache is a convenience
-    return GroundTruth(ids, dist, str(method), seconds)
+    return GroundTruth(ids, dist, str(method), seconds, len(conflicts))
 
 
 def _drop_self(
