@@ -212,3 +212,13 @@ def test_redact(text: str) -> None:
 def test_usage_errors_are_one_line() -> None:
     assert_one_line_error(vecscope("indexes", "--bogus"), "unrecognized arguments: --bogus")
     assert_one_line_error(vecscope("demo", "sideways"), "invalid choice")
+
+
+def test_no_connection_given_names_the_socket_tried_and_what_to_pass(tmp_path: Path) -> None:
+    """Issue #15, point 16: not '?@local socket:5432/?' and nothing else."""
+    import getpass
+
+    r = vecscope("indexes", env=_clean_env(tmp_path))
+    assert_one_line_error(r, "no server listens on the socket", "no connection was given")
+    assert "--dsn" in r.err and "?@" not in r.err
+    assert f"{getpass.getuser()}@local socket" in r.err

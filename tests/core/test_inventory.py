@@ -351,3 +351,22 @@ def test_diskann_index_where_vectorscale_exists(db: Database) -> None:
         "e",
     )
     assert ix["params"]["num_neighbors"] == 50 and ix["params_explicit"] == []
+
+
+def test_indexes_json_reports_the_servers_statement_timeout_not_vecscopes(
+    db: Database,
+) -> None:
+    """vecscope's own 5 s probe timeout is a SET in its session, not the server's setting
+    (issue #15, point 17): the inventory reports what the session began with."""
+    from tests.core.cli_helpers import vecscope as run_vecscope
+
+    with db.connect() as conn:
+        conn.execute(f"ALTER DATABASE \"{db.name}\" SET statement_timeout = '17s'")
+    try:
+        result = run_vecscope("indexes", "--json", "--dsn", db.dsn)
+        assert result.code == 0, result.err
+        settings = json.loads(result.out)["server"]["settings"]
+        assert settings["statement_timeout"] == "17000ms", settings
+    finally:
+        with db.connect() as conn:
+            conn.execute(f'ALTER DATABASE "{db.name}" RESET statement_timeout')

@@ -544,3 +544,37 @@ def test_run_backs_the_table_up_by_default(db: Database, tmp_path: Path) -> None
     record = jn.read(journal).data("backup")["record"]
     assert record["kind"] == "table" and Path(record["path"]).exists()
     assert Path(record["path"]).parent == tmp_path / "backups"
+
+
+@pytest.mark.parametrize(
+    ("flag", "name"),
+    [
+        ("--index", 'search."Product Embeddings_hnsw"'),
+        ("--index", '"search"."Product Embeddings_hnsw"'),
+        ("--column", 'search."Product Embeddings"."Embedding"'),
+        ("--column", 'search."Product Embeddings".Embedding'),
+    ],
+)
+def test_migrate_takes_sql_quoted_names_as_bench_does(
+    demo_db: Database, flag: str, name: str
+) -> None:
+    """One name parser for --table, --index and --column (issue #15, point 4)."""
+    from tests.core.cli_helpers import vecscope
+
+    extra = ["--to", "ivfflat"] if flag == "--column" else ["--m", "12"]
+    result = vecscope("migrate", "plan", "--dsn", demo_db.dsn, flag, name, *extra)
+    assert result.code == 0, result.err
+    assert 'search."Product Embeddings"' in result.out
+
+
+def test_the_baselines_sampled_queries_are_as_private_as_the_journal(
+    db: Database, tmp_path: Path
+) -> None:
+    """They are rows of the table (issue #15, point 17): 0600, like the journal."""
+    t = faults.make_table(db.dsn, "private_queries", rows=300, seed=16)
+    mig = started(t, tmp_path / "j.jsonl")
+    mig.preflight(calibrate=False)
+    mig.backup("confirmed", None, "snapshot-1")
+    mig.baseline()
+    assert mig.queries_path.stat().st_mode & 0o777 == 0o600
+    assert mig.path.stat().st_mode & 0o777 == 0o600

@@ -7,7 +7,6 @@ import json
 import sys
 from typing import Any, TextIO
 
-from vecscope.core import sqlscan
 from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.errors import BadInputError
 from vecscope.core.fmt import table
@@ -21,22 +20,14 @@ from vecscope.core.lab.session import (
     unmet_text,
 )
 from vecscope.core.lab.target import LabTarget
+from vecscope.core.names import parse_name
 
 
 def parse_table(text: str) -> tuple[str, str]:
     """``search."Product Embeddings"`` -> ``("search", "Product Embeddings")``."""
-    parts = [t for t in sqlscan.tokenize(text) if t.kind not in ("space", "comment")]
-    names = [
-        t.text[1:-1].replace('""', '"') if t.kind == "ident" else t.text.lower()
-        for t in parts
-        if t.kind in ("word", "ident")
-    ]
-    dots = sum(1 for t in parts if t.text == ".")
-    if len(names) == 1 and dots == 0:
-        return "public", names[0]
-    if len(names) == 2 and dots == 1 and len(parts) == 3:
-        return names[0], names[1]
-    raise BadInputError(f"--table {text!r}: give SCHEMA.TABLE (quote names as in SQL)")
+    schema, table = parse_name(text, 2, "--table", "SCHEMA.TABLE")
+    assert table is not None
+    return schema or "public", table
 
 
 def _values(text: str, name: str) -> list[int]:

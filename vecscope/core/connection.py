@@ -9,6 +9,7 @@ description and error goes through :func:`redact` with the target's :meth:`secre
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import threading
@@ -101,6 +102,12 @@ class ConnectionTarget:
             reason += " (in a URI, write a % as %25)"
         return DsnError(redact(f"invalid DSN: {reason}", secrets=self.secrets()))
 
+    def given(self) -> bool:
+        """Whether anything names a server: a DSN, a flag, or libpq's variables."""
+        if self.dsn or self.host or self.port or self.user or self.dbname:
+            return True
+        return any(os.environ.get(v) for v in ("PGHOST", "PGPORT", "PGDATABASE", "PGSERVICE"))
+
     def password(self) -> str | None:
         """The password given in the DSN or ``PGPASSWORD``, only so we can scrub it."""
         try:
@@ -138,7 +145,7 @@ class ConnectionTarget:
 
         host = pick(self.host, "host", "PGHOST", "local socket")
         port = pick(self.port, "port", "PGPORT", "5432")
-        user = pick(self.user, "user", "PGUSER", os.environ.get("USER", "?"))
+        user = pick(self.user, "user", "PGUSER", _os_user())
         db = pick(self.dbname, "dbname", "PGDATABASE", user)
         if given.get("service") or os.environ.get("PGSERVICE"):
             service = given.get("service") or os.environ.get("PGSERVICE")
@@ -183,7 +190,18 @@ def _explain_connect_failure(target: ConnectionTarget, err: psycopg.Error) -> st
     elif "does not exist" in lowered and "database" in lowered:
         hint = " (list databases with: psql -l)"
     elif "connection refused" in lowered or "no such file or directory" in lowered:
-        hint = " (is the server running and accepting connections there?)"
+        socket = re.search(r'on socket "([^"]+)"', raw)
+        hint = (
+            f" (no server listens on the socket {socket.group(1)}"
+            if socket
+            else " (is the server running and accepting connections there?"
+        )
+        if socket and not target.given():
+            hint += (
+                "; no connection was given: pass --dsn, or -h/-p/-U/-d as for psql, "
+                "or set PGHOST/PGPORT/PGDATABASE or PGSERVICE"
+            )
+        hint += ")"
     elif "could not translate host name" in lowered:
         hint = " (check the host name)"
     elif "timeout expired" in lowered:
@@ -354,3 +372,11 @@ def _probe(conninfo: str) -> PoolerProbe:
             f"{client_port}: a pooler or proxy in session mode",
         )
     return PoolerProbe(Pooling.NONE, "each connection keeps its server session")
+
+
+def _os_user() -> str:
+    """The operating-system user, which libpq takes when no user is given."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "?"

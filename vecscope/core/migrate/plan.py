@@ -15,6 +15,7 @@ from typing import Any
 from vecscope.core.errors import BadInputError
 from vecscope.core.migrate.states import Kind, Step
 from vecscope.core.models import Inventory, VectorColumn, VectorIndex
+from vecscope.core.names import parse_name
 from vecscope.core.pgvector import (
     DEFAULT_OPERATOR,
     DEFAULT_PARAMS,
@@ -154,12 +155,19 @@ class StepPlan:
 
 
 def _find_index(inventory: Inventory, ref: str) -> VectorIndex:
-    schema, _, name = ref.rpartition(".")
+    schema, name = parse_name(ref, 2, "--index", "SCHEMA.NAME of an index")
     matches = [
         ix
         for ix in inventory.indexes
-        if ix.name == name and (not schema or ix.schema == schema.strip('"'))
+        if ix.name == name and (schema is None or ix.schema == schema)
     ]
+    if not matches:
+        matches = [
+            ix
+            for ix in inventory.indexes
+            if ix.name.lower() == str(name).lower()
+            and (schema is None or ix.schema.lower() == schema.lower())
+        ]
     if not matches:
         raise BadInputError(f"no vector index {ref} (see vecscope indexes)")
     if len(matches) > 1:
@@ -168,12 +176,22 @@ def _find_index(inventory: Inventory, ref: str) -> VectorIndex:
 
 
 def _find_column(inventory: Inventory, ref: str) -> VectorColumn:
-    parts = ref.split(".")
-    if len(parts) != 3:
+    wanted = parse_name(ref, 3, "--column", "SCHEMA.TABLE.COLUMN")
+    if wanted[0] is None:
         raise BadInputError(f"--column needs SCHEMA.TABLE.COLUMN, not {ref!r}")
     for col in inventory.columns:
-        if (col.schema, col.table, col.column) == tuple(parts):
+        if (col.schema, col.table, col.column) == wanted:
             return col
+    # A name typed unquoted ("Embedding") is folded to lower case as SQL does; the one
+    # column it can only mean is taken, as a person would.
+    loose = [
+        col
+        for col in inventory.columns
+        if tuple(p.lower() for p in (col.schema, col.table, col.column))
+        == tuple(str(w).lower() for w in wanted)
+    ]
+    if len(loose) == 1:
+        return loose[0]
     raise BadInputError(f"no vector column {ref} (see vecscope indexes)")
 
 

@@ -143,7 +143,8 @@ def save_queries(path: Path, queries: lab.QuerySet) -> None:
     tmp = path.with_suffix(".tmp.npz")
     ids = queries.self_ids if queries.self_ids is not None else np.zeros(0, dtype=np.int64)
     try:
-        with tmp.open("wb") as f:
+        # The sampled queries are rows of the table: as private as the journal (0600).
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             np.savez(f, vectors=queries.vectors, self_ids=ids)
             f.flush()
             os.fsync(f.fileno())

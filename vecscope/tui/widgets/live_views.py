@@ -274,7 +274,7 @@ class ActivityPanel(Static):
         parts: list[Content] = [
             Content.styled("Running now  ", "bold"),
             Content.styled(f"{a.running}", "bold"),
-            Content(" vector queries"),
+            Content(" vector query" if a.running == 1 else " vector queries"),
         ]
         if a.hidden:
             parts.append(Content.styled(f" (+{a.hidden} of other roles, hidden)", "$warning"))
