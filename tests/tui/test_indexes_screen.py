@@ -257,6 +257,8 @@ async def test_navigation_and_palette_commands_are_the_screens_own(demo_db: Data
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Refresh inventory", "Problems only"} <= titles
         assert not any(t.startswith("Live:") for t in titles)
+        # One list of keys: vecscope's Help, not also Textual's "Keys" panel.
+        assert "Help: keys" in titles and "Keys" not in titles
         table = app.screen.query_one(InventoryTable)
         table.focus()
         table.move_cursor(row=table.get_row_index("ix:public.idx_messages_embedding_hnsw"))

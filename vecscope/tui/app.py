@@ -113,7 +113,8 @@ class VecscopeApp(App[int]):
         self.sub_title = subtitle(event.label, event.server)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" panel would sit beside vecscope's Help: one list of keys.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield SystemCommand("Help: keys", "List every key of this screen", self.action_help)
         yield SystemCommand(
             "Mode: Indexes", "Vector columns and indexes", lambda: self.switch_mode("indexes")
