@@ -11,7 +11,9 @@ is run again: each exact scan has its own short transaction, so only that scan i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -260,13 +262,17 @@ def ground_truth(
     seconds = time.perf_counter() - started
     if not use_cache:
         return GroundTruth(ids, dist, str(method), seconds, len(conflicts))
+    # Whole or not at all: another vecscope may read the cache while this one writes.
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(
-            path, ids=ids, distances=dist, method=str(method), seconds=seconds, signature=signature
+            tmp, ids=ids, distances=dist, method=str(method), seconds=seconds, signature=signature
         )
+        tmp.replace(path)
     except OSError:
-        pass  # a cache is a convenience
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return GroundTruth(ids, dist, str(method), seconds, len(conflicts))
 
 
