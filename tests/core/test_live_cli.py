@@ -176,7 +176,7 @@ def test_unreachable_server_leaves_no_recording(tmp_path: Path) -> None:
     record = tmp_path / "x.sqlite"
     dsn = f"host={tmp_path / 'no-server'} port=1 dbname=x user=x password={SECRET}"
     r = vecscope("live", "--dsn", dsn, "--json", "--duration", "1s", "--record", str(record))
-    assert_one_line_error(r, "is the server running")
+    assert_one_line_error(r, "no server listens on the socket")
     assert SECRET not in r.err and r.out == ""
     assert list(tmp_path.iterdir()) == []
 

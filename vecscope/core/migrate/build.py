@@ -370,9 +370,16 @@ def _run_partitioned(b: _Build) -> BuildOutcome:
                 shown = _partition_progress(
                     part.table, number, len(parts), done_rows, total_rows, part.rows
                 )
+                # Said at once: a small partition may be built between two polls.
+                b.on_progress(shown(_milestone(b, "building partition", 0.0)))
                 if not _build_one(b, create_partition_sql(spec, part), part.new_name, shown):
                     return b.outcome(0, cancelled=True)
             with_retries(ddl, attach_sql(spec, spec.new_name, part.new_name), spec, say=say)
+            b.on_progress(
+                _partition_progress(
+                    part.table, number, len(parts), done_rows, total_rows, part.rows
+                )(_milestone(b, "partition attached", 100.0))
+            )
             failpoints.point("build.partition_done")
             done_rows += part.rows
         if index_state(ddl, spec.schema, spec.new_name) != (True, True):
@@ -382,6 +389,13 @@ def _run_partitioned(b: _Build) -> BuildOutcome:
     finally:
         ddl.close()
     return b.outcome(b.monitor.index_bytes(spec, spec.new_name))
+
+
+def _milestone(b: _Build, phase: str, percent: float) -> BuildProgress:
+    """A progress report that no poll produced (a partition's start or end)."""
+    return BuildProgress(
+        phase, percent, time.monotonic() - b.started, None, notices=tuple(b.notices)
+    )
 
 
 def _check_partitions(conn: Conn, spec: MigrationSpec) -> None:

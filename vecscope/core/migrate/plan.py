@@ -155,7 +155,20 @@ class StepPlan:
 
 
 def _find_index(inventory: Inventory, ref: str) -> VectorIndex:
-    schema, name = parse_name(ref, 2, "--index", "SCHEMA.NAME of an index")
+    try:
+        schema, name = parse_name(ref, 2, "--index", "SCHEMA.NAME of an index")
+    except BadInputError:
+        # Not SQL (search.Product Embeddings_hnsw, as the Indexes screen's detail shows
+        # it): taken as written when it names exactly one index that way.
+        raw_schema, _, raw_name = ref.rpartition(".")
+        exact = [
+            ix
+            for ix in inventory.indexes
+            if ix.name == raw_name and (not raw_schema or ix.schema == raw_schema)
+        ]
+        if len(exact) == 1:
+            return exact[0]
+        raise
     matches = [
         ix
         for ix in inventory.indexes
@@ -176,7 +189,13 @@ def _find_index(inventory: Inventory, ref: str) -> VectorIndex:
 
 
 def _find_column(inventory: Inventory, ref: str) -> VectorColumn:
-    wanted = parse_name(ref, 3, "--column", "SCHEMA.TABLE.COLUMN")
+    try:
+        wanted = parse_name(ref, 3, "--column", "SCHEMA.TABLE.COLUMN")
+    except BadInputError:
+        exact = [c for c in inventory.columns if f"{c.schema}.{c.table}.{c.column}" == ref]
+        if len(exact) == 1:
+            return exact[0]
+        raise
     if wanted[0] is None:
         raise BadInputError(f"--column needs SCHEMA.TABLE.COLUMN, not {ref!r}")
     for col in inventory.columns:
