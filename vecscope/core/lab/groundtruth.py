@@ -194,12 +194,15 @@ def _postgres_truth(
     dist = np.full((len(queries), want), np.inf, dtype=np.float64)
 
     def exact(vec: npt.NDArray[np.float32]) -> list[tuple[Any, ...]]:
-        # One transaction per scan: a standby terminates a session that sits idle in a
-        # transaction when replay needs its lock, but only cancels a running statement.
-        with conn.transaction():
+        # One transaction per scan, sent whole in one pipeline (BEGIN, the settings, the
+        # scan, COMMIT): a standby terminates a session that sits idle in a transaction
+        # when replay needs its lock, but only cancels a running statement, so the
+        # transaction must never wait on this client between its statements.
+        with conn.pipeline(), conn.transaction():
             # Exact: no index may answer, for this transaction only.
             db.execute(conn, "lab_exact_settings")
-            return conn.execute(stmt, {"q": vec, "limit": want}).fetchall()
+            cur = conn.execute(stmt, {"q": vec, "limit": want})
+        return cur.fetchall()
 
     for i, vec in enumerate(queries.vectors):
         rows = retry_recovery_conflicts(conn, partial(exact, vec), retried=retried)
