@@ -23,13 +23,10 @@ from vecscope.tui.widgets.inventory_table import InventoryTable
 SIZE = (170, 42)
 
 
-def _rows(app: VecscopeApp) -> dict[str, list[str]]:
+def _rows(app: VecscopeApp) -> dict[str, dict[str, str]]:
+    """Each shown row's cells by column key, those the width hides included."""
     table = app.screen.query_one(InventoryTable)
-    out = {}
-    for row_key in table.rows:
-        cells = [str(c) for c in table.get_row(row_key)]
-        out[str(row_key.value)] = cells
-    return out
+    return {str(row_key.value): table.cells(str(row_key.value)) for row_key in table.rows}
 
 
 def _detail(app: VecscopeApp) -> str:
@@ -50,13 +47,14 @@ async def test_inventory_rows_and_marks(demo_db: Database) -> None:
             "col:public.messages.embedding",
             "col:search.Product Embeddings.Embedding",
         }
-        assert rows["col:public.articles.embedding"][0] == "▲"
-        assert rows["col:public.articles.embedding"][2] == "no index"
+        assert rows["col:public.articles.embedding"]["mark"] == "▲"
+        assert rows["col:public.articles.embedding"]["state"] == "no index"
         invalid = rows["ix:search.Product Embeddings_cosine_idx"]
-        assert invalid[0] == "✗" and invalid[2] == "INVALID"
+        assert invalid["mark"] == "✗" and invalid["state"] == "INVALID"
         ivf = rows["ix:public.idx_doc_chunks_embedding"]
-        assert ivf[2] == "valid" and ivf[5:8] == ["ivfflat", "vector_cosine_ops", "<=>"]
-        assert "lists=100" in ivf[8]
+        assert ivf["state"] == "valid"
+        assert (ivf["type"], ivf["opclass"], ivf["op"]) == ("ivfflat", "vector_cosine_ops", "<=>")
+        assert "lists=100" in ivf["params"]
         # Header: the connection, never a password, and the versions.
         assert "postgres@local socket:5432/" in app.sub_title
         assert "pgvector" in app.sub_title
@@ -120,7 +118,7 @@ async def test_refresh_sees_new_index(demo_db: Database) -> None:
         try:
             await pilot.press("r")
             await wait_until(pilot, lambda: "ix:public.articles_tmp_idx" in _rows(app))
-            assert _rows(app)["col:public.articles.embedding"][2] == "1/1 usable"
+            assert _rows(app)["col:public.articles.embedding"]["state"] == "1/1 usable"
         finally:
             with demo_db.connect() as conn:
                 conn.execute("DROP INDEX public.articles_tmp_idx")
@@ -136,6 +134,7 @@ async def test_help_lists_the_keys(demo_db: Database) -> None:
         table = app.screen.query_one(DataTable)
         actions = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
         assert {"Refresh", "Filter", "Problems only", "Copy SQL", "Help", "Quit"} <= actions
+        assert {"Explain a KNN query", "Latency lab"} <= actions
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, IndexesScreen)
@@ -240,8 +239,8 @@ async def test_limited_role_is_marked_not_hidden(demo_db: Database) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         rows = _rows(app)
-        assert rows["col:public.messages.embedding"][2] == "no SELECT"
-        assert rows["col:public.atoms.embedding"][2] == "1/1 usable"
+        assert rows["col:public.messages.embedding"]["state"] == "no SELECT"
+        assert rows["col:public.atoms.embedding"]["state"] == "1/1 usable"
         assert f"{LIMITED_ROLE}@local socket" in app.sub_title
 
 

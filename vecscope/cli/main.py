@@ -261,6 +261,7 @@ def _inventory_tables(inv: Inventory) -> str:
         f"PostgreSQL {s.version}  pgvector {s.pgvector or 'not installed'}"
         + (f" (available {s.pgvector_available})" if s.pgvector_available != s.pgvector else "")
         + (f"  pgvectorscale {s.pgvectorscale}" if s.pgvectorscale else "")
+        + (f"  Citus {s.citus}" if s.citus else "")
         + ("  HOT STANDBY" if s.in_recovery else "")
     ]
     out.append(

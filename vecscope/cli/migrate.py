@@ -348,7 +348,7 @@ def run(args: argparse.Namespace, target: ConnectionTarget, out: TextIO) -> int:
             raise BadInputError("--backup confirmed:ID needs the backup's identifier after ':'")
         spec = _spec(args, target)
         with connected(target) as conn:
-            refused = refusal(conn, fetch_inventory(conn))
+            refused = refusal(conn, fetch_inventory(conn), target)
         if refused is not None:
             raise BadInputError(refused)  # before any journal, dump or question
         if not args.json:

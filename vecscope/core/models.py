@@ -27,6 +27,17 @@ class Setting:
 
 
 @dataclass(frozen=True, slots=True)
+class DistributedTable:
+    """A table Citus spreads over shards (``pg_dist_partition`` on the coordinator)."""
+
+    schema: str
+    table: str
+    #: ``hash`` (distributed), ``reference`` (a copy on every node), ``append``, ``range``.
+    method: str
+    shards: int
+
+
+@dataclass(frozen=True, slots=True)
 class ServerInfo:
     version: str
     version_num: int
@@ -38,6 +49,8 @@ class ServerInfo:
     stats_reset: str | None
     current_user: str
     is_superuser: bool
+    #: The citus extension's version where installed (a Citus coordinator or worker).
+    citus: str | None = None
 
     def setting(self, name: str) -> str | None:
         for s in self.settings:
@@ -124,6 +137,7 @@ class ProblemKind(StrEnum):
     IVFFLAT_FEW_ROWS = "ivfflat-few-rows"
     NEVER_SCANNED = "never-scanned"
     DUPLICATE_INDEX = "duplicate-index"
+    CITUS_DISTRIBUTED = "citus-distributed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +204,8 @@ class Inventory:
     columns: tuple[VectorColumn, ...]
     indexes: tuple[VectorIndex, ...]
     problems: tuple[Problem, ...] = field(default=())
+    #: Tables Citus distributes (only where the citus extension is installed).
+    distributed: tuple[DistributedTable, ...] = field(default=())
     _by_column: dict[tuple[str, str, str | None], tuple[VectorIndex, ...]] = field(
         init=False, repr=False, compare=False
     )
@@ -201,6 +217,10 @@ class Inventory:
         for ix in self.indexes:
             grouped.setdefault((ix.schema, ix.table, ix.column), []).append(ix)
         object.__setattr__(self, "_by_column", {k: tuple(v) for k, v in grouped.items()})
+
+    def distribution_of(self, schema: str, table: str) -> DistributedTable | None:
+        """How Citus distributes ``schema.table``, or None (not Citus, or a local table)."""
+        return next((d for d in self.distributed if (d.schema, d.table) == (schema, table)), None)
 
     def indexes_on(self, column: VectorColumn) -> tuple[VectorIndex, ...]:
         return self._by_column.get((column.schema, column.table, column.column), ())

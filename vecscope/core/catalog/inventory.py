@@ -6,6 +6,7 @@ whatever the number of tables: ``bench/inventory.py`` holds this to under a seco
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -15,7 +16,14 @@ from psycopg.rows import TupleRow
 from vecscope.core import db
 from vecscope.core.catalog.problems import find_problems
 from vecscope.core.errors import ExtensionMissingError
-from vecscope.core.models import Inventory, ServerInfo, Setting, VectorColumn, VectorIndex
+from vecscope.core.models import (
+    DistributedTable,
+    Inventory,
+    ServerInfo,
+    Setting,
+    VectorColumn,
+    VectorIndex,
+)
 from vecscope.core.pgvector import DEFAULT_PARAMS, parse_reloptions
 
 #: The settings a DBA looks at first (CLI header, the TUI's server strip), in this order.
@@ -72,6 +80,7 @@ def fetch_server(conn: psycopg.Connection[TupleRow]) -> ServerInfo:
         pgvector=row["pgvector"],
         pgvector_available=row["pgvector_available"],
         pgvectorscale=row["pgvectorscale"],
+        citus=row["citus"],
         in_recovery=row["in_recovery"],
         settings=tuple(Setting(s["name"], s["value"], s["source"]) for s in settings),
         stats_reset=row["stats_reset"],
@@ -129,10 +138,16 @@ def fetch_inventory(conn: psycopg.Connection[TupleRow]) -> Inventory:
     require_pgvector(server, conn.info.dbname)
     columns = fetch_columns(conn)
     indexes = fetch_indexes(conn, server.version_num)
-    inventory = Inventory(server=server, columns=columns, indexes=indexes)
-    return Inventory(
-        server=server, columns=columns, indexes=indexes, problems=find_problems(inventory)
-    )
+    distributed: tuple[DistributedTable, ...] = ()
+    if server.citus is not None:
+        distributed = tuple(DistributedTable(**r) for r in _rows(conn, "citus_tables"))
+    inventory = Inventory(server=server, columns=columns, indexes=indexes, distributed=distributed)
+    return replace(inventory, problems=find_problems(inventory))
+
+
+def _citus_json(inv: Inventory, col: VectorColumn) -> dict[str, Any] | None:
+    found = inv.distribution_of(col.schema, col.table)
+    return None if found is None else {"method": found.method, "shards": found.shards}
 
 
 def inventory_to_json(inv: Inventory) -> dict[str, Any]:
@@ -144,6 +159,7 @@ def inventory_to_json(inv: Inventory) -> dict[str, Any]:
             "pgvector": inv.server.pgvector,
             "pgvector_available": inv.server.pgvector_available,
             "pgvectorscale": inv.server.pgvectorscale,
+            "citus": inv.server.citus,
             "in_recovery": inv.server.in_recovery,
             "current_user": inv.server.current_user,
             "stats_reset": inv.server.stats_reset,
@@ -162,6 +178,7 @@ def inventory_to_json(inv: Inventory) -> dict[str, Any]:
                 "can_select": c.can_select,
                 "relkind": c.relkind,
                 "partition_of": (f"{c.parent_schema}.{c.parent_table}" if c.parent_table else None),
+                "citus": _citus_json(inv, c),
                 "indexes": [ix.name for ix in inv.indexes_on(c)],
             }
             for c in inv.columns

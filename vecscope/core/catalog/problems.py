@@ -166,6 +166,37 @@ def _duplicates(indexes: tuple[VectorIndex, ...]) -> list[Problem]:
     return found
 
 
+def citus_problems(inv: Inventory) -> list[Problem]:
+    """What a vector column on a Citus distributed table means for vecscope's figures and
+    for an index build (docs/citus.md has the reasons)."""
+    found: list[Problem] = []
+    for col in inv.columns:
+        dist = inv.distribution_of(col.schema, col.table)
+        if dist is None:
+            continue
+        if dist.method == "reference":
+            where = "a reference table: a full copy on every node, each with its own index"
+        else:
+            where = (
+                f"distributed by Citus over {dist.shards} shards: sizes and row counts here "
+                "are this node's, each shard builds its own index with its worker's "
+                "maintenance_work_mem, and recall is per shard"
+            )
+        found.append(
+            Problem(
+                Severity.INFO,
+                ProblemKind.CITUS_DISTRIBUTED,
+                col.schema,
+                col.table,
+                col.column,
+                None,
+                where,
+                "see docs/citus.md; migrate it with `vecscope migrate sql`, reviewed for Citus",
+            )
+        )
+    return found
+
+
 def find_problems(inv: Inventory) -> tuple[Problem, ...]:
     """Every catalog-level problem, errors first."""
     found: list[Problem] = []
@@ -176,5 +207,6 @@ def find_problems(inv: Inventory) -> tuple[Problem, ...]:
         owner = by_key.get((ix.schema, ix.table, ix.column or ""))
         found.extend(_index_problems(ix, owner, inv.server.stats_reset))
     found.extend(_duplicates(inv.indexes))
+    found.extend(citus_problems(inv))
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     return tuple(sorted(found, key=lambda p: order[p.severity]))

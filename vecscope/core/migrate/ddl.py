@@ -15,9 +15,10 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import db
-from vecscope.core.connection import ConnectionTarget, connect, pooling_of
+from vecscope.core.connection import ConnectionTarget, connect
 from vecscope.core.errors import BadInputError, MigrationError, QueryError, first_line
 from vecscope.core.migrate.plan import MigrationSpec, Statement
+from vecscope.core.migrate.refusal import pooled
 from vecscope.core.migrate.render import drop_partitioned_statements, drop_sql, session_settings
 
 Conn = psycopg.Connection[TupleRow]
@@ -32,13 +33,9 @@ def require_own_sessions(target: ConnectionTarget) -> None:
     Raises:
         BadInputError: ``target`` goes through a transaction pooler.
     """
-    probe = pooling_of(target)
-    if probe.transaction_pooled:
-        raise BadInputError(
-            f"{target.describe()} goes through a transaction pooler ({probe.evidence}): "
-            "the migration needs its own server sessions; give a direct connection to "
-            "the server with --direct-dsn (nothing was changed)"
-        )
+    reason = pooled(target)
+    if reason is not None:
+        raise BadInputError(f"{target.describe()}: {reason}")
 
 
 def direct_target(pooled: ConnectionTarget, direct_dsn: str) -> ConnectionTarget:

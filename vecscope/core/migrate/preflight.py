@@ -26,6 +26,7 @@ from vecscope.core.migrate.checks import INFO as INFO
 from vecscope.core.migrate.checks import OK as OK
 from vecscope.core.migrate.checks import WARN as WARN
 from vecscope.core.migrate.checks import Check as Check
+from vecscope.core.migrate.checks import citus_check
 from vecscope.core.migrate.plan import MigrationSpec
 from vecscope.core.migrate.render import drop_leftover_sql
 from vecscope.core.migrate.states import DEFAULT_MAX_MEMORY_MB, Kind
@@ -290,6 +291,8 @@ def run(
         )
     else:
         checks.append(Check("standby", OK, "primary (not in recovery)"))
+    if (citus := citus_check(inventory, spec)) is not None:
+        checks.append(citus)
     writable = db.row(conn, "migrate_session_writable")
     if writable and (writable["default_read_only"] or writable["read_only"]):
         checks.append(

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual import on
+from textual import events, on
 from textual.app import SystemCommand
+from textual.binding import ActiveBinding
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
+
+from vecscope.tui.screens.fitted import fitted
 
 
 class WorkerFailed(Message):
@@ -32,8 +35,17 @@ def forward_worker_error(node: MessagePump, event: Worker.StateChanged) -> None:
 
 
 class VecscopeScreen(Screen[None]):
-    """A screen whose worker errors reach ``VecscopeApp``'s single handler, and which
-    offers its own commands to the palette (:meth:`palette_commands`)."""
+    """A screen whose worker errors reach ``VecscopeApp``'s single handler, which offers
+    its own commands to the palette (:meth:`palette_commands`), and whose footer fits its
+    width (:func:`~vecscope.tui.screens.fitted.fitted`)."""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return fitted(self, super().active_bindings)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The footer is composed from active_bindings, which depend on the width.
+        self.call_after_refresh(self.refresh_bindings)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """This screen's entries in the command palette (``ctrl+p``), beside the app's."""

@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import (
     DataTable,
+    Footer,
     Header,
     OptionList,
     Static,
@@ -40,7 +41,6 @@ from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeEr
 from vecscope.core.sqltext import display_ident
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen
-from vecscope.tui.widgets.brief_footer import BriefFooter
 from vecscope.tui.widgets.findings_list import FindingsList
 from vecscope.tui.widgets.live_queries import LiveQueriesPanel
 from vecscope.tui.widgets.plan_tree import PlanTree, node_detail
@@ -134,7 +134,7 @@ class ExplainScreen(VecscopeScreen):
                     yield LiveQueriesPanel(id="live")
                 with TabPane("History", id="tab-history"):
                     yield OptionList(id="history")
-        yield BriefFooter()
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(PlanTree).border_title = "Plan"

@@ -223,7 +223,7 @@ class FAISSScreen(VecscopeScreen):
                         yield ConvertPanel(id="faiss-convert")
                     with TabPane("Tune", id=TUNE_TAB):
                         yield TunePanel(id="faiss-tune")
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self._show_bar()

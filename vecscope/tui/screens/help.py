@@ -50,7 +50,8 @@ class HelpScreen(ModalScreen[None]):
                 if owner is self.app and {k.strip() for k in b.key.split(",")} <= taken:
                     continue
                 keys = b.key_display or b.key.replace(",", " / ")
-                table.add_row(keys, b.description or b.action, where)
+                # A footer's short label may have a longer meaning (its tooltip): help says that.
+                table.add_row(keys, b.tooltip or b.description or b.action, where)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -38,6 +38,8 @@ def server_line(inv: Inventory) -> Content:
         parts.append((f" ({s.pgvector_available} available)", "$warning"))
     if s.pgvectorscale:
         parts.append(f"  pgvectorscale {s.pgvectorscale}")
+    if s.citus:
+        parts.append((f"  Citus {s.citus}", "$warning"))
     parts.append(
         (
             "  HOT STANDBY" if s.in_recovery else "  primary",
@@ -56,15 +58,21 @@ def server_line(inv: Inventory) -> Content:
 
 
 class IndexesScreen(VecscopeScreen):
-    """Vector columns and their indexes, with a detail pane and filters."""
+    """Vector columns and their indexes, with a detail pane and filters.
+
+    From 120 columns the detail pane sits beside the table; below, under it, so the table
+    keeps the whole width (80x24 and 100x30 terminals).
+    """
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh", "Refresh"),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("f", "problems_only", "Problems only"),
+        Binding("f", "problems_only", "Problems", tooltip="Problems only"),
         Binding("c", "copy", "Copy SQL"),
-        Binding("e", "explain", "Explain a KNN query"),
-        Binding("l", "lab", "Latency lab"),
+        Binding("e", "explain", "Explain", tooltip="Explain a KNN query"),
+        Binding("l", "lab", "Lab", tooltip="Latency lab"),
         Binding("m", "migrate", "Migrate"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -129,8 +137,22 @@ class IndexesScreen(VecscopeScreen):
 
     @on(InventoryTable.Selected)
     def row_selected(self, event: InventoryTable.Selected) -> None:
-        if self.inventory is not None:
-            self.query_one(DetailPane).show(self.inventory, event.item)
+        if self.inventory is None or not self.inventory.columns:
+            return
+        pane = self.query_one(DetailPane)
+        if event.item is None:
+            pane.nothing(self._no_match())
+        else:
+            pane.show(self.inventory, event.item)
+
+    def _no_match(self) -> str:
+        """What the detail pane says when the filters hide every row."""
+        wanted = []
+        if self.flt.text:
+            wanted.append(f"matches {self.flt.text!r}")
+        if self.flt.problems_only:
+            wanted.append("has a problem (f shows all)")
+        return "No vector column " + " and ".join(wanted or ["to show"]) + "."
 
     async def action_filter(self) -> None:
         # Mounted on first use: an Input mounted with the screen trips a Textual race

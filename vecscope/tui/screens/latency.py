@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
@@ -29,7 +29,6 @@ from vecscope.core.models import VectorIndex
 from vecscope.core.pgvector import has_feature
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.base import VecscopeScreen
-from vecscope.tui.screens.fitted import crossed, fitted
 from vecscope.tui.widgets.knobs import KnobsBar, KnobState
 from vecscope.tui.widgets.lab_results import (
     LabBench,
@@ -167,7 +166,6 @@ class LatencyScreen(VecscopeScreen):
         self._wanted: tuple[str, str, str] | None = None
         # Held by whichever job measures: the live loop, a sweep or an A/B.
         self._bench = threading.Lock()
-        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -180,18 +178,11 @@ class LatencyScreen(VecscopeScreen):
         yield LabBench(target_recall=TARGET_RECALL, id="lab-results")
         yield Footer()
 
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        return fitted(self, super().active_bindings)
-
     def on_resize(self, event: events.Resize) -> None:
         # After Screen's own handler, which sets the breakpoint classes.
-        self.call_after_refresh(self._resized, event.size.width)
+        self.call_after_refresh(self._resized)
 
-    def _resized(self, width: int) -> None:
-        if crossed(self._width, width):
-            self.refresh_bindings()
-        self._width = width
+    def _resized(self) -> None:
         self._show_panels()
 
     def on_mount(self) -> None:

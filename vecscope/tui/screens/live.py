@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
@@ -37,7 +37,6 @@ from vecscope.core.live.session import LiveSession
 from vecscope.tui.context import LiveOptions, live_options_of, session_of
 from vecscope.tui.messages import ExplainQuery
 from vecscope.tui.screens.base import VecscopeScreen
-from vecscope.tui.screens.fitted import crossed, fitted
 from vecscope.tui.widgets.live_views import (
     ActivityPanel,
     IndexesTable,
@@ -130,7 +129,6 @@ class LiveScreen(VecscopeScreen):
         self.live: LiveSession | None = None
         self._timer: Timer | None = None
         self._polling = False
-        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -173,18 +171,11 @@ class LiveScreen(VecscopeScreen):
         if self.live is not None:
             self.live.close()
 
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        return fitted(self, super().active_bindings)
-
     def on_resize(self, event: events.Resize) -> None:
         # After Screen's own handler, which sets the breakpoint classes.
-        self.call_after_refresh(self._resized, event.size.width)
+        self.call_after_refresh(self._resized)
 
-    def _resized(self, width: int) -> None:
-        if crossed(self._width, width):
-            self.refresh_bindings()
-        self._width = width
+    def _resized(self) -> None:
         self.render_views()
 
     # --- polling ---------------------------------------------------------------------

@@ -121,6 +121,10 @@ class DetailPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-body")
 
+    def nothing(self, why: str) -> None:
+        """No row to describe (a filter hides them all): say so, nothing stale."""
+        self.query_one("#detail-body", Static).update(why)
+
     def show(self, inv: Inventory, item: VectorColumn | VectorIndex | None) -> None:
         body = self.query_one("#detail-body", Static)
         if item is None:

@@ -29,38 +29,76 @@ class Filter:
     problems_only: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    #: Columns are dropped from the right of this order when the table is too narrow
+    #: (what they say is in the detail pane); the name shrinks to :data:`NAME_MIN` first.
+    rank: int
+
+
+#: In the order they are drawn. The name, its state and marks always show.
+COLUMNS = (
+    Column("mark", "", 0),
+    Column("name", "column / index", 0),
+    Column("state", "state", 0),
+    Column("type", "type", 1),
+    Column("op", "op", 2),
+    Column("size", "size", 3),
+    Column("rows", "rows", 4),
+    Column("scans", "scans", 5),
+    Column("opclass", "opclass", 6),
+    Column("params", "params", 7),
+)
+#: The narrowest the name column gets before other columns are dropped.
+NAME_MIN = 24
+#: Cells are padded by one column on each side (DataTable's cell_padding).
+PADDING = 2
+
+
+def fit_columns(natural: dict[str, int], width: int) -> tuple[dict[str, int], int]:
+    """Which columns fit ``width`` cells and the name column's width.
+
+    ``natural`` is each column's content width. Columns join by rank while the name keeps
+    at least :data:`NAME_MIN` (or its natural width, if less); the name then takes what
+    is left, up to its natural width. Returns the chosen columns' widths and the name's.
+    """
+    name_floor = min(natural["name"], NAME_MIN)
+    chosen = {c.key: natural[c.key] for c in COLUMNS if c.rank == 0 and c.key != "name"}
+    used = sum(w + PADDING for w in chosen.values()) + PADDING
+    for rank in sorted({c.rank for c in COLUMNS if c.rank > 0}):
+        extra = sum(natural[c.key] + PADDING for c in COLUMNS if c.rank == rank)
+        if used + extra + name_floor > width:
+            break
+        used += extra
+        chosen.update({c.key: natural[c.key] for c in COLUMNS if c.rank == rank})
+    name = max(name_floor, min(natural["name"], width - used))
+    chosen["name"] = name
+    return chosen, name
+
+
 class InventoryTable(DataTable[Text]):
-    """Rows keyed by object; highlighting one posts :class:`InventoryTable.Selected`."""
+    """Rows keyed by object; highlighting one posts :class:`InventoryTable.Selected`
+    (with ``None`` when no row is left, e.g. behind a filter that matches nothing).
+
+    The columns that matter come first and the rest join as the width allows
+    (:func:`fit_columns`); everything a hidden column says is in the detail pane.
+    """
 
     class Selected(Message):
-        """The highlighted row changed to this column or index."""
+        """The highlighted row changed to this column or index (None: no rows)."""
 
-        def __init__(self, item: Selectable) -> None:
+        def __init__(self, item: Selectable | None) -> None:
             super().__init__()
             self.item = item
-
-    COLUMNS = (
-        "",
-        "column / index",
-        "state",
-        "rows",
-        "size",
-        "type / method",
-        "opclass",
-        "op",
-        "params",
-        "scans",
-    )
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.inventory: Inventory | None = None
         self.filter = Filter()
         self._items: dict[str, Selectable] = {}
-
-    def on_mount(self) -> None:
-        for label in self.COLUMNS:
-            self.add_column(label, key=label or "mark")
+        self._rows: list[tuple[str, dict[str, Text]]] = []
 
     # Colours come from the running theme, so every theme reads well.
     def _style(self, severity: Severity | None) -> Style:
@@ -86,22 +124,60 @@ class InventoryTable(DataTable[Text]):
         if flt is not None:
             self.filter = flt
         current = self._current_key()
-        self.clear()
         self._items.clear()
+        self._rows = []
         for col in inventory.columns:
             if not self._matches(inventory, col):
                 continue
-            self._add_column_row(inventory, col)
+            self._rows.append(self._column_row(inventory, col))
             indexes = inventory.indexes_on(col)
             for n, ix in enumerate(indexes):
-                self._add_index_row(inventory, ix, last=n == len(indexes) - 1)
-        if current in self._items:
+                self._rows.append(self._index_row(inventory, ix, last=n == len(indexes) - 1))
+        self._draw(current)
+        self.post_message(self.Selected(self.selected()))
+
+    def on_resize(self) -> None:
+        if self._rows:
+            self._draw(self._current_key())
+
+    def _draw(self, current: str | None) -> None:
+        """Lay the rows out in the columns that fit the table's width."""
+        natural = {c.key: c.label and len(c.label) or 1 for c in COLUMNS}
+        for _, cells in self._rows:
+            for key, cell in cells.items():
+                natural[key] = max(natural[key], cell.cell_len)
+        # The vertical scrollbar takes two columns once the rows outgrow the height.
+        width = (self.size.width or self.app.size.width) - 2
+        widths, name = fit_columns(natural, width)
+        # Columns are remade each time: a DataTable keeps a column's measured width.
+        self.clear(columns=True)
+        for c in COLUMNS:
+            if c.key in widths:
+                self.add_column(c.label, key=c.key, width=widths[c.key])
+        for key, cells in self._rows:
+            row = []
+            for c in COLUMNS:
+                if c.key not in widths:
+                    continue
+                cell = cells[c.key]
+                if c.key == "name" and cell.cell_len > name:
+                    cell = cell.copy()
+                    cell.truncate(name, overflow="ellipsis")
+                row.append(cell)
+            self.add_row(*row, key=key)
+        if current is not None and current in self._items:
             self.move_cursor(row=self.get_row_index(current))
         elif self.row_count:
             self.move_cursor(row=0)
-        self._post_selected()
 
-    def _add_column_row(self, inv: Inventory, col: VectorColumn) -> None:
+    def cells(self, key: str) -> dict[str, str]:
+        """Every cell of row ``key`` by column key, shown or not (for tests and copying)."""
+        for row_key, cells in self._rows:
+            if row_key == key:
+                return {k: str(v) for k, v in cells.items()}
+        raise KeyError(key)
+
+    def _column_row(self, inv: Inventory, col: VectorColumn) -> tuple[str, dict[str, Text]]:
         own = tuple(
             p for p in inv.problems_for(col.schema, col.table, col.column) if p.index is None
         )
@@ -120,21 +196,22 @@ class InventoryTable(DataTable[Text]):
         dims = f"({col.dims})" if col.dims else " untyped"
         key = f"col:{col.schema}.{col.table}.{col.column}"
         self._items[key] = col
-        self.add_row(
-            self._mark(severity),
-            Text(display_ident(col.schema, col.table, col.column), style="bold"),
-            state,
-            Text(human_count(col.rows), justify="right"),
-            Text(human_bytes(col.table_bytes), justify="right"),
-            Text(f"{col.type}{dims}"),
-            Text(""),
-            Text(""),
-            Text(""),
-            Text(""),
-            key=key,
-        )
+        return key, {
+            "mark": self._mark(severity),
+            "name": Text(display_ident(col.schema, col.table, col.column), style="bold"),
+            "state": state,
+            "type": Text(f"{col.type}{dims}"),
+            "op": Text(""),
+            "size": Text(human_bytes(col.table_bytes), justify="right"),
+            "rows": Text(human_count(col.rows), justify="right"),
+            "scans": Text(""),
+            "opclass": Text(""),
+            "params": Text(""),
+        }
 
-    def _add_index_row(self, inv: Inventory, ix: VectorIndex, *, last: bool) -> None:
+    def _index_row(
+        self, inv: Inventory, ix: VectorIndex, *, last: bool
+    ) -> tuple[str, dict[str, Text]]:
         severity = worst(inv.problems_for(ix.schema, ix.table, index=ix.name))
         if ix.usable:
             state = Text("valid", style=self._style(None))
@@ -143,19 +220,18 @@ class InventoryTable(DataTable[Text]):
         key = f"ix:{ix.schema}.{ix.name}"
         self._items[key] = ix
         tags = "".join((" partial" if ix.predicate else "", " expr" if ix.expression else ""))
-        self.add_row(
-            self._mark(severity),
-            Text(f"  {'└' if last else '├'} {display_ident(ix.name)}{tags}"),
-            state,
-            Text(""),
-            Text(human_bytes(ix.size_bytes), justify="right"),
-            Text(ix.method),
-            Text(ix.opclass),
-            Text(ix.operator or "?"),
-            Text(params_text(ix.params, ix.params_explicit)),
-            Text(human_count(ix.scans), justify="right"),
-            key=key,
-        )
+        return key, {
+            "mark": self._mark(severity),
+            "name": Text(f"  {'└' if last else '├'} {display_ident(ix.name)}{tags}"),
+            "state": state,
+            "type": Text(ix.method),
+            "op": Text(ix.operator or "?"),
+            "size": Text(human_bytes(ix.size_bytes), justify="right"),
+            "rows": Text(""),
+            "scans": Text(human_count(ix.scans), justify="right"),
+            "opclass": Text(ix.opclass),
+            "params": Text(params_text(ix.params, ix.params_explicit)),
+        }
 
     def _current_key(self) -> str | None:
         if not self.row_count:
@@ -168,11 +244,6 @@ class InventoryTable(DataTable[Text]):
     def selected(self) -> Selectable | None:
         key = self._current_key()
         return self._items.get(key) if key else None
-
-    def _post_selected(self) -> None:
-        item = self.selected()
-        if item is not None:
-            self.post_message(self.Selected(item))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
