@@ -66,14 +66,17 @@ def checksum(dsn: str, table: str) -> tuple[int, str]:
     return int(str(row[0])), str(row[1])
 
 
-def make_table(dsn: str, name: str, rows: int = 3000, seed: int = 0) -> Table:
-    """``public.<name>(id bigint primary key, embedding vector(32))`` with an IVFFlat."""
+def load_table(
+    dsn: str, name: str, rows: int = 3000, seed: int = 0, *, ivfflat: bool = True
+) -> None:
+    """``public.<name>(id bigint primary key, embedding vector(32))``: diffuse clusters (so
+    IVFFlat at probes=1 misses neighbours, as on real data), with an IVFFlat ``<name>_ivf``
+    unless ``ivfflat`` is false. The same rows for the same ``seed``, run after run."""
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(50, DIMS))
     vecs = centers[rng.integers(0, 50, rows)] + 0.8 * rng.normal(size=(rows, DIMS))
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     ident = sql.Identifier(name)
-    old_index = f"{name}_ivf"
     with connect(dsn) as conn:
         register_vector(conn)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
@@ -91,13 +94,21 @@ def make_table(dsn: str, name: str, rows: int = 3000, seed: int = 0) -> Table:
             copy.set_types(["int8", "vector"])
             for i, v in enumerate(vecs.astype(np.float32)):
                 copy.write_row((i, v))
-        conn.execute(
-            sql.SQL(
-                "CREATE INDEX {} ON {} USING ivfflat (embedding vector_cosine_ops) "
-                "WITH (lists = 30)"
-            ).format(sql.Identifier(old_index), ident)
-        )
+        if ivfflat:
+            conn.execute(
+                sql.SQL(
+                    "CREATE INDEX {} ON {} USING ivfflat (embedding vector_cosine_ops) "
+                    "WITH (lists = 30)"
+                ).format(sql.Identifier(f"{name}_ivf"), ident)
+            )
         conn.execute(sql.SQL("ANALYZE {}").format(ident))
+
+
+def make_table(dsn: str, name: str, rows: int = 3000, seed: int = 0) -> Table:
+    """:func:`load_table`, with what the fault tests compare against afterwards."""
+    load_table(dsn, name, rows, seed)
+    old_index = f"{name}_ivf"
+    with connect(dsn) as conn:
         row = conn.execute(
             "SELECT pg_get_indexdef(%s::regclass)", (sql.Identifier(old_index).as_string(conn),)
         ).fetchone()

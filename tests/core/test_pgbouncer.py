@@ -176,3 +176,34 @@ def test_migrate_through_a_session_pooler_works(
     code, out = faults.run(argv)
     assert code == 0, out
     assert faults.broken(t, final="resume") == []
+
+
+async def test_the_migrate_mode_names_the_pooler_before_its_form(
+    demo_db: Database, tx_bouncer: pgbouncer.Bouncer
+) -> None:
+    """Through a transaction pooler the Migrate mode says why before anyone fills a form
+    (the same line `migrate run` ends with), and the form stays disabled."""
+    from textual.widgets import Button, Static
+
+    from tests.tui.helpers import wait_loaded, wait_until
+    from vecscope.tui.app import VecscopeApp
+    from vecscope.tui.screens.migrate import MigrateScreen
+
+    app = VecscopeApp(ConnectionTarget(dsn=_dsn(tx_bouncer, demo_db)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("f5")
+
+        def refused() -> bool:
+            screen = app.screen
+            return isinstance(screen, MigrateScreen) and screen.board.refused is not None
+
+        await wait_until(pilot, refused, timeout=60)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MigrateScreen) and screen.board.refused is not None
+        assert "transaction pooler" in screen.board.refused
+        assert "--direct-dsn" in screen.board.refused
+        bar = str(screen.query_one("#migrate-bar", Static).render())
+        assert bar.startswith("✗ cannot migrate here: this connection goes through")
+        assert screen.query_one("#plan-go", Button).disabled

@@ -124,16 +124,8 @@ async def test_from_the_indexes_screen(demo_db: Database) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        table = app.screen.query_one(InventoryTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("col:public.articles.embedding"))
-        await pilot.press("e")
-        await wait_until(
-            pilot,
-            lambda: isinstance(app.screen, ExplainScreen) and app.screen.diagnosis is not None,
-        )
-        screen = app.screen
-        assert isinstance(screen, ExplainScreen) and screen.diagnosis is not None
+        screen = await _explain_column(pilot, "public.articles.embedding")
+        assert screen.diagnosis is not None
         assert '"public"."articles"' in screen.query_one("#editor", TextArea).text
         assert screen.diagnosis.findings[0].rule == "no-index"
 
@@ -173,6 +165,23 @@ DOCS = (
 )
 
 
+async def _explain_column(pilot: Pilot[Any], column: str) -> ExplainScreen:
+    """``e`` on ``column`` (``schema.table.column``) in the Indexes screen, then wait for
+    the Explain screen's diagnosis of the query it wrote."""
+    app = pilot.app
+    table = app.screen.query_one(InventoryTable)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(f"col:{column}"))
+    await pilot.press("e")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, ExplainScreen) and app.screen.diagnosis is not None,
+    )
+    screen = app.screen
+    assert isinstance(screen, ExplainScreen) and screen.diagnosis is not None
+    return screen
+
+
 def _detail(app: App[Any]) -> str:
     return str(app.screen.query_one("#node-detail", Static).render())
 
@@ -184,15 +193,7 @@ async def test_e_on_a_column_replaces_the_last_query_everywhere(demo_db: Databas
         await wait_loaded(pilot)
         indexes = app.screen
         table = indexes.query_one(InventoryTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("col:public.doc_chunks.embedding"))
-        await pilot.press("e")
-        await wait_until(
-            pilot,
-            lambda: isinstance(app.screen, ExplainScreen) and app.screen.diagnosis is not None,
-        )
-        screen = app.screen
-        assert isinstance(screen, ExplainScreen)
+        screen = await _explain_column(pilot, "public.doc_chunks.embedding")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "doc_chunks" in _detail(app)
@@ -316,16 +317,8 @@ async def test_e_writes_the_operator_the_application_uses(pgss_demo_db: Database
     app = VecscopeApp(pgss_demo_db.target)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
-        table = app.screen.query_one(InventoryTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("col:public.messages.embedding"))
-        await pilot.press("e")
-        await wait_until(
-            pilot,
-            lambda: isinstance(app.screen, ExplainScreen) and app.screen.diagnosis is not None,
-        )
-        screen = app.screen
-        assert isinstance(screen, ExplainScreen) and screen.diagnosis is not None
+        screen = await _explain_column(pilot, "public.messages.embedding")
+        assert screen.diagnosis is not None
         assert "<=>" in screen.query_one("#editor", TextArea).text
         assert screen.diagnosis.findings[0].rule == "operator-mismatch"
         assert "the operator the application uses" in _verdict(app)

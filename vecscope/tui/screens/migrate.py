@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+import psycopg
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -29,9 +31,10 @@ from vecscope.core.migrate import journal as jn
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.journals import journal_entries
+from vecscope.core.migrate.observe import Phase, look
 from vecscope.core.migrate.preflight import Preflight
 from vecscope.core.migrate.runner import Answers, Hooks, run_step, stops_after
-from vecscope.core.migrate.states import Step, title
+from vecscope.core.migrate.states import Status, Step, title
 from vecscope.tui.context import session_of
 from vecscope.tui.screens.backup_choice import BackupChoiceScreen
 from vecscope.tui.screens.base import VecscopeScreen
@@ -64,8 +67,68 @@ from vecscope.tui.widgets.migrate_views import (
 from vecscope.tui.widgets.plan_form import PlanForm
 
 
+class CatalogSeen(Message):
+    """Where ``mig`` stands in the catalog, read after a rollback ran."""
+
+    def __init__(self, mig: Migration, phase: Phase) -> None:
+        super().__init__()
+        self.mig = mig
+        self.phase = phase
+
+
 class MigrateScreen(VecscopeScreen):
     """The migration wizard; see the module docstring."""
+
+    #: Designed for 80x24 first. Under 100 columns (-narrow) the checklist column is
+    #: narrower and the plan form has one field a row (the panel scrolls; a focused field
+    #: is scrolled into view); from 100 (-wide) two fields a row.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    # These rules belong with the Migrate section of styles/app.tcss; scoped here (so they
+    # win over its older rules for these ids) until they move there.
+    CSS = """
+    MigrateScreen #migrate-left {
+        width: 30%;
+        min-width: 30;
+        max-width: 42;
+    }
+    MigrateScreen #plan-fields {
+        layout: grid;
+        grid-size: 4;
+        grid-columns: auto 1fr auto 1fr;
+        grid-rows: 1;
+        grid-gutter: 0 1;
+        height: auto;
+    }
+    MigrateScreen.-narrow #plan-fields {
+        grid-size: 2;
+        grid-columns: auto 1fr;
+    }
+    MigrateScreen #plan-form .form-label {
+        width: auto;
+        padding: 0;
+    }
+    MigrateScreen #plan-form Input, MigrateScreen #plan-form Select {
+        width: 1fr;
+        min-width: 6;
+        margin: 0;
+    }
+    MigrateScreen #plan-form #plan-source, MigrateScreen #plan-form #plan-rename {
+        column-span: 3;
+        width: 1fr;
+    }
+    MigrateScreen.-narrow #plan-form #plan-source {
+        column-span: 1;
+    }
+    MigrateScreen.-narrow #plan-form #plan-rename,
+    MigrateScreen.-narrow #plan-form #plan-go {
+        column-span: 2;
+    }
+    MigrateScreen #plan-form #plan-go {
+        width: auto;
+        min-width: 8;
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Run step", key_display="⏎/r"),
@@ -98,6 +161,11 @@ class MigrateScreen(VecscopeScreen):
         self.show()
         self.query_one(Checklist).focus()
         self.list_journals(offer=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The journal's folder is shortened to the column's width, which follows the
+        # terminal's (VecscopeScreen's handler runs too: Textual calls each class's).
+        self.call_after_refresh(self.show)
 
     def on_screen_suspend(self) -> None:
         # Another mode now (a modal above this screen suspends it too): the step goes on.
@@ -329,6 +397,12 @@ class MigrateScreen(VecscopeScreen):
         self.query_one(Checklist).select_key(event.key)
         self.show()
 
+    @on(CatalogSeen)
+    def catalog_seen(self, event: CatalogSeen) -> None:
+        if self.board.mig is event.mig:
+            self.board.seen = event.phase
+            self.show()
+
     @on(StepFinished)
     def step_finished(self, event: StepFinished) -> None:
         self.board.results[event.key] = event.result
@@ -427,7 +501,21 @@ class MigrateScreen(VecscopeScreen):
 
         self.post_message(StepStarted(Step.ROLLBACK))
         mig.remove_temporary_files(say)
-        self.post_message(StepFinished(Step.ROLLBACK, mig.rollback(say)))
+        try:
+            done = mig.rollback(say)
+        finally:
+            self._look(mig, say)  # finished or not: what the catalog holds now
+        self.post_message(StepFinished(Step.ROLLBACK, done))
+
+    def _look(self, mig: Migration, say: Callable[[str], None]) -> None:
+        """Read where ``mig`` stands off the catalog (in a thread worker): the checklist
+        shows that after a rollback, not the steps the journal once recorded done."""
+        try:
+            seen = session_of(self.app).run(lambda conn: look(conn, mig.spec))
+        except (VecscopeError, psycopg.Error) as e:
+            say(f"could not read the indexes back from the catalog: {first_line(e)}")
+            return
+        self.post_message(CatalogSeen(mig, seen.phase))
 
     def _leftovers(self) -> tuple[str, ...]:
         result = self.board.results.get(Step.PREFLIGHT)
@@ -496,6 +584,12 @@ class MigrateScreen(VecscopeScreen):
         mig = Migration.open(path, session_of(self.app).target)
         found = mig.reconcile()
         self.post_message(MigrationOpened(mig, mig.results(), found, resumed=True))
+        if mig.status(Step.ROLLBACK) != Status.PENDING:
+
+            def say(text: str) -> None:
+                self.post_message(Said(Step.ROLLBACK, text))
+
+            self._look(mig, say)
 
     # --- showing ---------------------------------------------------------------------
 
@@ -512,7 +606,8 @@ class MigrateScreen(VecscopeScreen):
         checklist = self.query_one(Checklist)
         checklist.show(states(board), notes(board))
         self.query_one("#migrate-bar", Static).update(top_line(board))
-        self.query_one("#journal-path", Static).update(journal_text(board))
+        journal = self.query_one("#journal-path", Static)
+        journal.update(journal_text(board, journal.content_size.width or 40))
         self.query_one(PlanForm).set_locked(board.in_progress() or board.running is not None)
         self.query_one(StepPanel).show(step_view(board, checklist.selected_key))
         self.refresh_bindings()

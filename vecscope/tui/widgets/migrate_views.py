@@ -17,6 +17,7 @@ from vecscope.core.fmt import human_bytes
 from vecscope.core.migrate.backup import BackupRecord
 from vecscope.core.migrate.build import BuildOutcome, BuildProgress
 from vecscope.core.migrate.engine import Migration
+from vecscope.core.migrate.observe import Phase
 from vecscope.core.migrate.plan import MigrationSpec, Statement, describe
 from vecscope.core.migrate.preflight import Preflight
 from vecscope.core.migrate.records import PreflightSummary, StepResult
@@ -56,6 +57,9 @@ class Board:
     plan_error: str | None = None
     #: Why no migration can run on this connection at all (a hot standby, read only).
     refused: str | None = None
+    #: Where the catalog says the migration stands, read after a rollback ran (done or
+    #: not): the checklist shows what the database holds, not what the journal once did.
+    seen: Phase | None = None
 
     @property
     def spec(self) -> MigrationSpec | None:
@@ -70,11 +74,39 @@ class Board:
         self.plan = plan
         self.results, self.logs, self.errors = {}, {}, {}
         self.progress, self.percent = None, 0.0
+        self.seen = None
 
     def status(self, key: Step) -> Status:
         if self.running == key:
             return Status.RUNNING
-        return self.plan.shown_status(key) if self.plan is not None else Status.PENDING
+        if self.plan is None:
+            return Status.PENDING
+        status = self.plan.shown_status(key)
+        if key in self.undone():
+            return Status.PENDING
+        return _IN_EFFECT.get((self.seen, key), status) if self._after_rollback() else status
+
+    def _after_rollback(self) -> bool:
+        """A rollback ran on this migration (finished or not)."""
+        mig = self.mig
+        return mig is not None and (mig.rolled_back or mig.status(Step.ROLLBACK) == Status.FAILED)
+
+    def undone(self) -> frozenset[Step]:
+        """Steps a rollback took back: the journal says they ran, the catalog shows none
+        of what they made (the new index gone, the old one whole again).
+
+        After a finished rollback, without a look at the catalog: the rollback checked the
+        old index is back and the new one gone before it recorded itself done.
+        """
+        mig = self.mig
+        if mig is None or mig.spec.kind == Kind.REINDEX or not self._after_rollback():
+            return frozenset()  # a REINDEX is not undone: the index was rebuilt in place
+        seen = self.seen
+        if seen is None:
+            seen = Phase.BEFORE_BUILD if mig.rolled_back else None
+        gone = _UNDONE.get(seen, ()) if seen is not None else ()
+        ran = (Status.DONE, Status.FAILED, Status.RUNNING)
+        return frozenset(k for k in gone if mig.status(k) in ran)
 
     def blocked(self, key: Step) -> str | None:
         """Why ``key`` cannot run now (the migration decides)."""
@@ -96,6 +128,22 @@ class Board:
         return self.plan.preflight_summary() if self.plan is not None else None
 
 
+#: What a rollback leaves undone, by where the catalog says the migration stands after it.
+_UNDONE: dict[Phase, tuple[Step, ...]] = {
+    Phase.BEFORE_BUILD: (Step.BUILD, Step.VERIFY, Step.CUTOVER),
+    Phase.BUILD_UNFINISHED: (Step.VERIFY, Step.CUTOVER),
+    Phase.BUILT: (Step.CUTOVER,),
+}
+#: After a rollback that stopped half way, what the catalog shows in effect, whatever the
+#: journal says: the new index there but invalid, or valid; the old index half-dropped.
+_IN_EFFECT: dict[tuple[Phase | None, Step], Status] = {
+    (Phase.BUILD_UNFINISHED, Step.BUILD): Status.FAILED,
+    (Phase.BUILT, Step.BUILD): Status.DONE,
+    (Phase.OLD_HALF_DROPPED, Step.BUILD): Status.DONE,
+    (Phase.OLD_HALF_DROPPED, Step.CUTOVER): Status.FAILED,
+}
+
+
 def _note(key: Step, result: StepResult | list[str] | None) -> str:
     if isinstance(result, Preflight):
         failed = len(result.failed)
@@ -114,6 +162,8 @@ def _note(key: Step, result: StepResult | list[str] | None) -> str:
 def notes(board: Board) -> dict[Step, str]:
     """Short notes beside the checklist's steps."""
     out = {key: _note(key, board.results.get(key)) for key in CHECKLIST}
+    for key in board.undone():
+        out[key] = "undone"
     spec = board.spec
     if spec is not None:
         out[Step.PLAN] = f"-> {spec.method}" if spec.kind != Kind.REINDEX else "reindex"
@@ -181,6 +231,8 @@ def _hint(board: Board, key: Step, state: Status) -> Content:
         text = "planning is disabled on this connection: the reason is above"
     elif key == Step.PLAN:
         text = "change a field and press enter (or Plan); tab moves between fields"
+    elif key in board.undone():
+        text = "undone by the rollback: the database is as it was before this step"
     elif state == Status.RUNNING:
         text = (
             "c cancels the build: the server stops it, its invalid index is dropped"

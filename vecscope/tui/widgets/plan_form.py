@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -35,6 +35,28 @@ _NOT_FOR_REINDEX = ("plan-opclass", "plan-name", "plan-rename")
 def _int(box: Input) -> int | None:
     text = box.value.strip()
     return int(text) if text.isdigit() else None
+
+
+class StateCheckbox(Checkbox):
+    """A compact checkbox that says its state: ``[ ] off`` or ``[✓] on``, then the label.
+
+    Textual's checkbox draws the same ``X`` on and off, only coloured differently: on a
+    terminal with few colours an unticked box reads as ticked.
+    """
+
+    def __init__(self, label: str, *, id: str | None = None) -> None:
+        super().__init__(label, id=id, compact=True)
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        if self.value:
+            return Content.assemble("[", ("✓", style), "] on ")
+        return Content.assemble(("[ ] off", "$text-muted"))
+
+    def render(self) -> Content:
+        label = self.label.pad(1, 1).stylize_before(self.get_visual_style("toggle--label"))
+        return Content.assemble(self._button, label)
 
 
 class PlanForm(Vertical):
@@ -72,32 +94,37 @@ class PlanForm(Vertical):
         self.refused: str | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="form-row"):
+        # One grid, label then field, in reading order: two columns (one field a row) on
+        # a narrow panel, four on a wide one (MigrateScreen's CSS places and spans them).
+        with Container(id="plan-fields"):
             yield Label("source", classes="form-label")
             yield Select[str]([], prompt="an index or a column", id="plan-source", compact=True)
             yield Label("method", classes="form-label")
             yield Select[str](
                 METHODS, value="hnsw", allow_blank=False, id="plan-method", compact=True
             )
-        with Horizontal(classes="form-row"):
-            for label, box_id in (("m", "plan-m"), ("ef_construction", "plan-ef")):
+            for label, box_id, hint in (
+                ("m", "plan-m", ""),
+                ("ef_construction", "plan-ef", ""),
+                ("lists", "plan-lists", ""),
+                ("opclass", "plan-opclass", "the source's"),
+                ("new name", "plan-name", "chosen for you"),
+                ("work mem MB", "plan-mwm", "auto"),
+                ("max MB", "plan-memory", "4096"),
+            ):
                 yield Label(label, classes="form-label")
-                yield Input(id=box_id, type="integer", compact=True)
-            yield Label("lists", classes="form-label")
-            yield Input(id="plan-lists", type="integer", compact=True)
-            yield Label("work mem MB", classes="form-label")
-            yield Input(id="plan-mwm", type="integer", placeholder="auto", compact=True)
-            yield Label("max MB", classes="form-label")
-            yield Input(id="plan-memory", type="integer", placeholder="4096", compact=True)
-        with Horizontal(classes="form-row"):
-            yield Label("opclass", classes="form-label")
-            yield Input(id="plan-opclass", compact=True, placeholder="the source's")
-            yield Label("new name", classes="form-label")
-            yield Input(id="plan-name", compact=True, placeholder="chosen for you")
-        with Horizontal(classes="form-row"):
-            yield Checkbox("rename to the old name after cutover", id="plan-rename", compact=True)
+                numeric = box_id not in ("plan-opclass", "plan-name")
+                yield Input(
+                    id=box_id,
+                    type="integer" if numeric else "text",
+                    placeholder=hint,
+                    compact=True,
+                )
+            yield StateCheckbox("rename to old name after cutover", id="plan-rename")
             yield Button("Plan", id="plan-go", variant="primary", compact=True)
-        yield Static(id="plan-error")
+        error = Static(id="plan-error")
+        error.display = False  # until there is an error to show
+        yield error
 
     def on_mount(self) -> None:
         self._method_changed("hnsw")
@@ -119,7 +146,7 @@ class PlanForm(Vertical):
     def read_inventory(self) -> None:
         session = session_of(self.app)
         inventory = session.inventory()
-        refused = session.run(lambda conn: refusal(conn, inventory))
+        refused = session.run(lambda conn: refusal(conn, inventory, session.target))
         if not get_current_worker().is_cancelled:
             self.post_message(self._InventoryRead(inventory, refused))
 
@@ -188,7 +215,7 @@ class PlanForm(Vertical):
     def make_plan(self, choice: PlanChoice) -> None:
         session = session_of(self.app)
         inventory = session.inventory()
-        refused = session.run(lambda conn: refusal(conn, inventory))
+        refused = session.run(lambda conn: refusal(conn, inventory, session.target))
         self.post_message(self._InventoryRead(inventory, refused))
         try:
             spec, error = (choice.spec(inventory), "") if refused is None else (None, refused)
@@ -212,9 +239,11 @@ class PlanForm(Vertical):
         self.show_error(error)
 
     def show_error(self, message: str | None) -> None:
-        self.query_one("#plan-error", Static).update(
+        error = self.query_one("#plan-error", Static)
+        error.update(
             Content.assemble(("✗ ", "$error bold"), (message, "$error")) if message else ""
         )
+        error.display = bool(message)  # no blank line under the fields
 
     def set_locked(self, locked: bool) -> None:
         """A started migration keeps its plan: the fields are read only until it ends."""
