@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from vecscope.core.connection import ConnectionTarget, connected
 from vecscope.core.errors import BadInputError
 from vecscope.core.fmt import table
+from vecscope.core.lab.filtered import EXACT, settings_label
 from vecscope.core.lab.measure import Knob, Measurement, default_values, knob_for
 from vecscope.core.lab.sampling import QuerySet
 from vecscope.core.lab.session import (
@@ -48,11 +49,25 @@ def _row(m: Measurement) -> dict[str, Any]:
         "p99_ms": round(m.p99_ms, 3),
         "qps": round(m.qps, 1),
         "recall": round(m.recall, 4),
+        "recall_ci95": [round(m.recall_low, 4), round(m.recall_high, 4)],
+        "rows_returned_mean": round(m.returned_mean, 2),
+        "short_share": round(m.short_share, 4),
+        "plan": m.plan,
         "index": m.index,
         "queries": m.queries,
         "k": m.k,
         "concurrency": m.concurrency,
     }
+
+
+def _apply(settings: dict[str, str]) -> str:
+    """The SQL that applies ``settings``; the exact plan is for the query alone."""
+    if settings == EXACT:
+        return (
+            "the exact plan: SET LOCAL enable_indexscan = off in the query's transaction "
+            "(a B-tree on the filter keeps it fast)."
+        )
+    return " ".join(f"SET {k} = {v};" for k, v in settings.items())
 
 
 def _settings_of(measurements: tuple[Measurement, ...], i: int | None) -> dict[str, str] | None:
@@ -114,8 +129,17 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
             memory_budget=args.memory_budget * 1024 * 1024,
             check=check,
             sampled=sampled,
+            where=args.where,
         )
+        fixes = lab.fixes(conn) if args.where else []
+        share = lab.selectivity(conn) if args.where else None
     target, queries, gt, knob = lab.target, lab.queries, lab.gt, lab.knob
+    filtered = queries.filter is not None
+    # The knob alone names a plain sweep's settings; a filtered one's need every setting.
+
+    def label(settings: dict[str, str]) -> str:
+        return settings_label(settings) if filtered else f"{knob}={settings[knob]}"
+
     result = lab.sweep(
         lab.grid(values),
         k=args.k,
@@ -123,7 +147,8 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
         target_recall=args.target_recall,
         target_latency_ms=latency,
         on_result=lambda m: print(
-            f"  {knob} = {m.settings[knob]}: recall {m.recall:.3f}, p50 {m.p50_ms:.2f} ms",
+            f"  {label(m.settings)}: recall {m.recall:.3f}, p50 {m.p50_ms:.2f} ms"
+            + (f", {m.returned_mean:.1f} rows" if filtered else ""),
             file=sys.stderr,
             flush=True,
         ),
@@ -149,47 +174,63 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
         "nearest": _settings_of(result.measurements, verdict.nearest),
         "best_within_latency": _settings_of(result.measurements, verdict.within_latency),
         "verdict": unmet,
+        "where": queries.filter.text if queries.filter else None,
+        "filter_selectivity": round(share, 5) if share is not None else None,
+        "structural_fixes": [{"why": f.why, "sql": f.sql} for f in fixes],
     }
     if args.json:
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
         out.write(
             f"{target.label}  k={args.k}  {queries.source}  concurrency="
-            f"{concurrency}\nground truth: {gt.method} ({gt.seconds:.2f} s)\n\n"
+            f"{concurrency}\nground truth: {gt.method} ({gt.seconds:.2f} s)\n"
         )
+        if share is not None:
+            out.write(f"the hottest filter matches {share:.2%} of the rows\n")
+        out.write("\n")
         rows = []
         for i, m in enumerate(result.measurements):
             mark = ("★" if i in result.pareto else "") + (" ← recommended" if i == rec else "")
             if latency is not None and m.p50_ms > latency:
                 mark += f" p50 over {latency:g} ms"
-            rows.append(
-                [
-                    f"{knob}={m.settings[knob]}",
-                    m.index or "Seq Scan",
-                    f"{m.p50_ms:.2f}",
-                    f"{m.p95_ms:.2f}",
-                    f"{m.p99_ms:.2f}",
-                    f"{m.qps:,.0f}",
-                    f"{m.recall:.3f}",
-                    mark,
-                ]
-            )
-        out.write(
-            table(
-                ["setting", "index", "p50 ms", "p95 ms", "p99 ms", "qps", f"recall@{args.k}", ""],
-                rows,
-            )
-            + "\n\n"
-        )
+            cells = [
+                label(m.settings),
+                m.index or "Seq Scan",
+                f"{m.p50_ms:.2f}",
+                f"{m.p95_ms:.2f}",
+                f"{m.p99_ms:.2f}",
+                f"{m.qps:,.0f}",
+                f"{m.recall:.3f} ({m.recall_low:.2f}-{m.recall_high:.2f})",
+            ]
+            if filtered:
+                cells[1] = m.plan
+                cells += [f"{m.returned_mean:.1f}", f"{m.short_share:.0%}"]
+            rows.append([*cells, mark])
+        head = ["setting", "plan" if filtered else "index", "p50 ms", "p95 ms", "p99 ms", "qps"]
+        head.append(f"recall@{args.k} (95% CI)")
+        if filtered:
+            head += ["rows", "short"]
+        out.write(table([*head, ""], rows) + "\n\n")
         if rec is None:
             out.write(f"{unmet}\n")
         else:
             m = result.measurements[rec]
             within = f" <= {latency:g} ms" if latency is not None else ""
             out.write(
-                f"Recommendation: SET {knob} = {m.settings[knob]};  (recall "
-                f"{m.recall:.3f} >= {args.target_recall}, p50 {m.p50_ms:.2f} ms{within})\n"
+                f"Recommendation: {_apply(m.settings)}  (recall {m.recall:.3f}, 95% CI "
+                f"{m.recall_low:.3f}-{m.recall_high:.3f} >= {args.target_recall}"
+                + (f", {m.returned_mean:.1f} rows of {args.k}" if filtered else "")
+                + f", p50 {m.p50_ms:.2f} ms{within})\n"
             )
+        if fixes:
+            out.write("\nStructural fixes (measure before building them in production):\n")
+            for f in fixes:
+                out.write(f"  {f.why}:\n    {f.sql}\n")
         out.write("★ Pareto front: no other setting is both faster and more accurate.\n")
+        if filtered:
+            out.write(
+                "rows: rows returned per query on average; short: queries that returned "
+                "fewer rows than exist for them (k, or fewer under the filter).\n"
+            )
 
     return 0 if rec is not None else 3

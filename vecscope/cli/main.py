@@ -26,6 +26,7 @@ from vecscope.core.fmt import human_bytes, human_count, params_text, table
 from vecscope.core.lab import defaults as lab_defaults
 from vecscope.core.models import Inventory
 from vecscope.core.redaction import dsn_secrets
+from vecscope.core.statusline import StatusLine
 
 #: Commands that open the TUI; everything else runs headless.
 TUI_COMMANDS = frozenset({"tui", "demo", "live", "replay"})
@@ -228,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     b.add_argument("--operator", help="distance operator (default: the index's)")
     b.add_argument(
+        "--where", metavar="CONDITION",
+        help="the application's filter, e.g. 'tenant_id = {tenant_id}' ({col}: each query "
+        "row's own value) or 'tenant_id = 7'; recall, rows returned and plans are measured "
+        "under it, with iterative scans and an exact plan in the sweep",
+    )  # fmt: skip
+    b.add_argument(
         "--ground-truth",
         choices=["auto", "faiss", "postgres"],
         default="auto",
@@ -365,12 +372,15 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "workload" and _connection_given(args):
         # A database named with the connection flags: the demo tables are there already.
         return _demo_workload(args, target_from(args).conninfo())
-    server = demo_server.up(
-        data_dir,
-        rows=args.rows,
-        reset=args.reset,
-        progress=lambda m: print(m, file=sys.stderr, flush=True),
-    )
+    # Each step a line on stderr; between them, how far the seeding is (rows, builds).
+    with StatusLine(sys.stderr, show_after_s=0) as status:
+        server = demo_server.up(
+            data_dir,
+            rows=args.rows,
+            reset=args.reset,
+            progress=status.line,
+            on_progress=lambda p: status.update(p.text()),
+        )
     out.write(server.uri(demo_server.DEMO_DB) + "\n")
     if args.action == "workload":
         return _demo_workload(args, server.conninfo(demo_server.DEMO_DB))

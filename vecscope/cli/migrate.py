@@ -34,6 +34,7 @@ from vecscope.core.migrate.refusal import refusal
 from vecscope.core.migrate.render import partitioned_names, rollback_statements, steps
 from vecscope.core.migrate.states import BACKUP_KINDS, Kind, Step
 from vecscope.core.migrate.verify import Verification
+from vecscope.core.statusline import StatusLine
 
 EXIT_UNVERIFIED = 3
 
@@ -234,7 +235,11 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                         "preflight failed: " + "; ".join(c.title for c in result.failed)
                     )
             elif step == Step.BACKUP:
-                rec = mig.backup_as_planned()
+                # The dump's progress on stderr (stdout may be a --json document).
+                with StatusLine(sys.stderr) as status:
+                    rec = mig.backup_as_planned(
+                        on_progress=None if quiet else lambda p: status.update(f"  {p.text()}")
+                    )
                 say(
                     f"{rec.kind} backup {rec.path or rec.identifier} "
                     f"({human_bytes(rec.bytes) if rec.bytes else 'confirmed'}"

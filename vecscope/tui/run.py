@@ -14,6 +14,7 @@ from vecscope.core.demo import server as demo_server
 from vecscope.core.errors import BadInputError
 from vecscope.core.live.recording import check_new_recording
 from vecscope.core.live.session import check_interval
+from vecscope.core.statusline import StatusLine
 from vecscope.tui.context import LiveOptions
 
 
@@ -54,12 +55,15 @@ def open_demo(
     """Start and seed the embedded demo server, open the app on it; quitting stops the
     server when this process started it."""
     check_faiss_dir(faiss_dir)
-    server = demo_server.up(
-        data_dir or demo_server.default_data_dir(),
-        rows=rows,
-        reset=reset,
-        progress=lambda m: print(m, file=sys.stderr, flush=True),
-    )
+    # Seeding happens before the screen: each step a line on stderr, how far between them.
+    with StatusLine(sys.stderr, show_after_s=0) as status:
+        server = demo_server.up(
+            data_dir or demo_server.default_data_dir(),
+            rows=rows,
+            reset=reset,
+            progress=status.line,
+            on_progress=lambda p: status.update(p.text()),
+        )
     try:
         return open_app(
             ConnectionTarget(dsn=server.conninfo(demo_server.DEMO_DB)), faiss_dir=faiss_dir

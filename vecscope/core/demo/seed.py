@@ -12,6 +12,9 @@ Built deterministically (fixed seeds) so every figure on it can be compared run 
 * ``public.atoms``, small enough that a Seq Scan is right;
 * ``search."Product Embeddings"``, whose names need quoting everywhere, with the INVALID
   leftover of a real ``CREATE INDEX CONCURRENTLY`` cancelled while it waited.
+
+Besides its one line per step, the seed reports how far it is (the rows of the table
+loading, the index builds running) as :class:`~core.demo.progress.SeedProgress` records.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from vecscope.core import db
+from vecscope.core.demo import progress as sp
 from vecscope.core.demo.embeddings import Matrix, sample, topic_model
 from vecscope.core.demo.server import DEFAULT_ROWS, Progress
 from vecscope.core.errors import EmbeddedServerError
 from vecscope.core.pgvector import has_feature
 
 SEED = 20251027
+PRODUCTS = 'search."Product Embeddings"'
 #: Extensions created in the demo database where available.
 CONTRIB = ("pg_stat_statements", "pg_buffercache")
 
@@ -154,20 +159,31 @@ def _texts(topics: np.ndarray, rng: np.random.Generator) -> list[str]:
     return [" ".join(row).capitalize() + "." for row in parts.tolist()]
 
 
+#: Rows sent between two looks at the clock while a table loads.
+_ROWS_PER_LOOK = 500
+
+
 def _copy(
     conn: psycopg.Connection[TupleRow],
     table: sql.Composable,
     columns: list[str],
     types: list[str],
     rows: list[tuple[object, ...]],
+    tracker: sp.Tracker,
+    name: str,
 ) -> None:
     stmt = db.statement(
         "demo_copy", table=table, columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
+    tracker.table(name, sp.LOADING, len(rows))
     with conn.cursor() as cur, cur.copy(stmt) as copy:
         copy.set_types(types)
-        for row in rows:
+        for i, row in enumerate(rows, 1):
             copy.write_row(row)
+            if i % _ROWS_PER_LOOK == 0 and tracker.active:
+                tracker.rows(i)
+    tracker.rows(len(rows), force=True)
+    tracker.table(name, sp.PACKING, len(rows))
     # PostgreSQL 16+ extends a table being loaded by several pages at a time, so the
     # empty pages left at its end vary from run to run (a snapshot test saw `messages`
     # at 500 pages once, 512 otherwise). A rewrite packs the rows: the same size and
@@ -243,8 +259,9 @@ class _Builds:
     server builds while this process generates and loads the next table (the seed's two
     halves, numpy and the server, then run side by side instead of in turn)."""
 
-    def __init__(self, dsn: str, step: Progress) -> None:
+    def __init__(self, dsn: str, step: Progress, tracker: sp.Tracker) -> None:
         self._conn = psycopg.connect(dsn, autocommit=True)
+        self._tracker = tracker
         # This session only: build indexes the way a careful DBA would, without parallel
         # workers (two build sessions and the seed's own process keep the cores busy).
         db.execute(self._conn, "demo_build_memory")
@@ -257,6 +274,7 @@ class _Builds:
 
     def add(self, label: str, statement: str) -> None:
         """Queue the build ``core/sql/<statement>.sql``, announced as ``label`` once built."""
+        self._tracker.queued(1)
         self._queue.put((label, statement))
 
     def _run(self) -> None:
@@ -265,11 +283,15 @@ class _Builds:
                 continue  # drain: the first failure is the one reported
             label, statement = item
             started = time.monotonic()
+            pid = self._conn.info.backend_pid
+            self._tracker.build_started(pid, label)
             try:
                 db.execute(self._conn, statement)
             except BaseException as e:  # noqa: BLE001 - handed to the seeding thread
                 self._failure = e
                 continue
+            finally:
+                self._tracker.build_done(pid)
             self._step(f"{label} built in {time.monotonic() - started:.1f}s")
 
     def wait(self) -> None:
@@ -289,27 +311,53 @@ class _Builds:
         self._conn.close()
 
 
-def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None:
+def seed(
+    dsn: str,
+    rows: int = DEFAULT_ROWS,
+    progress: Progress = print,
+    *,
+    on_progress: sp.OnProgress | None = None,
+    report_s: float = sp.REPORT_S,
+) -> None:
     """Create and fill the demo tables in the (empty) database at ``dsn``.
 
     Args:
         dsn: Connection string of a fresh database (a superuser, as on the embedded server).
         rows: doc_chunks rows; the other tables scale from it.
         progress: Called with one line per step.
+        on_progress: Called (from this thread and the build sessions' threads, one call at
+            a time) with a :class:`~core.demo.progress.SeedProgress` at each change of
+            phase and, in between, at most every ``report_s`` seconds.
+        report_s: See ``on_progress`` (0: every 500 rows and every look at the builds).
     """
     sizes = DemoSizes.scaled(rows)
     started = time.monotonic()
+    tracker = sp.Tracker(on_progress, report_s, started)
 
     def step(msg: str) -> None:
         progress(f"[{time.monotonic() - started:5.1f}s] {msg}")
 
+    watcher = sp.BuildWatcher(dsn, tracker)
+    if tracker.active:
+        watcher.start()
+    try:
+        _seed(dsn, sizes, step, tracker)
+    finally:
+        if watcher.is_alive():
+            watcher.stop()
+    tracker.phase(sp.DONE)
+    step("demo database ready")
+
+
+def _seed(dsn: str, sizes: DemoSizes, step: Progress, tracker: sp.Tracker) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         db.execute(conn, "demo_vector_extension")
         # Two build sessions: messages' HNSW graph (the longest build) on one, the others
         # on the second, so neither waits for the other.
-        builds = (_Builds(dsn, step), _Builds(dsn, step))
+        builds = (_Builds(dsn, step, tracker), _Builds(dsn, step, tracker))
         try:
-            _load(conn, dsn, sizes, builds, step)
+            _load(conn, dsn, sizes, builds, step, tracker)
+            tracker.phase(sp.WAITING)
             for b in builds:
                 b.wait()
         except BaseException:
@@ -319,8 +367,8 @@ def seed(dsn: str, rows: int = DEFAULT_ROWS, progress: Progress = print) -> None
         # VACUUM as well: it writes each table's free-space and visibility maps now, so
         # sizes do not change later when autovacuum gets to the freshly loaded tables.
         step("VACUUM (ANALYZE)")
+        tracker.phase(sp.VACUUM)
         db.execute(conn, "demo_vacuum_analyze")
-    step("demo database ready")
 
 
 def _load(
@@ -329,6 +377,7 @@ def _load(
     sizes: DemoSizes,
     sessions: tuple[_Builds, _Builds],
     step: Progress,
+    tracker: sp.Tracker,
 ) -> None:
     """Create and fill the tables; their vector indexes are built by ``sessions``."""
     long_builds, builds = sessions
@@ -343,6 +392,7 @@ def _load(
 
     # messages first: its HNSW build is the longest, and starts as soon as it is loaded.
     step(f"messages: {sizes.messages:,} rows, HNSW on vector_l2_ops (app queries <=>)")
+    tracker.table("messages", sp.GENERATING, sizes.messages)
     db.execute(conn, "demo_messages_table")
     vecs, topics = _vectors(sizes.messages, 2)
     rng = _rng(2)
@@ -366,10 +416,13 @@ def _load(
             )
             for i in range(sizes.messages)
         ],
+        tracker,
+        "messages",
     )
     long_builds.add("messages: HNSW index (vector_l2_ops)", "demo_messages_index")
 
     step(f"doc_chunks: {sizes.doc_chunks:,} clustered 384-d embeddings")
+    tracker.table("doc_chunks", sp.GENERATING, sizes.doc_chunks)
     db.execute(conn, "demo_doc_chunks_table")
     vecs, topics = _vectors(sizes.doc_chunks, 1)
     rng = _rng(1)
@@ -381,6 +434,8 @@ def _load(
         ["id", "tenant_id", "text", "embedding"],
         ["int8", "text", "text", "vector"],
         [(i + 1, tenants[i], texts[i], vecs[i]) for i in range(sizes.doc_chunks)],
+        tracker,
+        "doc_chunks",
     )
     db.execute(conn, "demo_doc_chunks_tenant_index")
     builds.add(
@@ -388,6 +443,7 @@ def _load(
     )
 
     step(f"articles: {sizes.articles:,} rows, no vector index")
+    tracker.table("articles", sp.GENERATING, sizes.articles)
     db.execute(conn, "demo_articles_table")
     vecs, topics = _vectors(sizes.articles, 3)
     texts = _texts(topics, _rng(3))
@@ -400,11 +456,14 @@ def _load(
             (i + 1, f"https://news.example/a/{i + 1}", texts[i], vecs[i])
             for i in range(sizes.articles)
         ],
+        tracker,
+        "articles",
     )
 
-    _load_events(conn, sizes.events, builds, step)
+    _load_events(conn, sizes.events, builds, step, tracker)
 
     step(f"atoms: {sizes.atoms} rows with an HNSW index (a Seq Scan is right here)")
+    tracker.table("atoms", sp.GENERATING, sizes.atoms)
     db.execute(conn, "demo_atoms_table")
     vecs, topics = _vectors(sizes.atoms, 4)
     texts = _texts(topics, _rng(4))
@@ -414,10 +473,13 @@ def _load(
         ["id", "title", "embedding"],
         ["int8", "text", "vector"],
         [(i + 1, texts[i], vecs[i]) for i in range(sizes.atoms)],
+        tracker,
+        "atoms",
     )
     builds.add("atoms: HNSW index (vector_cosine_ops)", "demo_atoms_index")
 
     step(f'search."Product Embeddings": {sizes.products:,} rows, names that need quoting')
+    tracker.table(PRODUCTS, sp.GENERATING, sizes.products)
     db.execute(conn, "demo_search_schema")
     db.execute(conn, "demo_products_table")
     vecs, _ = _vectors(sizes.products, 5)
@@ -427,9 +489,12 @@ def _load(
         ["Product ID", "SKU", "Embedding"],
         ["int8", "text", "vector"],
         [(i + 1, f"SKU-{i + 1:06d}", vecs[i]) for i in range(sizes.products)],
+        tracker,
+        PRODUCTS,
     )
     # Now, while the background builds work on other tables (they would hold it up).
     step('search."Product Embeddings": a concurrent build that fails for real')
+    tracker.table(PRODUCTS, "a concurrent build that fails for real", sizes.products)
     _fail_concurrent_build(dsn, step)
     builds.add('search."Product Embeddings": HNSW index (vector_ip_ops)', "demo_products_index")
     if has_feature(version, "halfvec"):
@@ -446,11 +511,12 @@ _KINDS = ("search", "view", "click", "purchase", "support")
 
 
 def _load_events(
-    conn: psycopg.Connection[TupleRow], n: int, builds: _Builds, step: Progress
+    conn: psycopg.Connection[TupleRow], n: int, builds: _Builds, step: Progress, tracker: sp.Tracker
 ) -> None:
     """``public.events``: ``n`` rows over four monthly partitions (ids 1..n in time
     order), with an IVFFlat index on the partitioned table."""
     step(f"events: {n:,} rows in {len(EVENT_MONTHS)} monthly partitions, IVFFlat on the parent")
+    tracker.table("events", sp.GENERATING, n)
     db.execute(conn, "demo_events_table")
     per = -(-n // len(EVENT_MONTHS))
     for m, month in enumerate(EVENT_MONTHS):
@@ -486,5 +552,7 @@ def _load_events(
             )
             for i in range(n)
         ],
+        tracker,
+        "events",
     )
     builds.add("events: IVFFlat index on the partitioned table (lists = 20)", "demo_events_index")

@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 import psycopg
@@ -19,6 +20,9 @@ from psycopg import sql
 from vecscope.core import db, embedded
 from vecscope.core.embedded import EmbeddedServer
 from vecscope.core.errors import BadInputError, EmbeddedServerError
+
+if TYPE_CHECKING:
+    from vecscope.core.demo.progress import OnProgress
 
 __all__ = ["DEFAULT_ROWS", "DEMO_DB", "MISMATCH_QUERY", "default_data_dir", "down", "status", "up"]
 
@@ -50,7 +54,12 @@ def _state(data_dir: Path) -> dict[str, object]:
 
 
 def up(
-    data_dir: Path, *, rows: int | None = None, reset: bool = False, progress: Progress = print
+    data_dir: Path,
+    *,
+    rows: int | None = None,
+    reset: bool = False,
+    progress: Progress = print,
+    on_progress: OnProgress | None = None,
 ) -> EmbeddedServer:
     """Start the embedded server and make sure the demo database is seeded.
 
@@ -59,6 +68,8 @@ def up(
         rows: doc_chunks rows (``None``: the recorded value, or the default).
         reset: Drop and re-seed even when seeded data exists.
         progress: Receives one line per step.
+        on_progress: Receives how far the seeding is, about once a second (see
+            :func:`core.demo.seed.seed`).
     """
     data_dir = data_dir.expanduser().resolve()
     seeded_rows = _state(data_dir).get("rows")
@@ -85,7 +96,7 @@ def up(
     progress(f"embedded PostgreSQL in {pgdata}")
     server = embedded.start(pgdata)
     try:
-        _ensure_seeded(server, data_dir, rows, reset, progress)
+        _ensure_seeded(server, data_dir, rows, reset, progress, on_progress)
     except BaseException:
         server.stop()
         raise
@@ -93,7 +104,12 @@ def up(
 
 
 def _ensure_seeded(
-    server: EmbeddedServer, data_dir: Path, rows: int | None, reset: bool, progress: Progress
+    server: EmbeddedServer,
+    data_dir: Path,
+    rows: int | None,
+    reset: bool,
+    progress: Progress,
+    on_progress: OnProgress | None = None,
 ) -> None:
     state = _state(data_dir)
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
@@ -121,7 +137,7 @@ def _ensure_seeded(
 
     started = time.monotonic()
     try:
-        seed(server.conninfo(DEMO_DB), rows, progress)
+        seed(server.conninfo(DEMO_DB), rows, progress, on_progress=on_progress)
     except psycopg.Error as e:
         raise EmbeddedServerError(f"seeding the demo failed: {e}") from e
     (data_dir / STATE_FILE).write_text(

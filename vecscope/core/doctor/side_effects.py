@@ -193,7 +193,9 @@ def _read_calls(
     return calls, by_view
 
 
-def refuse_side_effects(conn: psycopg.Connection[TupleRow], statement: str) -> None:
+def refuse_side_effects(
+    conn: psycopg.Connection[TupleRow], statement: str, refused: str = _REFUSED
+) -> None:
     """Raise unless executing ``statement`` can change nothing outside its transaction.
 
     Runs the plain EXPLAIN of ``statement`` (which executes nothing) and catalog lookups:
@@ -202,6 +204,8 @@ def refuse_side_effects(conn: psycopg.Connection[TupleRow], statement: str) -> N
     Args:
         conn: A connection inside the EXPLAIN's transaction.
         statement: One read-only statement, parameters already filled in.
+        refused: The message, with ``{}`` for what was found (the default speaks of
+            EXPLAIN ANALYZE).
 
     Raises:
         BadInputError: the statement calls a volatile function (but those of
@@ -225,6 +229,4 @@ def refuse_side_effects(conn: psycopg.Connection[TupleRow], statement: str) -> N
     views = [v for v, own in by_view.items() if any(n == first for _, n in own.functions)]
     where = f" (called by view {views[0]})" if views else ""
     verb = "is" if len(volatile) == 1 else "are"
-    raise BadInputError(
-        _REFUSED.format(f"{names}{where} {verb} volatile and may have side effects")
-    )
+    raise BadInputError(refused.format(f"{names}{where} {verb} volatile and may have side effects"))

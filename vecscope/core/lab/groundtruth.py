@@ -31,6 +31,7 @@ from psycopg import sql
 
 from vecscope.core import db
 from vecscope.core.errors import BadInputError
+from vecscope.core.lab.filters import group_queries
 from vecscope.core.lab.sampling import QuerySet
 from vecscope.core.lab.target import Conn, LabTarget
 from vecscope.core.recovery_conflicts import retry_recovery_conflicts
@@ -211,6 +212,144 @@ def _postgres_truth(
     return ids, dist
 
 
+def _filtered_truth(
+    conn: Conn,
+    target: LabTarget,
+    queries: QuerySet,
+    want: int,
+    retried: Callable[[psycopg.Error], None],
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The exact top ``want`` of each query among the rows its filter matches.
+
+    Where the vectors fit ``memory_budget`` they are read once (binary COPY), and each
+    distinct filter (each tenant, say) reads only the keys it matches: faiss then
+    searches that subset for every query sharing the filter. Otherwise each distinct
+    filter reads its rows; operators faiss has no metric for get PostgreSQL's own exact
+    scans. A filter matching fewer than ``want`` rows leaves the rest of the row as
+    -1 / +inf: those queries can find no more.
+    """
+    assert queries.filter is not None and queries.filter_values is not None
+    register_vector(conn)
+    ids = np.full((len(queries), want), -1, dtype=np.int64)
+    dist = np.full((len(queries), want), np.inf, dtype=np.float64)
+    op = target.operator
+    names = {
+        "key": sql.Identifier(target.key),
+        "column": sql.Identifier(target.column),
+        "table": sql.Identifier(target.schema, target.table),
+        "filter": queries.filter.composed(),
+    }
+    if op in FAISS_OPERATORS and _fits(target, memory_budget):
+        return _subset_truth(conn, target, queries, want, retried, names)
+    rows_stmt = db.statement("lab_filtered_rows", **names)
+    exact_stmt = db.statement(
+        "lab_knn_filtered", operator=sql.SQL(op), limit=sql.SQL("%(limit)s"), **names
+    )
+    for values, members in group_queries(queries.filter_values).items():
+        params = queries.filter.params(values)
+        if op in FAISS_OPERATORS:
+
+            def read(params: dict[str, Any] = params) -> list[tuple[Any, ...]]:
+                # Any index may find the rows (a B-tree on the filter is exact).
+                with conn.pipeline(), conn.transaction():
+                    db.execute(conn, "lab_no_timeout")
+                    cur = conn.execute(rows_stmt, params)
+                return cur.fetchall()
+
+            rows = retry_recovery_conflicts(conn, read, retried=retried)
+            if not rows:
+                continue
+            keys = np.array([r[0] for r in rows], dtype=np.int64)
+            base = np.array([_vector(r[1]) for r in rows], dtype=np.float32)
+            q = np.ascontiguousarray(queries.vectors[members], dtype=np.float32)
+            if op == "<=>":
+                q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(
+                    np.float32
+                )
+            n = min(want, len(keys))
+            pos, d = _search(q, base, op, n)
+            ids[members, :n] = keys[pos]
+            dist[members, :n] = d
+            continue
+        for i in members:
+
+            def exact(i: int = i, params: dict[str, Any] = params) -> list[tuple[Any, ...]]:
+                with conn.pipeline(), conn.transaction():
+                    db.execute(conn, "lab_exact_settings")
+                    cur = conn.execute(
+                        exact_stmt, {"q": queries.vectors[i], "limit": want, **params}
+                    )
+                return cur.fetchall()
+
+            found = retry_recovery_conflicts(conn, exact, retried=retried)
+            ids[i, : len(found)] = [r[0] for r in found]
+            dist[i, : len(found)] = [r[1] for r in found]
+    return ids, dist
+
+
+def _subset_truth(
+    conn: Conn,
+    target: LabTarget,
+    queries: QuerySet,
+    want: int,
+    retried: Callable[[psycopg.Error], None],
+    names: dict[str, sql.Composable],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """:func:`_filtered_truth` with every vector in memory: one COPY, keys per filter."""
+    assert queries.filter is not None and queries.filter_values is not None
+    op = target.operator
+
+    def read_all() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        with conn.transaction():
+            db.execute(conn, "lab_no_timeout")
+            return fetch_vectors(
+                conn, target.schema, target.table, target.column, target.key, target.dims
+            )
+
+    keys, base = retry_recovery_conflicts(conn, read_all, retried=retried)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    keys_stmt = db.statement("lab_filtered_keys", **names)
+    ids = np.full((len(queries), want), -1, dtype=np.int64)
+    dist = np.full((len(queries), want), np.inf, dtype=np.float64)
+    q_all = np.ascontiguousarray(queries.vectors, dtype=np.float32)
+    if op == "<=>":
+        q_all = (q_all / np.maximum(np.linalg.norm(q_all, axis=1, keepdims=True), 1e-30)).astype(
+            np.float32
+        )
+    for values, members in group_queries(queries.filter_values).items():
+        params = queries.filter.params(values)
+
+        def matching(params: dict[str, Any] = params) -> list[tuple[Any, ...]]:
+            with conn.pipeline(), conn.transaction():
+                db.execute(conn, "lab_no_timeout")
+                cur = conn.execute(keys_stmt, params)
+            return cur.fetchall()
+
+        wanted = np.array([r[0] for r in retry_recovery_conflicts(conn, matching, retried=retried)])
+        if wanted.size == 0:
+            continue
+        at = np.searchsorted(sorted_keys, wanted)
+        at = at[
+            (at < sorted_keys.size) & (sorted_keys[np.minimum(at, sorted_keys.size - 1)] == wanted)
+        ]
+        if at.size == 0:
+            continue  # rows written since the COPY
+        rows = order[at]
+        subset = base[rows]  # a copy: _search may normalise it in place
+        n = min(want, subset.shape[0])
+        pos, d = _search(q_all[members], subset, op, n)
+        ids[members, :n] = keys[rows][pos]
+        dist[members, :n] = d
+    return ids, dist
+
+
+def _vector(value: object) -> npt.NDArray[np.float32]:
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
+
+
 def ground_truth(
     conn: Conn,
     target: LabTarget,
@@ -229,7 +368,7 @@ def ground_truth(
     """
     if k < 1:
         raise BadInputError("k must be at least 1")
-    if k + (1 if queries.self_ids is not None else 0) > target.rows:
+    if queries.filter is None and k + (1 if queries.self_ids is not None else 0) > target.rows:
         raise BadInputError(f"k = {k} is larger than the {target.rows} vectors in the table")
     want = k + (1 if queries.self_ids is not None else 0)
     if method is None:
@@ -254,7 +393,11 @@ def ground_truth(
     started = time.perf_counter()
     conflicts: list[psycopg.Error] = []
     with db.mapped_errors("ground truth", conn):
-        if method == TruthMethod.FAISS:
+        if queries.filter is not None:
+            ids, dist = _filtered_truth(
+                conn, target, queries, want, conflicts.append, memory_budget
+            )
+        elif method == TruthMethod.FAISS:
             ids, dist = _faiss_truth(conn, target, queries, want, conflicts.append, memory_budget)
         else:
             ids, dist = _postgres_truth(conn, target, queries, want, conflicts.append)

@@ -14,9 +14,11 @@ import contextlib
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +29,7 @@ from psycopg import sql
 from vecscope.core import db
 from vecscope.core.connection import ConnectionTarget, connect, pooling_of
 from vecscope.core.errors import BadInputError, ConnectError, QueryError, first_line
+from vecscope.core.lab.filters import RowFilter
 from vecscope.core.lab.groundtruth import (
     DEFAULT_MEMORY_BUDGET,
     GroundTruth,
@@ -37,9 +40,11 @@ from vecscope.core.lab.sampling import QuerySet, load_queries, sample_queries
 from vecscope.core.lab.stats import (
     Percentiles,
     Recommendation,
+    bootstrap_ci,
+    expected_rows,
     pareto_front,
     percentiles,
-    recall_at_k,
+    recall_each,
     recommend,
 )
 from vecscope.core.lab.target import Conn, LabTarget, make_target, resolve_target
@@ -99,6 +104,24 @@ class Measurement:
     recall: float
     index: str | None
     latencies_ms: npt.NDArray[np.float64] = field(repr=False, compare=False)
+    #: The 95% confidence interval of the recall (bootstrap over the queries).
+    recall_low: float = float("nan")
+    recall_high: float = float("nan")
+    #: Rows returned per query, on average, and the share of queries that returned fewer
+    #: rows than they could (k, or what their filter matches): the *shortfall*.
+    returned_mean: float = float("nan")
+    short_share: float = 0.0
+    #: How the plan served the query (see :func:`serving_plan`).
+    plan: str = ""
+
+    @property
+    def judged_recall(self) -> float:
+        """The recall a target is held against: the interval's low end, and none at all
+        when more than :data:`SHORT_TOLERANCE` of the queries come back short."""
+        if self.short_share > SHORT_TOLERANCE:
+            return 0.0
+        low = self.recall_low
+        return self.recall if np.isnan(low) else low
 
     @property
     def p50_ms(self) -> float:
@@ -113,8 +136,26 @@ class Measurement:
         return self.latency.p99_ms
 
 
-def knn_sql(target: LabTarget, k: int, extra: int) -> sql.Composed:
-    """The measured query, ``k + extra`` rows (``extra``: the query's own row)."""
+#: The share of queries that may return fewer rows than they could before a setting is
+#: said not to meet the targets (one query in a hundred).
+SHORT_TOLERANCE = 0.01
+
+
+def knn_sql(
+    target: LabTarget, k: int, extra: int, row_filter: RowFilter | None = None
+) -> sql.Composed:
+    """The measured query, ``k + extra`` rows (``extra``: the query's own row), under the
+    application's filter when there is one."""
+    if row_filter is not None:
+        return db.statement(
+            "lab_knn_filtered",
+            key=sql.Identifier(target.key),
+            column=sql.Identifier(target.column),
+            operator=sql.SQL(target.operator),
+            table=sql.Identifier(target.schema, target.table),
+            filter=row_filter.composed(),
+            limit=sql.Literal(k + extra),
+        )
     return db.statement(
         "lab_knn",
         key=sql.Identifier(target.key),
@@ -194,24 +235,98 @@ def _settings_applied(conn: Conn) -> Iterator[None]:
 
 
 def serving_index(
-    conn: Conn, target: LabTarget, vector: npt.NDArray[np.float32], k: int
+    conn: Conn,
+    target: LabTarget,
+    vector: npt.NDArray[np.float32],
+    k: int,
+    row_filter: RowFilter | None = None,
+    params: Mapping[str, object] | None = None,
 ) -> str | None:
     """The index EXPLAIN says serves the lab's query on this session, or None (Seq Scan)."""
-    stmt = db.statement("lab_explain", query=knn_sql(target, k, 0))
+    return serving_plan(conn, target, vector, k, row_filter, params)[0]
+
+
+def serving_plan(
+    conn: Conn,
+    target: LabTarget,
+    vector: npt.NDArray[np.float32],
+    k: int,
+    row_filter: RowFilter | None = None,
+    params: Mapping[str, object] | None = None,
+) -> tuple[str | None, str]:
+    """The vector index EXPLAIN says serves the query on this session (None: none), and
+    how the plan serves it: ``index scan``, ``index scan, filter after`` (candidates
+    filtered after the index hands them back), ``iterative index scan, filter after``,
+    ``<index> + sort`` (a B-tree or bitmap scan on the filter, then an exact sort), or
+    ``seq scan + sort``."""
+    stmt = db.statement("lab_explain", query=knn_sql(target, k, 0, row_filter))
     with _settings_applied(conn):
-        rows = conn.execute(stmt, {"q": vector}).fetchone()
+        rows = conn.execute(stmt, {"q": vector, **(params or {})}).fetchone()
+        iterative = _iterative(conn, target)
     plan = rows[0][0]["Plan"] if rows else {}
     stack = [plan]
+    scans: list[dict[str, Any]] = []
     while stack:
         node = stack.pop()
         if node.get("Order By") and node.get("Index Name"):
-            return str(node["Index Name"])
+            how = "index scan"
+            if node.get("Filter"):
+                how = ("iterative " if iterative else "") + "index scan, filter after"
+            return str(node["Index Name"]), how
+        if str(node.get("Node Type", "")).endswith("Scan"):
+            scans.append(node)
         stack.extend(node.get("Plans", []))
-    return None
+    for node in scans:
+        if node.get("Index Name"):
+            return None, f"{node['Index Name']} + sort"
+    return None, "seq scan + sort"
+
+
+#: Distinct filters whose plans are asked for (the most frequent among the queries).
+PLANNED_FILTERS = 8
+
+
+def _plans(conn: Conn, target: LabTarget, queries: QuerySet, k: int) -> tuple[str | None, str]:
+    """The serving index and plan; under a filter whose values differ per query, the
+    plans of the most frequent filters (the planner may choose the vector index for a
+    big tenant and a B-tree and a sort for a small one), e.g. ``index scan, filter after
+    (5 of 8 filters); doc_chunks_tenant_id_idx + sort (3 of 8)``."""
+    flt = queries.filter
+    if flt is None or not flt.per_query or queries.filter_values is None:
+        return serving_plan(conn, target, queries.vectors[0], k, flt, queries.filter_params(0))
+    first: dict[tuple[object, ...], int] = {}
+    for i, values in enumerate(queries.filter_values):
+        first.setdefault(values, i)
+    counts = Counter(queries.filter_values)
+    asked = sorted(first, key=lambda v: -counts[v])[:PLANNED_FILTERS]
+    found = [
+        serving_plan(
+            conn, target, queries.vectors[first[v]], k, flt, queries.filter_params(first[v])
+        )
+        for v in asked
+    ]
+    kinds = Counter(plan for _, plan in found)
+    index = next((ix for ix, _ in found if ix is not None), None)
+    if len(kinds) == 1:
+        return index, found[0][1]
+    return index, "; ".join(
+        f"{plan} ({n} of {len(found)} filters)" for plan, n in kinds.most_common()
+    )
+
+
+def _iterative(conn: Conn, target: LabTarget) -> bool:
+    """Whether this session's iterative scan setting for the target's method is on."""
+    method = target.index.method if target.index else "hnsw"
+    row = db.row(conn, "lab_current_setting", {"name": f"{method}.iterative_scan"})
+    value = row["value"] if row is not None else None
+    return value is not None and str(value) != "off"
 
 
 def run_one(
-    conn: Conn, stmt: bytes | sql.Composed, vec: npt.NDArray[np.float32]
+    conn: Conn,
+    stmt: bytes | sql.Composed,
+    vec: npt.NDArray[np.float32],
+    params: Mapping[str, object] | None = None,
 ) -> tuple[float, list[tuple[int, float]]]:
     """One timed query: only the round trip and fetching the rows are inside the timer.
 
@@ -223,12 +338,13 @@ def run_one(
         t0 = time.perf_counter_ns()
         with conn.pipeline(), conn.transaction():
             _set_local(conn, local)
-            cur = conn.execute(stmt, {"q": vec})
+            cur = conn.execute(stmt, {"q": vec, **params} if params else {"q": vec})
         rows = cur.fetchall()
         elapsed = (time.perf_counter_ns() - t0) / 1e6
         return elapsed, [(int(r[0]), float(r[1])) for r in rows]
     t0 = time.perf_counter_ns()
-    rows = conn.execute(stmt, {"q": vec}, prepare=True).fetchall()
+    args = {"q": vec, **params} if params else {"q": vec}
+    rows = conn.execute(stmt, args, prepare=True).fetchall()
     elapsed = (time.perf_counter_ns() - t0) / 1e6
     return elapsed, [(int(r[0]), float(r[1])) for r in rows]
 
@@ -258,6 +374,50 @@ def run_parallel(work: Callable[[int], None], n: int) -> float:
     return wall
 
 
+@dataclass(frozen=True)
+class Judged:
+    """Each query's recall and rows, against its exact answer."""
+
+    recalls: npt.NDArray[np.float64]
+    #: Rows each query returned (its own row left out).
+    returned: npt.NDArray[np.int64]
+    #: Whether each query returned fewer rows than it could (k, or what exists).
+    short: npt.NDArray[np.bool_]
+
+    @property
+    def recall(self) -> float:
+        return float(self.recalls.mean()) if self.recalls.size else float("nan")
+
+    def ci(self) -> tuple[float, float]:
+        return bootstrap_ci(self.recalls)
+
+
+def judge_each(
+    results: Sequence[list[tuple[int, float]]],
+    queries: QuerySet,
+    gt: GroundTruth,
+    k: int,
+    order: Sequence[int],
+) -> Judged:
+    returned: list[list[float]] = []
+    truths = []
+    counts = []
+    short = []
+    for qi, rows in zip(order, results, strict=True):
+        own = int(queries.self_ids[qi]) if queries.self_ids is not None else None
+        dists = [d for key, d in rows if key != own][:k]
+        returned.append(dists)
+        truths.append(gt.distances[qi])
+        counts.append(len(dists))
+        short.append(len(dists) < expected_rows(gt.distances[qi], k))
+    truth = np.asarray(truths) if truths else np.zeros((0, k))
+    return Judged(
+        recall_each(returned, truth, k),
+        np.asarray(counts, dtype=np.int64),
+        np.asarray(short, dtype=np.bool_),
+    )
+
+
 def judge(
     results: Sequence[list[tuple[int, float]]],
     queries: QuerySet,
@@ -265,14 +425,8 @@ def judge(
     k: int,
     order: Sequence[int],
 ) -> float:
-    returned: list[list[float]] = []
-    truths = []
-    for qi, rows in zip(order, results, strict=True):
-        own = int(queries.self_ids[qi]) if queries.self_ids is not None else None
-        dists = [d for key, d in rows if key != own][:k]
-        returned.append(dists)
-        truths.append(gt.distances[qi])
-    return recall_at_k(returned, np.asarray(truths), k)
+    """Mean recall@k of ``results`` (see :func:`judge_each`)."""
+    return judge_each(results, queries, gt, k, order).recall
 
 
 def measure(
@@ -291,22 +445,26 @@ def measure(
     if concurrency < 1:
         raise BadInputError("concurrency must be at least 1")
     extra = 1 if queries.self_ids is not None else 0
+    flt = queries.filter
+    params = [queries.filter_params(i) for i in range(len(queries))]
     sessions = [open_session(conn_target, settings) for _ in range(concurrency)]
     try:
         # Rendered once: composing the statement on every call would be timed too.
-        stmt = knn_sql(target, k, extra).as_bytes(sessions[0])
-        index = serving_index(sessions[0], target, queries.vectors[0], k + extra)
+        stmt = knn_sql(target, k, extra, flt).as_bytes(sessions[0])
+        index, plan = _plans(sessions[0], target, queries, k + extra)
         warm = len(queries) if warmup is None else warmup
         for i in range(min(warm, len(queries))):
-            run_one(sessions[i % concurrency], stmt, queries.vectors[i])
+            run_one(sessions[i % concurrency], stmt, queries.vectors[i], params[i])
         latencies = np.zeros(len(queries), dtype=np.float64)
         results: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
+        ran = np.zeros(len(queries), dtype=np.bool_)
 
         def worker(w: int) -> None:
             for i in range(w, len(queries), concurrency):
                 if should_stop():
                     return
-                latencies[i], results[i] = run_one(sessions[w], stmt, queries.vectors[i])
+                latencies[i], results[i] = run_one(sessions[w], stmt, queries.vectors[i], params[i])
+                ran[i] = True
 
         wall = run_parallel(worker, concurrency)
     except psycopg.OperationalError as e:
@@ -316,8 +474,10 @@ def measure(
     finally:
         for s in sessions:
             s.close()
-    done = [i for i in range(len(queries)) if results[i]]
-    recall = judge([results[i] for i in done], queries, gt, k, done)
+    # A query that ran may have returned nothing (a filter, a truncated scan): it counts.
+    done = [i for i in range(len(queries)) if ran[i]]
+    judged = judge_each([results[i] for i in done], queries, gt, k, done)
+    low, high = judged.ci()
     return Measurement(
         dict(settings),
         k,
@@ -325,9 +485,14 @@ def measure(
         concurrency,
         percentiles(latencies[done]),
         len(done) / wall if wall else 0.0,
-        recall,
+        judged.recall,
         index,
         latencies[done],
+        recall_low=low,
+        recall_high=high,
+        returned_mean=float(judged.returned.mean()) if done else float("nan"),
+        short_share=float(judged.short.mean()) if done else 0.0,
+        plan=plan,
     )
 
 
@@ -403,7 +568,7 @@ def sweep(
         results.append(m)
         if on_result is not None:
             on_result(m)
-    points = [(m.p50_ms, m.recall) for m in results]
+    points = [(m.p50_ms, m.judged_recall) for m in results]
     return Sweep(
         tuple(results),
         tuple(pareto_front(points)),

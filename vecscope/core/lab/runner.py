@@ -165,12 +165,18 @@ class LiveLab:
         with window_errors():
             self._sync_sessions(concurrency, settings)
             extra = 1 if self.queries.self_ids is not None else 0
-            stmt = knn_sql(self.target, k, extra).as_bytes(self._sessions[0])
+            flt = self.queries.filter
+            stmt = knn_sql(self.target, k, extra, flt).as_bytes(self._sessions[0])
             # Asked every window, not cached: an index built or dropped mid-run (a
             # migration) changes the plan without any knob moving. One EXPLAIN costs
             # about a millisecond.
             index = serving_index(
-                self._sessions[0], self.target, self.queries.vectors[0], k + extra
+                self._sessions[0],
+                self.target,
+                self.queries.vectors[0],
+                k + extra,
+                flt,
+                self.queries.filter_params(0),
             )
         n = len(self.queries)
         deadline = time.perf_counter() + self.window_s
@@ -182,7 +188,12 @@ class LiveLab:
             i = start_at + w
             while time.perf_counter() < deadline:
                 qi = i % n
-                ms, rows = run_one(self._sessions[w], stmt, self.queries.vectors[qi])
+                ms, rows = run_one(
+                    self._sessions[w],
+                    stmt,
+                    self.queries.vectors[qi],
+                    self.queries.filter_params(qi),
+                )
                 lat[w].append(ms)
                 res[w].append((qi, rows))
                 i += concurrency

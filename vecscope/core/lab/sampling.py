@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +14,7 @@ from psycopg import sql
 
 from vecscope.core import db
 from vecscope.core.errors import BadInputError
+from vecscope.core.lab.filters import RowFilter
 from vecscope.core.lab.target import Conn, LabTarget
 
 #: The seed of the deterministic sample (the same rows every run on the same table).
@@ -25,22 +27,40 @@ class QuerySet:
     #: Keys of the rows the vectors were sampled from (excluded from their own answers).
     self_ids: npt.NDArray[np.int64] | None
     source: str
+    #: The application's filter, if the workload has one.
+    filter: RowFilter | None = None
+    #: Each query's values for the filter's placeholders (``()`` for a fixed filter).
+    filter_values: tuple[tuple[Any, ...], ...] | None = None
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
+
+    def filter_params(self, i: int) -> dict[str, Any]:
+        """Query ``i``'s bind parameters for the filter (none without one)."""
+        if self.filter is None or self.filter_values is None:
+            return {}
+        return self.filter.params(self.filter_values[i])
 
     def digest(self) -> str:
         h = hashlib.sha256(np.ascontiguousarray(self.vectors).tobytes())
         if self.self_ids is not None:
             h.update(self.self_ids.tobytes())
+        if self.filter is not None:
+            h.update(self.filter.text.encode())
+            h.update(repr(self.filter_values).encode())
         return h.hexdigest()[:16]
 
 
-def sample_queries(conn: Conn, target: LabTarget, n: int, seed: int = SEED) -> QuerySet:
-    """``n`` rows of the table, chosen deterministically by a hash of their key."""
+def sample_queries(
+    conn: Conn, target: LabTarget, n: int, seed: int = SEED, row_filter: RowFilter | None = None
+) -> QuerySet:
+    """``n`` rows of the table, chosen deterministically by a hash of their key (among the
+    rows a fixed ``row_filter`` matches; with placeholders, with their values)."""
     if n < 1:
         raise BadInputError("--queries must be at least 1")
     register_vector(conn)
+    if row_filter is not None:
+        return _sample_filtered(conn, target, n, seed, row_filter)
     with db.mapped_errors("sampling query vectors", conn):
         rows = conn.execute(
             db.statement(
@@ -57,6 +77,38 @@ def sample_queries(conn: Conn, target: LabTarget, n: int, seed: int = SEED) -> Q
         vecs.reshape(len(rows), target.dims),
         ids,
         f"{len(rows)} rows sampled from {target.schema}.{target.table}",
+    )
+
+
+def _sample_filtered(
+    conn: Conn, target: LabTarget, n: int, seed: int, row_filter: RowFilter
+) -> QuerySet:
+    values = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(c)) for c in row_filter.columns)
+    where = sql.SQL("true") if row_filter.per_query else row_filter.composed()
+    with db.mapped_errors("sampling query vectors under --where", conn):
+        rows = conn.execute(
+            db.statement(
+                "lab_sample_filtered",
+                key=sql.Identifier(target.key),
+                column=sql.Identifier(target.column),
+                table=sql.Identifier(target.schema, target.table),
+                values=values,
+                filter=where,
+            ),
+            {"seed": str(seed), "n": n},
+        ).fetchall()
+    if not rows:
+        raise BadInputError(
+            f"--where matches no row of {target.schema}.{target.table} with a vector"
+        )
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vecs = np.array([_as_array(r[1]) for r in rows], dtype=np.float32)
+    return QuerySet(
+        vecs.reshape(len(rows), target.dims),
+        ids,
+        f"{len(rows)} rows sampled from {target.schema}.{target.table} where {row_filter.text}",
+        row_filter,
+        tuple(tuple(r[2:]) for r in rows),
     )
 
 

@@ -12,11 +12,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from vecscope.core import db
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.connection import ConnectionTarget
-from vecscope.core.errors import BadInputError
+from vecscope.core.doctor.side_effects import refuse_side_effects
+from vecscope.core.errors import BadInputError, first_line
 from vecscope.core.lab.defaults import DEFAULT_K, LIVE_MAX_K, SAMPLE_QUERIES, TARGET_RECALL
+from vecscope.core.lab.filtered import (
+    Fix,
+    filtered_grid,
+    selectivity,
+    settings_label,
+    structural_fixes,
+)
+from vecscope.core.lab.filters import RowFilter, parse_filter
 from vecscope.core.lab.groundtruth import (
     DEFAULT_MEMORY_BUDGET,
     GroundTruth,
@@ -24,6 +36,7 @@ from vecscope.core.lab.groundtruth import (
     ground_truth,
 )
 from vecscope.core.lab.measure import (
+    SHORT_TOLERANCE,
     ABResult,
     Knob,
     Measurement,
@@ -86,6 +99,34 @@ def check_table(conn: Conn, inventory: Inventory, schema: str, table: str, colum
             f"its vector columns: {', '.join(vectors)}" if vectors else "it has no vector column"
         )
         raise BadInputError(f"{schema}.{table} has no column {column!r} ({known})")
+
+
+def check_filter(conn: Conn, target: LabTarget, where: str) -> RowFilter:
+    """Parse ``--where`` against the table and make sure running it changes nothing.
+
+    Raises:
+        BadInputError: a placeholder naming no column, SQL the server rejects, or a
+            filter calling a volatile function (the lab runs it thousands of times).
+    """
+    name = f"{target.schema}.{target.table}"
+    with db.mapped_errors(f"looking up {name}", conn):
+        found = db.record(
+            conn,
+            "lab_table_columns",
+            _TableColumns,
+            {"schema": target.schema, "table": target.table},
+        )
+    flt = parse_filter(where, found.columns if found else [], name)
+    probe = (
+        f"SELECT 1 FROM {sql.Identifier(target.schema, target.table).as_string(conn)} "
+        f"WHERE {flt.literal(conn, [None] * len(flt.columns))}"
+    )
+    try:
+        with conn.transaction(force_rollback=True):
+            refuse_side_effects(conn, probe, "--where refused: {}")
+    except psycopg.Error as e:
+        raise BadInputError(f"--where: {first_line(e)}") from e
+    return flt
 
 
 def check_k(target: LabTarget, k: int, *, sampled: bool) -> None:
@@ -179,6 +220,7 @@ class LabSession:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         check: Callable[[LabTarget], None] = _nothing,
         sampled: Callable[[QuerySet], None] = _nothing,
+        where: str | None = None,
     ) -> LabSession:
         """Resolve the column, take the query vectors, compute the exact top-``k``.
 
@@ -191,6 +233,8 @@ class LabSession:
             check: Called with the target before any query vector is read (a front
                 end's own checks of its options).
             sampled: Called with the query vectors before the ground truth is computed.
+            where: The application's filter (``tenant_id = {tenant_id}``: see
+                :mod:`.filters`); its exact answers are the filtered ones.
 
         Raises:
             BadInputError: no such table or column, a column that cannot be measured
@@ -202,12 +246,19 @@ class LabSession:
         target = resolve_target(conn, inventory, schema, table, column, operator)
         if k is not None:
             check_k(target, k, sampled=not isinstance(queries, Path))
+        flt = check_filter(conn, target, where) if where is not None else None
         check(target)
-        qs = (
-            load_queries(queries, target)
-            if isinstance(queries, Path)
-            else sample_queries(conn, target, queries)
-        )
+        if isinstance(queries, Path):
+            qs = load_queries(queries, target)
+            if flt is not None:
+                if flt.per_query:
+                    raise BadInputError(
+                        "--where with {column} placeholders takes its values from sampled "
+                        "rows: use --queries, not --queries-file"
+                    )
+                qs = replace(qs, filter=flt, filter_values=((),) * len(qs))
+        else:
+            qs = sample_queries(conn, target, queries, row_filter=flt)
         sampled(qs)
         depth = k if k is not None else live_truth_k(target)
         gt = ground_truth(conn, target, qs, depth, method=method, memory_budget=memory_budget)
@@ -230,8 +281,20 @@ class LabSession:
         return default_values(self.target)
 
     def grid(self, values: Sequence[int] | None = None) -> list[dict[str, str]]:
-        """One setting of the knob per value (default: :meth:`default_values`)."""
+        """One setting of the knob per value (default: :meth:`default_values`); for a
+        filtered workload, with iterative scans and the exact plan too (see
+        :func:`.filtered.filtered_grid`)."""
+        if self.queries.filter is not None:
+            return filtered_grid(self.target, self.pgvector, values)
         return [{str(self.knob): str(v)} for v in (values or self.default_values())]
+
+    def fixes(self, conn: Conn) -> list[Fix]:
+        """Structural fixes for a filtered workload (none without a filter)."""
+        return structural_fixes(conn, self.target, self.queries)
+
+    def selectivity(self, conn: Conn) -> float | None:
+        """The share of rows the hottest filter value matches (None: no filter)."""
+        return selectivity(conn, self.target, self.queries)
 
     def measure(
         self,
@@ -317,7 +380,7 @@ class LabSession:
 def rejudged(result: Sweep, target_latency_ms: float | None) -> Sweep:
     """The same measurements judged against another latency target (the Latency mode's
     ``t`` after a sweep): no setting is measured again."""
-    points = [(m.p50_ms, m.recall) for m in result.measurements]
+    points = [(m.p50_ms, m.judged_recall) for m in result.measurements]
     return replace(result, verdict=recommend(points, result.target_recall, target_latency_ms))
 
 
@@ -334,7 +397,10 @@ def unmet_text(result: Sweep, knob: str) -> str | None:
         return "Nothing was measured."
 
     def name(i: int) -> str:
-        return f"{knob} = {ms[i].settings.get(knob, '?')}"
+        settings = ms[i].settings
+        if set(settings) == {knob}:
+            return f"{knob} = {settings[knob]}"
+        return settings_label(settings)
 
     k = ms[0].k
     near = ms[v.nearest]
@@ -354,7 +420,13 @@ def unmet_text(result: Sweep, knob: str) -> str | None:
         return line + "."
     line = (
         f"The recall target cannot be met: no setting reached recall@{k} ≥ "
-        f"{v.target_recall:g} (best {near.recall:.3f} at {name(v.nearest)})"
+        f"{v.target_recall:g} (best {near.recall:.3f} at {name(v.nearest)}"
+        + (
+            f", {near.short_share:.0%} of queries short of rows"
+            if near.short_share > SHORT_TOLERANCE
+            else ""
+        )
+        + ")"
     )
     if v.unmet == "both":
         line += f", and none ran within {v.target_latency_ms:g} ms either"

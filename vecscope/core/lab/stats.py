@@ -18,12 +18,16 @@ import numpy.typing as npt
 TIE_EPSILON = 1e-3
 
 
-def recall_at_k(
+def recall_each(
     returned_distances: Sequence[Sequence[float]],
     true_distances: npt.NDArray[np.float64],
     k: int,
-) -> float:
-    """Mean recall@k over queries.
+) -> npt.NDArray[np.float64]:
+    """Recall@k of each query.
+
+    A query whose exact answer has fewer than ``k`` rows (a filter matching few rows:
+    its truth row ends in +inf) is judged on the rows that exist: finding all 3 of a
+    tenant's 3 documents is recall 1.0; a query with none to find has recall 1.0.
 
     Args:
         returned_distances: For each query, the true distances of the items the system
@@ -31,14 +35,54 @@ def recall_at_k(
         true_distances: ``(queries, >= k)`` exact nearest distances, ascending.
         k: Neighbours asked for.
     """
+    out = np.ones(len(returned_distances), dtype=np.float64)
+    for i, (got, truth) in enumerate(zip(returned_distances, true_distances, strict=True)):
+        expected = expected_rows(truth, k)
+        if expected == 0:
+            continue
+        kth = float(truth[expected - 1])
+        limit = kth + TIE_EPSILON * max(abs(kth), 1e-6)
+        out[i] = min(1.0, sum(1 for d in list(got)[:k] if d <= limit) / expected)
+    return out
+
+
+def expected_rows(truth: npt.NDArray[np.float64], k: int) -> int:
+    """How many rows a query can return at most: ``k``, or fewer where fewer exist."""
+    return int(np.isfinite(truth[:k]).sum())
+
+
+def recall_at_k(
+    returned_distances: Sequence[Sequence[float]],
+    true_distances: npt.NDArray[np.float64],
+    k: int,
+) -> float:
+    """Mean recall@k over queries (see :func:`recall_each`)."""
     if len(returned_distances) == 0:
         return float("nan")
-    total = 0.0
-    for got, truth in zip(returned_distances, true_distances, strict=True):
-        kth = float(truth[k - 1])
-        limit = kth + TIE_EPSILON * max(abs(kth), 1e-6)
-        total += sum(1 for d in list(got)[:k] if d <= limit) / k
-    return total / len(returned_distances)
+    return float(recall_each(returned_distances, true_distances, k).mean())
+
+
+#: Bootstrap resamples behind a confidence interval.
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def bootstrap_ci(
+    values: npt.NDArray[np.float64], level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """A ``level`` confidence interval of the mean of ``values`` (per-query recalls, say):
+    the percentile bootstrap over queries, seeded so that the same figures give the same
+    interval. With 100 queries a recall of 0.90 is often 0.87 to 0.93: a setting whose
+    interval reaches below a target does not meet it."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return (float("nan"), float("nan"))
+    if arr.size == 1 or np.all(arr == arr[0]):
+        return (float(arr[0]), float(arr[0]))
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, arr.size, size=(BOOTSTRAP_RESAMPLES, arr.size))].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return (float(low), float(high))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,12 @@ pg_dump refuses servers newer than itself, so :func:`find_pg_dump` looks for one
 as new as the server: ``PG_BIN``, then ``PATH``, the embedded server's programs and
 Debian's ``/usr/lib/postgresql/*/bin``, preferring the closest major version.
 
+While pg_dump runs, :func:`dump` reports a :class:`BackupProgress` about once a second:
+the bytes written so far against the size of the data it reads (the pages of the table
+and its TOAST in ``pg_class``, read without a lock: an estimate, as the dump is
+compressed text), then the hashing and the verification; front ends show it instead of
+a bare "running".
+
 Managed servers (RDS, Cloud SQL, ...) keep point-in-time backups that beat any dump of a
 large table; :func:`confirmed` records the identifier of such a backup that the user typed.
 The password reaches pg_dump only through ``PGPASSWORD`` in its environment, never its
@@ -33,7 +39,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,9 +49,10 @@ from typing import Any
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from vecscope.core import embedded
+from vecscope.core import db, embedded
 from vecscope.core.connection import redact
 from vecscope.core.errors import BackupError, BadInputError, VecscopeError, first_line
+from vecscope.core.fmt import human_bytes
 from vecscope.core.sqltext import display_ident, ident
 
 KIND_TABLE = "table"  # pg_dump --table of the migrated table
@@ -93,6 +101,160 @@ class BackupRecord:
         values = {k: v for k, v in data.items() if k in known}
         values["tables"] = tuple(values.get("tables") or ())
         return cls(**values)
+
+
+# --- progress ----------------------------------------------------------------------------
+
+PHASE_DUMPING = "dumping"  # pg_dump runs: bytes written so far
+PHASE_HASHING = "hashing"  # the file is read back, hashed and fsynced
+PHASE_VERIFYING = "verifying"  # pg_restore --list reads it
+PHASE_DONE = "done"  # verified and renamed: bytes_done is the file's size
+
+#: At most one report this often (phase changes are always reported).
+REPORT_S = 1.0
+#: How often pg_dump's file is looked at (never more often than ``report_s``).
+POLL_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class BackupProgress:
+    """How far a dump got; plain data, made on the thread that runs :func:`dump`."""
+
+    phase: str
+    #: ``public.doc_chunks`` (display form), or ``the database``.
+    what: str
+    #: Bytes written (dumping) or read back (hashing); the file's size when done.
+    bytes_done: int
+    #: What ``bytes_done`` is heading for (``None``: unknown).
+    bytes_total: int | None
+    #: ``bytes_total`` is an estimate (while dumping: the data's size in the catalog).
+    estimated: bool
+    elapsed_s: float
+
+    @property
+    def fraction(self) -> float | None:
+        """0..1 of the phase, capped below 1 until an estimated phase ends."""
+        if self.phase == PHASE_DONE:
+            return 1.0
+        if not self.bytes_total:
+            return None
+        cap = 0.99 if self.estimated else 1.0
+        return max(0.0, min(cap, self.bytes_done / self.bytes_total))
+
+    def text(self) -> str:
+        """``dumping public.doc_chunks: 41.0 MB of about 120.0 MB, 12 s``."""
+        done = human_bytes(self.bytes_done)
+        of = ""
+        if self.bytes_total:
+            of = f" of {'about ' if self.estimated else ''}{human_bytes(self.bytes_total)}"
+        took = f"{self.elapsed_s:.0f} s"
+        if self.phase == PHASE_DUMPING:
+            return f"dumping {self.what}: {done}{of}, {took}"
+        if self.phase == PHASE_HASHING:
+            return f"hashing the dump of {self.what}: {done}{of}, {took}"
+        if self.phase == PHASE_VERIFYING:
+            return f"verifying the dump of {self.what} (pg_restore --list), {done}, {took}"
+        return f"dump of {self.what} verified: {done}, {took}"
+
+
+OnProgress = Callable[[BackupProgress], None]
+
+
+class _Reporter:
+    """Sends :class:`BackupProgress` to a callback: every phase change, and within a
+    phase at most once every ``report_s``."""
+
+    def __init__(self, on_progress: OnProgress | None, what: str, report_s: float) -> None:
+        self.on_progress = on_progress
+        self.what = what
+        self.report_s = report_s
+        self.started = time.monotonic()
+        self._last: tuple[str, float] = ("", 0.0)
+
+    def __call__(
+        self, phase: str, done: int, total: int | None, *, estimated: bool, force: bool = False
+    ) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if not force and phase == self._last[0] and now - self._last[1] < self.report_s:
+            return
+        self._last = (phase, now)
+        self.on_progress(
+            BackupProgress(phase, self.what, done, total, estimated, now - self.started)
+        )
+
+
+def said_every(
+    say: Callable[[str], None], *, show_after_s: float = 2.0, every_s: float = 5.0
+) -> OnProgress:
+    """Progress as lines for a front end that only shows lines (a step's log): nothing
+    for a backup done within ``show_after_s``, then a line every ``every_s``."""
+    last = [float("-inf")]
+
+    def show(p: BackupProgress) -> None:
+        if p.elapsed_s < show_after_s or p.elapsed_s - last[0] < every_s:
+            return
+        last[0] = p.elapsed_s
+        say(p.text())
+
+    return show
+
+
+def _expected_bytes(dsn: str, password: str | None, kind: str, tables: Sequence[str]) -> int | None:
+    """About the data the dump reads, from the catalog's page counts (``None`` if the
+    server will not say, or has not counted yet: the dump goes on without a total)."""
+    try:
+        with psycopg.connect(dsn, password=password, connect_timeout=10) as conn:
+            size = db.row(conn, "migrate_dump_estimate", {"tables": list(tables)})
+    except psycopg.Error:
+        return None
+    if size is None:
+        return None
+    value = size["table_bytes" if kind == KIND_TABLE else "database_bytes"]
+    return int(value) if value else None
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _run_reporting(
+    argv: list[str],
+    env: dict[str, str],
+    tmp: Path,
+    report: _Reporter,
+    expected: int | None,
+    poll_s: float,
+) -> tuple[int, bytes]:
+    """Run pg_dump, reporting the size of its file while it writes; its exit status and
+    stderr. pg_dump is killed if this thread is interrupted (Ctrl-C)."""
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+    )
+    try:
+        report(PHASE_DUMPING, 0, expected, estimated=True, force=True)
+        while True:
+            try:
+                _, stderr = proc.communicate(timeout=poll_s)
+                break
+            except subprocess.TimeoutExpired:
+                report(PHASE_DUMPING, _file_size(tmp), expected, estimated=True)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode == 0:
+        report(PHASE_DUMPING, _file_size(tmp), expected, estimated=True, force=True)
+    return proc.returncode, stderr
 
 
 # --- finding pg_dump ---------------------------------------------------------------------
@@ -245,13 +407,14 @@ def _stderr_reason(stderr: bytes, returncode: int) -> str:
     return f"killed by signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
 
 
-def _hash_and_sync(path: Path) -> tuple[int, str]:
+def _hash_and_sync(path: Path, progress: Callable[[int], None] = lambda _: None) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
+            progress(size)
         os.fsync(f.fileno())
     return size, digest.hexdigest()
 
@@ -381,6 +544,8 @@ def dump(
     server_version_num: int,
     label: str,
     partitions: Sequence[str] | None = None,
+    on_progress: OnProgress | None = None,
+    report_s: float = REPORT_S,
 ) -> BackupRecord:
     """Dump a table (or its whole database) in custom format and verify the file.
 
@@ -401,6 +566,10 @@ def dump(
         partitions: For a partitioned table, its partitions (same schema): a table dump
             takes them too (``--table-and-children``; before pg_dump 16 each by name),
             and every one must have its data in the file.
+        on_progress: Called on this thread with a :class:`BackupProgress` at each phase
+            (dumping, hashing, verifying, done) and, within one, at most every
+            ``report_s`` seconds (0: at every look, a few times a second).
+        report_s: See ``on_progress``.
 
     Returns:
         The record of the verified dump.
@@ -433,28 +602,33 @@ def dump(
     if password:
         env["PGPASSWORD"] = password
     what = f"table {shown}" if kind == KIND_TABLE else "the database"
+    report = _Reporter(on_progress, shown if kind == KIND_TABLE else "the database", report_s)
+    expected = None
+    if on_progress is not None:
+        tables = [ident(schema, name) for name in (table, *(partitions or ()))]
+        expected = _expected_bytes(dsn, password, kind, tables)
     kept = False
     try:
         try:
-            result = subprocess.run(
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                check=False,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            returncode, stderr = _run_reporting(
+                argv, env, tmp, report, expected, max(0.01, min(POLL_S, report_s))
             )
         except OSError as e:
             raise BackupError(f"cannot run {tools.pg_dump}: {e.strerror or e}") from e
-        if result.returncode != 0:
-            reason = _stderr_reason(result.stderr, result.returncode)
+        if returncode != 0:
+            reason = _stderr_reason(stderr, returncode)
             raise BackupError(redact(f"pg_dump of {what} failed: {reason}", password))
+        written = _file_size(tmp)
+        report(PHASE_HASHING, 0, written, estimated=False, force=True)
         try:
-            size, sha256 = _hash_and_sync(tmp)
+            size, sha256 = _hash_and_sync(
+                tmp, lambda n: report(PHASE_HASHING, n, written, estimated=False)
+            )
         except OSError as e:
             raise BackupError(f"cannot read back {tmp}: {e.strerror or e}") from e
         if size == 0:
             raise BackupError(f"pg_dump of {what} wrote an empty file")
+        report(PHASE_VERIFYING, size, size, estimated=False, force=True)
         verify_dump(tmp, schema, table, pg_restore=tools.pg_restore, partitions=partitions)
         try:
             os.replace(tmp, final)
@@ -466,6 +640,7 @@ def dump(
             with contextlib.suppress(OSError):
                 tmp.unlink()
     _sync_dir(backup_dir)
+    report(PHASE_DONE, size, size, estimated=False, force=True)
     return BackupRecord(
         kind=kind,
         path=str(final),

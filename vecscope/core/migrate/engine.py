@@ -333,10 +333,12 @@ class Migration:
             backup_dir=self.backup_dir,
         )
 
-    def backup_as_planned(self, choice: BackupChoice | None = None) -> bk.BackupRecord:
+    def backup_as_planned(
+        self, choice: BackupChoice | None = None, *, on_progress: bk.OnProgress | None = None
+    ) -> bk.BackupRecord:
         """The backup the run asked for (``choice`` overrides it), in its folder."""
         choice = choice or self.options.backup_choice
-        return self.backup(choice.kind, self.backup_dir, choice.identifier)
+        return self.backup(choice.kind, self.backup_dir, choice.identifier, on_progress=on_progress)
 
     def preflight(self, **options: Any) -> pf.Preflight:
         self._require(Step.PREFLIGHT)
@@ -372,7 +374,12 @@ class Migration:
         return dropped
 
     def backup(
-        self, kind: str, backup_dir: Path | None = None, identifier: str | None = None
+        self,
+        kind: str,
+        backup_dir: Path | None = None,
+        identifier: str | None = None,
+        *,
+        on_progress: bk.OnProgress | None = None,
     ) -> bk.BackupRecord:
         self._require(Step.BACKUP)
         if kind not in BACKUP_KINDS:
@@ -396,6 +403,7 @@ class Migration:
                     server_version_num=version,
                     label=label,
                     partitions=self.spec.partition_tables,
+                    on_progress=on_progress,
                 )
         except VecscopeError as e:
             self.record(Step.BACKUP, jn.FAILED, error=e.message)

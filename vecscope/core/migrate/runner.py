@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vecscope.core.errors import BadInputError
+from vecscope.core.migrate.backup import OnProgress, said_every
 from vecscope.core.migrate.build import BuildOutcome, BuildProgress
 from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.preflight import Preflight
@@ -42,6 +43,8 @@ class Hooks:
     say: Say
     progress: Callable[[BuildProgress], None]
     should_cancel: Callable[[], bool]
+    #: The dump's progress; without it, a dump that lasts is said (a line every few s).
+    backup_progress: OnProgress | None = None
 
 
 def run_step(mig: Migration, key: Step, answers: Answers, hooks: Hooks) -> StepResult | None:
@@ -60,7 +63,9 @@ def run_step(mig: Migration, key: Step, answers: Answers, hooks: Hooks) -> StepR
     if key == Step.BACKUP:
         if answers.backup is None:
             raise BadInputError("backup: choose table, database or confirmed first")
-        return mig.backup_as_planned(answers.backup)
+        return mig.backup_as_planned(
+            answers.backup, on_progress=hooks.backup_progress or said_every(say)
+        )
     if key == Step.BASELINE:
         figures = mig.baseline()
         if figures is None:

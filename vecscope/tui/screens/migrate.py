@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from vecscope.core.errors import VecscopeError, first_line
 from vecscope.core.migrate import journal as jn
+from vecscope.core.migrate.backup import BackupProgress
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.journals import journal_entries
@@ -40,6 +41,7 @@ from vecscope.tui.screens.backup_choice import BackupChoiceScreen
 from vecscope.tui.screens.base import VecscopeScreen
 from vecscope.tui.screens.journals import JournalsScreen
 from vecscope.tui.screens.migrate_messages import (
+    BackupProgressed,
     BuildProgressed,
     JournalsListed,
     MigrationOpened,
@@ -349,9 +351,13 @@ class MigrateScreen(VecscopeScreen):
         def progress(p: BuildProgress) -> None:
             self.post_message(BuildProgressed(p))
 
+        def backup_progress(p: BackupProgress) -> None:
+            self.post_message(BackupProgressed(p))
+
         hooks = Hooks(
             say=say,
             progress=progress,
+            backup_progress=backup_progress,
             should_cancel=lambda: self._cancel.is_set() or worker.is_cancelled,
         )
         if drop:
@@ -392,7 +398,7 @@ class MigrateScreen(VecscopeScreen):
         board.running = event.key
         board.results.pop(event.key, None)
         board.errors.pop(event.key, None)
-        board.progress, board.percent = None, 0.0
+        board.progress, board.percent, board.backup_progress = None, 0.0, None
         board.logs.setdefault(event.key, [])
         self.query_one(Checklist).select_key(event.key)
         self.show()
@@ -415,6 +421,11 @@ class MigrateScreen(VecscopeScreen):
             self.board.percent = event.progress.percent
         self.show()
 
+    @on(BackupProgressed)
+    def backup_progressed(self, event: BackupProgressed) -> None:
+        self.board.backup_progress = event.progress
+        self.show()
+
     @on(Said)
     def said(self, event: Said) -> None:
         self.board.logs.setdefault(event.key, []).append(event.text)
@@ -433,7 +444,7 @@ class MigrateScreen(VecscopeScreen):
                 else first_line(error or Exception())
             )
         board.running = None
-        board.progress, board.percent = None, 0.0
+        board.progress, board.percent, board.backup_progress = None, 0.0, None
         self.show()
         self.query_one(PlanForm).reload()
         if self._quit_after:

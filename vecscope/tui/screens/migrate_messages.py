@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from vecscope.core.migrate.backup import BackupProgress
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.journals import JournalEntry
@@ -52,6 +53,17 @@ class BuildProgressed(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, BuildProgressed)
+
+
+class BackupProgressed(Message):
+    """The dump's progress; a burst collapses to the newest."""
+
+    def __init__(self, progress: BackupProgress) -> None:
+        super().__init__()
+        self.progress = progress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BackupProgressed)
 
 
 class Said(Message):

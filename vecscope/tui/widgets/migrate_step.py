@@ -2,7 +2,8 @@
 
 The screen hands it a :class:`StepView` (plain data) and the panel lays it out: a heading
 with the step's state or why it cannot run, the plan form on the Plan step, the progress
-bar during a build, the result, the step's log, then its SQL and what it does besides SQL.
+bar during a build or a dump, the result, the step's log, then its SQL and what it does
+besides SQL.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
+from vecscope.core.migrate.backup import PHASE_DUMPING, BackupProgress
 from vecscope.core.migrate.plan import Statement
 from vecscope.core.migrate.states import Status, Step
 from vecscope.tui.widgets.checklist import STATE_MARK
@@ -47,6 +49,8 @@ class StepView:
     error: str | None = None
     #: 0..100 while building, else ``None`` (no bar).
     percent: float | None = None
+    #: The dump's progress while the backup step runs (a bar and a line).
+    backup: BackupProgress | None = None
     #: The keys that apply, one line.
     hint: Content = field(default_factory=Content)
     #: Heading of the SQL section.
@@ -57,9 +61,30 @@ def _section(title: str) -> Content:
     return Content.styled(title, "bold $text-primary")
 
 
+def backup_progress_lines(p: BackupProgress) -> list[Content]:
+    """The running dump: what it does and how far, e.g. ``dumping public.doc_chunks:
+    41.0 MB of about 120.0 MB, 12 s``; the sizes are estimates while pg_dump writes."""
+    lines = [Content.styled(p.text(), "bold")]
+    if p.phase == PHASE_DUMPING and p.estimated and p.bytes_total:
+        lines.append(muted("  about: the table's data in the catalog; the dump is compressed text"))
+    return [*lines, Content("")]
+
+
+def bar_percent(view: StepView) -> float | None:
+    """Where the bar stands (0..100), or ``None`` when no bar shows."""
+    if view.percent is not None:
+        return view.percent
+    if view.backup is not None and view.state == Status.RUNNING:
+        fraction = view.backup.fraction
+        return None if fraction is None else 100.0 * fraction
+    return None
+
+
 def body_lines(view: StepView) -> list[Content]:
     """The panel's text below the heading (and below the form or the bar)."""
     lines: list[Content] = []
+    if view.backup is not None and view.state == Status.RUNNING:
+        lines += backup_progress_lines(view.backup)
     if view.error and view.state in (Status.FAILED, Status.PENDING):
         lines += [bad(view.error), Content("")]
     if view.result:
@@ -101,7 +126,8 @@ class StepPanel(VerticalScroll):
         self.query_one("#step-head", Static).update(head_line(view))
         self.query_one(PlanForm).display = view.key == Step.PLAN
         bar = self.query_one("#build-bar", ProgressBar)
-        bar.display = view.percent is not None
-        if view.percent is not None:
-            bar.update(progress=view.percent)
+        percent = bar_percent(view)
+        bar.display = percent is not None
+        if percent is not None:
+            bar.update(progress=percent)
         self.query_one("#step-body", Static).update(Content("\n").join(body_lines(view)))

@@ -14,7 +14,7 @@ from typing import Literal
 from textual.content import Content
 
 from vecscope.core.fmt import human_bytes
-from vecscope.core.migrate.backup import BackupRecord
+from vecscope.core.migrate.backup import BackupProgress, BackupRecord
 from vecscope.core.migrate.build import BuildOutcome, BuildProgress
 from vecscope.core.migrate.engine import Migration
 from vecscope.core.migrate.observe import Phase
@@ -50,6 +50,8 @@ class Board:
     logs: dict[Step, list[str]] = field(default_factory=dict)
     errors: dict[Job, str] = field(default_factory=dict)
     progress: BuildProgress | None = None
+    #: The dump's progress while the backup step runs.
+    backup_progress: BackupProgress | None = None
     #: The build's last percentage (waiting phases count nothing: the bar stays put).
     percent: float = 0.0
     #: What a worker runs now.
@@ -73,7 +75,7 @@ class Board:
     def reset(self, plan: Migration | None) -> None:
         self.plan = plan
         self.results, self.logs, self.errors = {}, {}, {}
-        self.progress, self.percent = None, 0.0
+        self.progress, self.percent, self.backup_progress = None, 0.0, None
         self.seen = None
 
     def status(self, key: Step) -> Status:
@@ -233,12 +235,12 @@ def _hint(board: Board, key: Step, state: Status) -> Content:
         text = "change a field and press enter (or Plan); tab moves between fields"
     elif key in board.undone():
         text = "undone by the rollback: the database is as it was before this step"
+    elif state == Status.RUNNING and key == Step.BUILD:
+        text = "c cancels the build: the server stops it, its invalid index is dropped"
+    elif state == Status.RUNNING and key == Step.BACKUP and board.backup_progress is not None:
+        text = "pg_dump runs; the bar follows the bytes written against the catalog's size"
     elif state == Status.RUNNING:
-        text = (
-            "c cancels the build: the server stops it, its invalid index is dropped"
-            if key == Step.BUILD
-            else "running…"
-        )
+        text = "running…"
     elif key == Step.ROLLBACK:
         table = spec.table if spec else "the table"
         text = (
@@ -329,6 +331,7 @@ def step_view(board: Board, key: Step) -> StepView:
         actions=step.actions if step else (),
         result=tuple(result),
         percent=percent,
+        backup=board.backup_progress if key == Step.BACKUP and state == Status.RUNNING else None,
     )
 
 
