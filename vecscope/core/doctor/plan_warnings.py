@@ -65,7 +65,7 @@ def general_warnings(result: ExplainResult, already: set[tuple[Rule, int | None]
                 )
             )
         removed = node.rows_removed_by_filter
-        if removed and (Rule.POST_FILTER, node.id) not in already:
+        if removed and not {(Rule.POST_FILTER, node.id), (Rule.FILTERED_EXACT, node.id)} & already:
             kept = node.total_actual_rows or 0
             if removed >= 1000 and removed > 10 * max(kept, 1):
                 out.append(

@@ -1,7 +1,8 @@
 """The doctor's rules for a nearest-neighbour ordering a vector index serves.
 
 Served orderings are checked for post-filter recall loss, a missing LIMIT and
-query-time settings (``hnsw.ef_search`` below the LIMIT, too few or all IVFFlat probes);
+query-time settings (``hnsw.ef_search`` or ``ivfflat.probes`` too small to return
+LIMIT rows, see :mod:`.rules_truncation`; too few or all IVFFlat probes);
 a distance used outside ORDER BY is a filter no index serves.
 """
 
@@ -17,6 +18,7 @@ from vecscope.core.doctor.rules_common import (
     int_or_none,
     orderings,
 )
+from vecscope.core.doctor.rules_truncation import truncation
 from vecscope.core.models import Finding, Inventory, Severity
 from vecscope.core.pgvector import has_feature
 from vecscope.core.sqltext import ident, index_name_for
@@ -41,21 +43,8 @@ def served(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list[F
         )
     if node.filter:
         out.extend(_post_filter(result, inventory, site, node, parents, limit))
+    out.extend(truncation(result, inventory, site, limit))
     settings = result.settings
-    if ix is not None and ix.method == "hnsw":
-        ef = int_or_none(settings.get("hnsw.ef_search"))
-        if ef is not None and limit is not None and ef < limit:
-            out.append(
-                Finding(
-                    Rule.EF_SEARCH_BELOW_LIMIT,
-                    Severity.WARNING,
-                    site.node_id,
-                    f"hnsw.ef_search = {ef} is below LIMIT {limit}: the scan returns at most "
-                    f"{ef} rows",
-                    f"SET hnsw.ef_search = {max(limit, 40)};",
-                    settings=(("hnsw.ef_search", str(max(limit, 40))),),
-                )
-            )
     if ix is not None and ix.method == "ivfflat":
         probes = int_or_none(settings.get("ivfflat.probes"))
         lists = int(ix.params.get("lists", 100))

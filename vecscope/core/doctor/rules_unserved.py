@@ -14,6 +14,7 @@ from vecscope.core.catalog.problems import SMALL_TABLE_ROWS
 from vecscope.core.doctor.explain import ExplainResult
 from vecscope.core.doctor.knn_sites import KnnSite
 from vecscope.core.doctor.rules_common import Rule, int_or_none, orderings
+from vecscope.core.doctor.rules_filtered import filtered_exact, filtered_scan
 from vecscope.core.models import Finding, Inventory, Severity, VectorIndex
 from vecscope.core.pgvector import OPERATOR_NAME, has_feature, opclass_for
 from vecscope.core.sqltext import create_index_sql, ident, index_name_for
@@ -172,6 +173,12 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
         )
         return out
     if filtered_first and scan is not None:
+        found = filtered_scan(result, scan)
+        if found is not None and _plain_knn(site) and _usable(inventory, site):
+            out.extend(
+                filtered_exact(result, inventory, site, found, _usable(inventory, site), rows)
+            )
+            return out
         out.append(
             Finding(
                 Rule.SMALL_TABLE,
@@ -262,9 +269,12 @@ def unserved(result: ExplainResult, inventory: Inventory, site: KnnSite) -> list
                 "CROSS JOIN LATERAL (... ORDER BY ... LIMIT k) for one query vector per row",
             )
         )
-    elif usable and site.bare and not site.descending and site.limited and not site.cast:
-        out.extend(_planner_chose_seqscan(result, site, usable, rows))
-    if not any(f.severity == Severity.ERROR or f.rule == Rule.SMALL_TABLE for f in out):
+    elif usable and _plain_knn(site):
+        out.extend(_planner_chose_seqscan(result, inventory, site, usable, rows))
+    if not any(
+        f.severity == Severity.ERROR or f.rule in (Rule.SMALL_TABLE, Rule.FILTERED_EXACT)
+        for f in out
+    ):
         out.append(
             Finding(
                 Rule.SEQ_SCAN_CHOSEN,
@@ -307,8 +317,29 @@ def _expression_cast(expression: str) -> str | None:
     return "::" + cast
 
 
+def _plain_knn(site: KnnSite) -> bool:
+    """ORDER BY column <op> query LIMIT n, as an index serves it."""
+    return site.bare and not site.descending and site.limited and not site.cast
+
+
+def _usable(inventory: Inventory, site: KnnSite) -> list[VectorIndex]:
+    """Valid indexes on the site's column (not an expression) serving its operator."""
+    return [
+        ix
+        for ix in inventory.indexes
+        if (ix.schema, ix.table, ix.column) == (site.schema, site.relation, site.column)
+        and ix.expression is None
+        and serves(ix, site.operator)
+        and ix.usable
+    ]
+
+
 def _planner_chose_seqscan(
-    result: ExplainResult, site: KnnSite, usable: list[VectorIndex], rows: int | None
+    result: ExplainResult,
+    inventory: Inventory,
+    site: KnnSite,
+    usable: list[VectorIndex],
+    rows: int | None,
 ) -> list[Finding]:
     settings = result.settings
     changed = {k: v for k, v in result.plan.settings.items() if k.startswith("enable_")}
@@ -351,6 +382,11 @@ def _planner_chose_seqscan(
                 "estimated a Seq Scan and a top-N sort cheaper, which is right at this size",
             )
         ]
+    scan = result.plan.node(site.scan_node_id) if site.scan_node_id is not None else None
+    found = filtered_scan(result, scan)
+    if found is not None:
+        # The filter made the exact plan cheaper: right rows, not an error.
+        return filtered_exact(result, inventory, site, found, usable, rows)
     return [
         Finding(
             Rule.SEQ_SCAN_CHOSEN,

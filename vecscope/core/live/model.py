@@ -107,6 +107,8 @@ class ShapeRate:
     total_calls: int
     #: The entry's counters restarted within the interval (reset, eviction, restart).
     restarted: bool
+    #: Why the shape is flagged (its LIMIT is above hnsw.ef_search: results cut short).
+    flag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ replay alike.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from vecscope.core.live.model import (
     Snapshot,
     StatementCounters,
 )
+from vecscope.core.live.truncation import ef_search_of, hnsw_tables, truncation_flag
 
 #: An index with no scans for this long while its table is sequentially scanned, after
 #: it was used earlier in the run, is flagged: the planner stopped using it.
@@ -93,6 +95,7 @@ class LiveTracker:
                 "shutdown saved go on, the others start again from zero"
             )
         shapes, gone = self._shapes(prev, snap, interval, restart, resets)
+        shapes = _flag_truncation(shapes, snap)
         indexes = self._indexes(prev, snap, interval, restart, resets)
         changes = self._settings(prev, snap)
         self.changes.extend(changes)
@@ -265,6 +268,24 @@ class LiveTracker:
             if old.get((scope, name)) != new.get((scope, name))
         ]
         return tuple(changes)
+
+
+def _flag_truncation(shapes: tuple[ShapeRate, ...], snap: Snapshot) -> tuple[ShapeRate, ...]:
+    """Flag the shapes whose LIMIT is above hnsw.ef_search (see :mod:`.truncation`)."""
+    tables = hnsw_tables(snap.indexes)
+    if not shapes or not tables:
+        return shapes
+    ef, iterative = ef_search_of(snap.settings)
+    totals = {s.queryid: s for s in snap.statements or ()}
+    out: list[ShapeRate] = []
+    for shape in shapes:
+        per_call = shape.rows_per_call
+        total = totals.get(shape.queryid)
+        if math.isnan(per_call) and total is not None and total.calls:
+            per_call = total.rows / total.calls  # the first poll: since the counters began
+        flag = truncation_flag(shape.query, per_call, ef, iterative, tables)
+        out.append(dataclasses.replace(shape, flag=flag) if flag else shape)
+    return tuple(out)
 
 
 def _delta(now: int, before: int | None) -> int:

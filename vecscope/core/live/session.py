@@ -123,6 +123,7 @@ def point_to_json(point: LivePoint, *, query_text: bool = True) -> dict[str, Any
                 "rows_per_call": _num(s.rows_per_call),
                 "total_calls": s.total_calls,
                 "restarted": s.restarted,
+                "flag": s.flag,
             }
             for s in point.shapes
         ],

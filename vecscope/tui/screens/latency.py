@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, get_current_worker
 
 from vecscope.core.errors import ConnectError, ExtensionMissingError, VecscopeError
@@ -92,6 +92,7 @@ class LatencyScreen(VecscopeScreen):
         Binding("k", "k(-1)", "k down", show=False),
         Binding("t", "threshold", "Latency target (p50)", show=False),
         Binding("i", "iterative", "Iterative scan", show=False),
+        Binding("w", "where", "Where", tooltip="The application's filter (WHERE ...)"),
         Binding("s", "sweep", "Sweep"),
         Binding("a", "ab", "A/B"),
         Binding("v", "view", "View"),
@@ -166,6 +167,8 @@ class LatencyScreen(VecscopeScreen):
         self._wanted: tuple[str, str, str] | None = None
         # Held by whichever job measures: the live loop, a sweep or an A/B.
         self._bench = threading.Lock()
+        #: The application's filter the lab measures under (``w``), or None.
+        self.where: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -264,9 +267,12 @@ class LatencyScreen(VecscopeScreen):
     )
     def prepare(self, schema: str, table: str, column: str) -> None:
         session = session_of(self.app)
+        where = self.where
         try:
             prepared = session.run(
-                lambda conn: LabSession.prepare(conn, session.target, schema, table, column)
+                lambda conn: LabSession.prepare(
+                    conn, session.target, schema, table, column, where=where
+                )
             )
         except VecscopeError as e:
             self.post_message(self.LabFailed(failure_message(e)))
@@ -298,6 +304,38 @@ class LatencyScreen(VecscopeScreen):
     @on(LabFailed)
     def lab_failed(self, event: LabFailed) -> None:
         self._failed(event.message)
+
+    # --- the application's filter ------------------------------------------------------
+
+    async def action_where(self) -> None:
+        """Ask for the filter; the column is prepared again under it (its exact answers
+        are the filtered ones)."""
+        if self._wanted is None:
+            return
+        box = next(self.query("#lab-where").results(Input), None)
+        if box is None:
+            # Mounted on first use, as the Indexes screen's filter (a Textual race).
+            box = Input(
+                value=self.where or "",
+                placeholder="WHERE, e.g. tenant_id = {tenant_id} · enter applies, empty clears",
+                id="lab-where",
+            )
+            await self.mount(box, before=self.query_one(Footer))
+        box.focus()
+
+    @on(Input.Submitted, "#lab-where")
+    async def where_submitted(self, event: Input.Submitted) -> None:
+        self.where = event.value.strip() or None
+        await event.input.remove()
+        if self._wanted is not None:
+            self._open(*self._wanted)
+
+    def check_where_escape(self) -> bool:
+        box = next(self.query("#lab-where").results(Input), None)
+        if box is not None and box.has_focus:
+            self.call_later(box.remove)
+            return True
+        return False
 
     # --- the live loop ---------------------------------------------------------------
 
@@ -428,10 +466,17 @@ class LatencyScreen(VecscopeScreen):
             return
         self._stop_run()
         knobs = self.knobs
-        grid = [knobs.settings(v) for v in self.bench.default_values()]
+        # Under a filter the sweep adds iterative scans and the exact plan.
+        grid = (
+            self.bench.grid()
+            if self.bench.queries.filter is not None
+            else [knobs.settings(v) for v in self.bench.default_values()]
+        )
         self.benched, self.view = True, "table"
         self._show_panels()
-        self.query_one(LabBench).start_sweep(knobs.knob, knobs.threshold_ms)
+        self.query_one(LabBench).start_sweep(
+            knobs.knob, knobs.threshold_ms, filtered=self.bench.queries.filter is not None
+        )
         self._status(sweep_started(knobs.knob, len(grid), knobs.k, knobs.concurrency, self.lab))
         self.run_sweep(self.bench, grid, knobs.k, knobs.concurrency, knobs.threshold_ms)
 
@@ -550,6 +595,8 @@ class LatencyScreen(VecscopeScreen):
         return any(w.node is self and w.group == "lab-bench" and w.is_running for w in self.workers)
 
     def action_cancel(self) -> None:
+        if self.check_where_escape():
+            return
         if self._bench_busy():
             self.workers.cancel_group(self, "lab-bench")
             self._status(Content.styled("Cancelled after the current measurement.", "$warning"))

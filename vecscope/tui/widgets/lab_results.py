@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 
 from vecscope.core.fmt import human_count, params_text
+from vecscope.core.lab.filtered import EXACT
 from vecscope.core.lab.measure import Measurement, Sweep
 from vecscope.core.lab.runner import LiveLab
 from vecscope.core.lab.session import LabSession, unmet_text
@@ -32,8 +33,11 @@ INDEX_WIDTH = 20
 
 
 def setting_label(settings: Mapping[str, str], knob: str) -> str:
-    """``probes=5``, plus any other setting that is not at its "off" default."""
-    parts = [f"{knob.split('.')[-1]}={settings.get(knob, '?')}"]
+    """``probes=5``, plus any other setting that is not at its "off" default (the exact
+    plan of a filtered sweep, ``enable_indexscan=off``, has no knob)."""
+    if dict(settings) == EXACT:
+        return "exact plan"
+    parts = [f"{knob.split('.')[-1]}={settings[knob]}"] if knob in settings else []
     parts += [
         f"{name.split('.')[-1]}={value}"
         for name, value in settings.items()
@@ -75,19 +79,23 @@ class LabResults(SizedTable):
         recommended: int | None = None,
         target_recall: float = 0.95,
         target_latency_ms: float | None = None,
+        filtered: bool = False,
     ) -> None:
         """One row per measured setting; ★ marks the Pareto front, ✓ the recommendation,
-        a p50 over the latency target is in the error colour."""
+        a p50 over the latency target is in the error colour. Under a filter: the plan
+        that served instead of the index, and the rows returned and the short share."""
         self.clear(columns=True)
-        for n, label in enumerate(SWEEP_COLUMNS):
+        labels = SWEEP_COLUMNS + (("rows", "short") if filtered else ())
+        for n, label in enumerate(labels):
             self.add_column(
                 label if label != "recall" else f"recall@{_k(measurements)}", key=str(n)
             )
         rows: list[tuple[str, tuple[Text, ...]]] = []
         for i, m in enumerate(measurements):
-            recall_style = self._style("success" if m.recall >= target_recall else "warning")
+            meets = m.judged_recall >= target_recall
+            recall_style = self._style("success" if meets else "warning")
             slow = target_latency_ms is not None and m.p50_ms > target_latency_ms
-            cells = (
+            cells: tuple[Text, ...] = (
                 Text("★" if i in pareto else "", style=self._style("primary", bold=True)),
                 Text("✓" if i == recommended else "", style=self._style("success", bold=True)),
                 Text(
@@ -98,9 +106,16 @@ class LabResults(SizedTable):
                 _num(m.p95_ms),
                 _num(m.p99_ms),
                 _num(m.qps, ",.0f"),
-                _num(m.recall, ".3f", recall_style),
-                self._index(m.index),
+                Text(
+                    f"{m.recall:.3f} [{m.recall_low:.2f}-{m.recall_high:.2f}]",
+                    justify="right",
+                    style=recall_style,
+                ),
+                Text(m.plan) if filtered else self._index(m.index),
             )
+            if filtered:
+                short = self._style("warning" if m.short_share > 0.01 else "success")
+                cells += (_num(m.returned_mean, ".1f"), _num(m.short_share, ".0%", short))
             rows.append((str(i), cells))
         self.fill(rows)
 
@@ -187,6 +202,8 @@ class LabBench(Horizontal):
         self.target_latency_ms: float | None = None
         self.knob = ""
         self.measured: list[Measurement] = []
+        #: The sweep runs under the application's filter.
+        self.filtered = False
 
     def compose(self) -> ComposeResult:
         yield LabResults(id="lab-table")
@@ -198,8 +215,11 @@ class LabBench(Horizontal):
         self.query_one(LabResults).clear(columns=True)
         self.query_one(SweepPlot).show((), ())
 
-    def start_sweep(self, knob: str, target_latency_ms: float | None = None) -> None:
+    def start_sweep(
+        self, knob: str, target_latency_ms: float | None = None, *, filtered: bool = False
+    ) -> None:
         self.knob = knob
+        self.filtered = filtered
         self.target_latency_ms = target_latency_ms
         self.measured = []
         self._show_sweep(frozenset(), None)
@@ -228,8 +248,10 @@ class LabBench(Horizontal):
             ("✓ Sweep done: recommended ", "$success"),
             (setting_label(best.settings, self.knob), "$success bold"),
             (
-                f", the cheapest with recall@{k} ≥ {sweep.target_recall:g}{within} "
-                f"(recall {best.recall:.3f}, p50 {best.p50_ms:,.2f} ms); ★ = Pareto front",
+                f", the cheapest with recall@{k} ≥ {sweep.target_recall:g} (its 95% interval)"
+                + (", no query short of rows" if self.filtered else "")
+                + f"{within} (recall {best.recall:.3f}, p50 {best.p50_ms:,.2f} ms); "
+                "★ = Pareto front",
                 "$success",
             ),
         )
@@ -242,10 +264,11 @@ class LabBench(Horizontal):
             recommended=recommended,
             target_recall=self.target_recall,
             target_latency_ms=self.target_latency_ms,
+            filtered=self.filtered,
         )
         self.query_one(SweepPlot).show(
             self.measured,
-            [m.settings.get(self.knob, "?") for m in self.measured],
+            [m.settings.get(self.knob, "exact") for m in self.measured],
             pareto=pareto,
             recommended=recommended,
             target_recall=self.target_recall,
@@ -277,9 +300,13 @@ def prepared_line(lab: LabSession) -> Content:
     ix = target.index
     index = f"{ix.name} ({ix.method} {params_text(ix.params, ix.params_explicit)})" if ix else "?"
     sep = (" │ ", "$text-muted")
+    where: tuple[Content | str | tuple[str, str], ...] = ()
+    if queries.filter is not None:
+        where = (sep, ("where ", "$text-muted"), (queries.filter.text, "$accent"))
     return Content.assemble(
         ("✓ ", "$success bold"),
         (target.label, "bold"),
+        *where,
         sep,
         index,
         sep,

@@ -182,7 +182,7 @@ class ShapesTable(SizedTable):
                         Text(_fmt(s.calls_per_s, 1), justify="right"),
                         Text(_fmt(s.mean_ms, 3), justify="right"),
                         Text(_fmt(s.rows_per_call, 1), justify="right"),
-                        Text(one_line(s.query, QUERY_WIDTH)),
+                        self._query_cell(s),
                         Text(f"{s.total_calls:,}", justify="right"),
                         Text(str(s.queryid), style="dim"),
                     ),
@@ -191,6 +191,16 @@ class ShapesTable(SizedTable):
         self.fill(rows)
         if keep is not None and keep in self._shapes:
             self.move_cursor(row=self.get_row_index(keep))
+
+    def _query_cell(self, s: ShapeRate) -> Text:
+        """The text, after the shape's flag in short (``LIMIT > ef_search``), if any."""
+        if not s.flag:
+            return Text(one_line(s.query, QUERY_WIDTH))
+        note = "⚠ " + s.flag.split(":")[0]
+        warning = str(self.app.theme_variables.get("warning", "yellow"))
+        return Text.assemble(
+            (note, f"bold {warning}"), " ", one_line(s.query, QUERY_WIDTH - len(note) - 1)
+        )
 
     def _series_colour(self, n: int | None) -> str:
         if n is None:
