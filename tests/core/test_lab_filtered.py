@@ -203,3 +203,44 @@ def test_bench_where_cli(filtered: Database) -> None:
         ),  # fmt: skip
         "names no column",
     )
+
+
+def test_weighted_values_share_the_queries(filtered: Database) -> None:
+    with connected(filtered.target) as conn:
+        lab = LabSession.prepare(
+            conn, filtered.target, "public", TABLE, "embedding", queries=40, k=5,
+            where="category = {category}", where_values=[("1", 3.0), ("5", 1.0)],
+        )  # fmt: skip
+    values = lab.queries.filter_values
+    assert values is not None
+    assert values.count(("1",)) == 30 and values.count(("5",)) == 10
+    # Each query is a row of its own value, and its exact answer lies in that category.
+    with filtered.connect() as conn:
+        ids = [int(i) for i in lab.queries.self_ids]  # type: ignore[union-attr]
+        cats: dict[int, int] = dict(
+            conn.execute(f"SELECT id, category FROM {TABLE} WHERE id = ANY(%s)", (ids,)).fetchall()
+        )
+        for qi, own in enumerate(ids):
+            assert str(cats[own]) == values[qi][0]
+        answer = [int(x) for x in lab.gt.ids[35] if x >= 0]
+        found = conn.execute(
+            f"SELECT DISTINCT category FROM {TABLE} WHERE id = ANY(%s)", (answer,)
+        ).fetchall()
+    assert found == [(5,)]
+    assert "(1 x30, 5 x10)" in lab.queries.source
+
+
+def test_where_values_bad_input(filtered: Database) -> None:
+    base = ("bench", "--dsn", filtered.dsn, "--table", f"public.{TABLE}", "--column", "embedding")
+    assert_one_line_error(
+        vecscope(*base, "--where", "category = {category}", "--where-values", "1:x"),
+        "is not a number",
+    )
+    assert_one_line_error(
+        vecscope(*base, "--where", "category = 1", "--where-values", "1:2"),
+        "needs a --where with a {column} placeholder",
+    )
+    assert_one_line_error(
+        vecscope(*base, "--where", "category = {category}", "--where-values", "9999"),
+        "matches no row",
+    )

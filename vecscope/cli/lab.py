@@ -52,12 +52,33 @@ def _row(m: Measurement) -> dict[str, Any]:
         "recall_ci95": [round(m.recall_low, 4), round(m.recall_high, 4)],
         "rows_returned_mean": round(m.returned_mean, 2),
         "short_share": round(m.short_share, 4),
+        "short_share_ci95": [round(m.short_low, 4), round(m.short_high, 4)],
         "plan": m.plan,
         "index": m.index,
         "queries": m.queries,
         "k": m.k,
         "concurrency": m.concurrency,
     }
+
+
+def _weighted(text: str) -> list[tuple[str, float]]:
+    """``tenant-01:5,tenant-30`` -> ``[("tenant-01", 5.0), ("tenant-30", 1.0)]``."""
+    found: list[tuple[str, float]] = []
+    for item in text.split(","):
+        value, sep, weight = item.strip().rpartition(":") if ":" in item else (item, "", "")
+        value = value.strip()
+        if not value:
+            raise BadInputError(
+                "--where-values takes VALUE[:WEIGHT],... e.g. tenant-01:5,tenant-30"
+            )
+        try:
+            w = float(weight) if sep else 1.0
+        except ValueError as e:
+            raise BadInputError(f"--where-values: the weight of {value!r} is not a number") from e
+        if not w > 0:
+            raise BadInputError(f"--where-values: the weight of {value!r} must be positive")
+        found.append((value, w))
+    return found
 
 
 def _apply(settings: dict[str, str]) -> str:
@@ -130,6 +151,7 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
             check=check,
             sampled=sampled,
             where=args.where,
+            where_values=_weighted(args.where_values) if args.where_values else None,
         )
         fixes = lab.fixes(conn) if args.where else []
         share = lab.selectivity(conn) if args.where else None
@@ -204,7 +226,10 @@ def run_bench(args: argparse.Namespace, conn_target: ConnectionTarget, out: Text
             ]
             if filtered:
                 cells[1] = m.plan
-                cells += [f"{m.returned_mean:.1f}", f"{m.short_share:.0%}"]
+                short = f"{m.short_share:.0%}"
+                if m.short_high > 0:
+                    short += f" ({m.short_low:.0%}-{m.short_high:.0%})"
+                cells += [f"{m.returned_mean:.1f}", short]
             rows.append([*cells, mark])
         head = ["setting", "plan" if filtered else "index", "p50 ms", "p95 ms", "p99 ms", "qps"]
         head.append(f"recall@{args.k} (95% CI)")

@@ -235,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         "under it, with iterative scans and an exact plan in the sweep",
     )  # fmt: skip
     b.add_argument(
+        "--where-values", metavar="V[:W],...",
+        help="values for --where's one {placeholder}, with weights (the application's mix), "
+        "e.g. 'tenant-01:5,tenant-30:1': each value gets its share of the queries",
+    )  # fmt: skip
+    b.add_argument(
         "--ground-truth",
         choices=["auto", "faiss", "postgres"],
         default="auto",

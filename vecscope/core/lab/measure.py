@@ -111,6 +111,9 @@ class Measurement:
     #: rows than they could (k, or what their filter matches): the *shortfall*.
     returned_mean: float = float("nan")
     short_share: float = 0.0
+    #: The 95% confidence interval of the short share (bootstrap over the queries).
+    short_low: float = 0.0
+    short_high: float = 0.0
     #: How the plan served the query (see :func:`serving_plan`).
     plan: str = ""
 
@@ -478,6 +481,7 @@ def measure(
     done = [i for i in range(len(queries)) if ran[i]]
     judged = judge_each([results[i] for i in done], queries, gt, k, done)
     low, high = judged.ci()
+    short_ci = bootstrap_ci(judged.short.astype(np.float64)) if done else (0.0, 0.0)
     return Measurement(
         dict(settings),
         k,
@@ -492,6 +496,8 @@ def measure(
         recall_high=high,
         returned_mean=float(judged.returned.mean()) if done else float("nan"),
         short_share=float(judged.short.mean()) if done else 0.0,
+        short_low=short_ci[0],
+        short_high=short_ci[1],
         plan=plan,
     )
 

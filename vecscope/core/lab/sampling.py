@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,25 @@ class QuerySet:
 
 
 def sample_queries(
-    conn: Conn, target: LabTarget, n: int, seed: int = SEED, row_filter: RowFilter | None = None
+    conn: Conn,
+    target: LabTarget,
+    n: int,
+    seed: int = SEED,
+    row_filter: RowFilter | None = None,
+    weighted: Sequence[tuple[str, float]] | None = None,
 ) -> QuerySet:
     """``n`` rows of the table, chosen deterministically by a hash of their key (among the
-    rows a fixed ``row_filter`` matches; with placeholders, with their values)."""
+    rows a fixed ``row_filter`` matches; with placeholders, with their values).
+
+    ``weighted``: values for a one-placeholder filter with their weights (the
+    application's own mix of tenants, say): each value gets its share of the ``n`` queries,
+    sampled from the rows it matches.
+    """
     if n < 1:
         raise BadInputError("--queries must be at least 1")
     register_vector(conn)
+    if row_filter is not None and weighted:
+        return _sample_weighted(conn, target, n, seed, row_filter, weighted)
     if row_filter is not None:
         return _sample_filtered(conn, target, n, seed, row_filter)
     with db.mapped_errors("sampling query vectors", conn):
@@ -80,11 +93,49 @@ def sample_queries(
     )
 
 
-def _sample_filtered(
-    conn: Conn, target: LabTarget, n: int, seed: int, row_filter: RowFilter
+def _sample_weighted(
+    conn: Conn,
+    target: LabTarget,
+    n: int,
+    seed: int,
+    row_filter: RowFilter,
+    weighted: Sequence[tuple[str, float]],
 ) -> QuerySet:
+    if len(row_filter.columns) != 1:
+        raise BadInputError("--where-values needs a --where with exactly one {column}")
+    total = sum(w for _, w in weighted)
+    parts: list[QuerySet] = []
+    for value, weight in weighted:
+        share = max(1, round(n * weight / total))
+        part = _sample_filtered(conn, target, share, seed, row_filter, fixed=(value,))
+        parts.append(part)
+    names = ", ".join(f"{v} x{len(p)}" for (v, _), p in zip(weighted, parts, strict=True))
+    values = tuple(v for p in parts for v in (p.filter_values or ()))
+    return QuerySet(
+        np.concatenate([p.vectors for p in parts]),
+        np.concatenate([p.self_ids for p in parts if p.self_ids is not None]),
+        f"{len(values)} rows sampled from {target.schema}.{target.table} where "
+        f"{row_filter.text} ({names})",
+        row_filter,
+        values,
+    )
+
+
+def _sample_filtered(
+    conn: Conn,
+    target: LabTarget,
+    n: int,
+    seed: int,
+    row_filter: RowFilter,
+    fixed: tuple[Any, ...] | None = None,
+) -> QuerySet:
+    """Rows the filter matches: with ``fixed`` values for its placeholders, rows matching
+    them (each query then has those values); else every row, with its own values."""
     values = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(c)) for c in row_filter.columns)
-    where = sql.SQL("true") if row_filter.per_query else row_filter.composed()
+    where = sql.SQL("true") if row_filter.per_query and fixed is None else row_filter.composed()
+    params: dict[str, Any] = {"seed": str(seed), "n": n}
+    if fixed is not None:
+        params.update(row_filter.params(fixed))
     with db.mapped_errors("sampling query vectors under --where", conn):
         rows = conn.execute(
             db.statement(
@@ -95,11 +146,12 @@ def _sample_filtered(
                 values=values,
                 filter=where,
             ),
-            {"seed": str(seed), "n": n},
+            params,
         ).fetchall()
     if not rows:
+        what = f" for {', '.join(map(str, fixed))}" if fixed is not None else ""
         raise BadInputError(
-            f"--where matches no row of {target.schema}.{target.table} with a vector"
+            f"--where matches no row of {target.schema}.{target.table} with a vector{what}"
         )
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     vecs = np.array([_as_array(r[1]) for r in rows], dtype=np.float32)
@@ -108,7 +160,7 @@ def _sample_filtered(
         ids,
         f"{len(rows)} rows sampled from {target.schema}.{target.table} where {row_filter.text}",
         row_filter,
-        tuple(tuple(r[2:]) for r in rows),
+        tuple(fixed if fixed is not None else tuple(r[2:]) for r in rows),
     )
 
 

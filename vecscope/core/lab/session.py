@@ -221,6 +221,7 @@ class LabSession:
         check: Callable[[LabTarget], None] = _nothing,
         sampled: Callable[[QuerySet], None] = _nothing,
         where: str | None = None,
+        where_values: Sequence[tuple[str, float]] | None = None,
     ) -> LabSession:
         """Resolve the column, take the query vectors, compute the exact top-``k``.
 
@@ -235,6 +236,8 @@ class LabSession:
             sampled: Called with the query vectors before the ground truth is computed.
             where: The application's filter (``tenant_id = {tenant_id}``: see
                 :mod:`.filters`); its exact answers are the filtered ones.
+            where_values: Values for its one placeholder, with weights (the
+                application's mix): each gets its share of the queries.
 
         Raises:
             BadInputError: no such table or column, a column that cannot be measured
@@ -258,7 +261,9 @@ class LabSession:
                     )
                 qs = replace(qs, filter=flt, filter_values=((),) * len(qs))
         else:
-            qs = sample_queries(conn, target, queries, row_filter=flt)
+            if where_values and (flt is None or not flt.per_query):
+                raise BadInputError("--where-values needs a --where with a {column} placeholder")
+            qs = sample_queries(conn, target, queries, row_filter=flt, weighted=where_values)
         sampled(qs)
         depth = k if k is not None else live_truth_k(target)
         gt = ground_truth(conn, target, qs, depth, method=method, memory_budget=memory_budget)
