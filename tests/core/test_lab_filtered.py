@@ -4,7 +4,9 @@ fixes where no setting serves the filter. On a real server, pgvector 0.8 and old
 
 from __future__ import annotations
 
+import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +15,15 @@ from psycopg import sql
 
 from tests.conftest import Database
 from tests.core.cli_helpers import assert_one_line_error, vecscope
+from vecscope.cli import main as cli
 from vecscope.core.connection import connected
 from vecscope.core.errors import BadInputError
 from vecscope.core.lab.filtered import EXACT
 from vecscope.core.lab.filters import parse_filter
 from vecscope.core.lab.session import LabSession
 from vecscope.core.lab.stats import bootstrap_ci, recall_each
+from vecscope.core.migrate import journal as jn
+from vecscope.core.migrate.verify import load_queries as load_saved
 from vecscope.core.pgvector import has_feature
 
 TABLE = "filtered_docs"
@@ -244,3 +249,47 @@ def test_where_values_bad_input(filtered: Database) -> None:
         vecscope(*base, "--where", "category = {category}", "--where-values", "9999"),
         "matches no row",
     )
+
+
+def test_a_migration_verifies_under_the_applications_filter(
+    filtered: Database, tmp_path: Path
+) -> None:
+    """`migrate run --where`: baseline and verify sample the same filtered queries (saved
+    with their values beside the journal) and judge rows returned as well as recall. Here
+    the new HNSW index (ef_search 40) post-filters away more rows than the IVFFlat did for
+    the small categories, and verify says so: the old index stays."""
+    with filtered.connect() as conn:
+        conn.execute(f"CREATE TABLE mig AS SELECT * FROM {TABLE}")
+        conn.execute("ALTER TABLE mig ADD PRIMARY KEY (id)")
+        conn.execute(
+            "CREATE INDEX mig_ivf ON mig USING ivfflat (embedding vector_l2_ops) WITH (lists = 20)"
+        )
+        conn.execute("ANALYZE mig")
+    journal = tmp_path / "j.jsonl"
+    out = io.StringIO()
+    code = cli.run(
+        cli.parse(
+            [
+                "migrate", "run", "--dsn", filtered.dsn, "--index", "public.mig_ivf",
+                "--where", "category = {category}", "--queries", "40", "--k", "5",
+                "--backup", "confirmed:test", "--yes", "--journal", str(journal),
+                "--no-cutover",
+            ]
+        ),
+        out,
+    )  # fmt: skip
+    text = out.getvalue()
+    state = jn.read(journal)
+    result = state.data("verify")["result"]
+    before, after = result["old"], result["new"]
+    assert before["short_share"] is not None and after["short_share"] is not None, text
+    assert after["rows_returned"] > 0
+    assert "rows," in text and "short" in text
+    if after["short_share"] > max(0.01, before["short_share"]):
+        assert not state.done("verify") and code != 0
+        assert any("returned fewer rows than exist" in r for r in result["reasons"])
+    # The queries verify asked are those the baseline saved, filter values and all.
+    saved = next(p for p in journal.parent.rglob("*.npz"))
+    queries = load_saved(saved)
+    assert queries.filter is not None and queries.filter.text == "category = {category}"
+    assert queries.filter_values is not None and len(queries.filter_values) == len(queries)

@@ -59,6 +59,7 @@ def _spec(args: argparse.Namespace, target: ConnectionTarget) -> MigrationSpec:
         min_recall=args.min_recall,
         k=args.k,
         queries=args.queries,
+        where=getattr(args, "where", None),
     )
 
 
@@ -190,8 +191,13 @@ def _verify_text(v: Verification, k: int) -> str:
     for label, f in rows:
         if f is None:
             continue
+        returned = (
+            f"  {f.rows_returned:.1f} rows, {f.short_share:.0%} short"
+            if f.rows_returned is not None and f.short_share is not None
+            else ""
+        )
         lines.append(
-            f"  {label:<6} {f.index or 'exact scan':<32} recall@{k} {f.recall:.3f}  "
+            f"  {label:<6} {f.index or 'exact scan':<32} recall@{k} {f.recall:.3f}{returned}  "
             f"p50 {f.p50_ms:.2f} ms  p95 {f.p95_ms:.2f} ms"
         )
     if v.required_recall is not None:

@@ -40,6 +40,12 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser, parser_class: type) -> N
     g.add_argument("--min-recall", type=float, help="recall the new index must reach")
     g.add_argument("-k", "--k", dest="k", type=int, default=10, help="recall@k (default 10)")
     g.add_argument("--queries", type=int, default=100, help="sampled queries (default 100)")
+    g.add_argument(
+        "--where",
+        metavar="CONDITION",
+        help="the application's filter, as bench --where ('tenant_id = {tenant_id}'): "
+        "baseline and verify measure recall and rows returned under it",
+    )
     g.add_argument("--json", action="store_true", help="print JSON")
 
     msub.add_parser(

@@ -88,6 +88,9 @@ class MigrationSpec:
     min_recall: float | None = None
     k: int = 10
     queries: int = 100
+    #: The application's filter (``tenant_id = {tenant_id}``, as ``bench --where``): the
+    #: baseline and verify measure recall and rows returned under it.
+    where: str | None = None
     #: The table is partitioned: its index is made ``ON ONLY`` the parent, each partition's
     #: concurrently, then attached (PostgreSQL builds no partitioned index concurrently).
     partitioned: bool = False
@@ -265,6 +268,7 @@ def choose(
     min_recall: float | None = None,
     k: int = 10,
     queries: int = 100,
+    where: str | None = None,
 ) -> MigrationSpec:
     """Complete the user's choice from the catalog into a spec (nothing runs).
 
@@ -298,6 +302,7 @@ def choose(
             min_recall=min_recall,
             k=k,
             queries=queries,
+            where=where.strip() if where and where.strip() else None,
             **chosen,
         )
 

@@ -12,6 +12,7 @@ latency (:mod:`core.lab`, not written twice).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,6 +29,8 @@ from vecscope.core.doctor.diagnose import diagnose, knn_query_for
 from vecscope.core.doctor.explain import explain
 from vecscope.core.errors import BadInputError, MigrationError, VecscopeError
 from vecscope.core.lab import measure as lab
+from vecscope.core.lab.filters import RowFilter
+from vecscope.core.lab.session import check_filter
 from vecscope.core.migrate.ddl import analyze, index_state, open_ddl_session
 from vecscope.core.migrate.plan import DEFAULT_MIN_RECALL, MigrationSpec
 from vecscope.core.migrate.states import Kind
@@ -50,6 +53,10 @@ class Figures:
     qps: float
     queries: int
     settings: dict[str, str] = field(default_factory=dict)
+    #: Under the application's filter (``--where``): rows returned per query and the share
+    #: of queries that came back short of rows (``None``: no filter).
+    rows_returned: float | None = None
+    short_share: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,7 +103,7 @@ class Verification:
         )
 
 
-def _figures(m: lab.Measurement, label: str) -> Figures:
+def _figures(m: lab.Measurement, label: str, filtered: bool = False) -> Figures:
     return Figures(
         label,
         m.index,
@@ -107,6 +114,8 @@ def _figures(m: lab.Measurement, label: str) -> Figures:
         round(m.qps, 1),
         m.queries,
         dict(m.settings),
+        round(m.returned_mean, 2) if filtered else None,
+        round(m.short_share, 4) if filtered else None,
     )
 
 
@@ -142,10 +151,22 @@ def save_queries(path: Path, queries: lab.QuerySet) -> None:
     failpoints.point("baseline.before_save")
     tmp = path.with_suffix(".tmp.npz")
     ids = queries.self_ids if queries.self_ids is not None else np.zeros(0, dtype=np.int64)
+    # The filter and each query's values for it, so that verify asks the same questions.
+    flt = queries.filter
+    where = json.dumps(
+        None
+        if flt is None
+        else {
+            "text": flt.text,
+            "columns": list(flt.columns),
+            "values": [list(v) for v in queries.filter_values or ()],
+        },
+        default=str,
+    )
     try:
         # The sampled queries are rows of the table: as private as the journal (0600).
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            np.savez(f, vectors=queries.vectors, self_ids=ids)
+            np.savez(f, vectors=queries.vectors, self_ids=ids, where=np.array(where))
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
@@ -162,9 +183,23 @@ def load_queries(path: Path) -> lab.QuerySet:
         with np.load(path) as data:
             vectors = np.asarray(data["vectors"], dtype=np.float32)
             ids = np.asarray(data["self_ids"], dtype=np.int64)
+            where = json.loads(str(data["where"])) if "where" in data.files else None
     except (OSError, KeyError, ValueError) as e:
         raise BadInputError(f"cannot read the baseline's queries {path}: {e}") from e
-    return lab.QuerySet(vectors, ids if len(ids) else None, f"{len(vectors)} baseline queries")
+    queries = lab.QuerySet(vectors, ids if len(ids) else None, f"{len(vectors)} baseline queries")
+    if where is None:
+        return queries
+    return replace(
+        queries,
+        filter=RowFilter(where["text"], tuple(where["columns"])),
+        filter_values=tuple(tuple(v) for v in where["values"]),
+    )
+
+
+def _sample(conn: Conn, spec: MigrationSpec, target: lab.LabTarget, n: int) -> lab.QuerySet:
+    """The migration's query sample, under its filter when it has one."""
+    flt = check_filter(conn, target, spec.where) if spec.where else None
+    return lab.sample_queries(conn, target, n, row_filter=flt)
 
 
 def baseline(conn_target: ConnectionTarget, spec: MigrationSpec, queries_path: Path) -> Figures:
@@ -178,11 +213,11 @@ def baseline(conn_target: ConnectionTarget, spec: MigrationSpec, queries_path: P
         old = _index(inventory, spec, spec.old_name)
         serves = old is not None and old.usable and spec.operator in (old.operator or "").split()
         target = _target(conn, spec, old if serves else None)
-        queries = lab.sample_queries(conn, target, min(spec.queries, max(1, target.rows - 1)))
+        queries = _sample(conn, spec, target, min(spec.queries, max(1, target.rows - 1)))
         save_queries(queries_path, queries)
         gt = lab.ground_truth(conn, target, queries, min(spec.k, target.rows - 1))
     m = lab.measure(conn_target, target, queries, gt, min(spec.k, target.rows - 1), {})
-    return replace(_figures(m, "before"), index=_as_parent(spec, m.index))
+    return replace(_figures(m, "before", spec.where is not None), index=_as_parent(spec, m.index))
 
 
 def served_by(
@@ -273,7 +308,7 @@ def verify(
             queries = (
                 load_queries(queries_path)
                 if queries_path is not None and queries_path.exists()
-                else lab.sample_queries(conn, target, spec.queries)
+                else _sample(conn, spec, target, spec.queries)
             )
             k = min(spec.k, target.rows - 1)
             gt = lab.ground_truth(conn, target, queries, k)
@@ -282,9 +317,20 @@ def verify(
             target = None
     if target is not None:
         m = lab.measure(conn_target, target, queries, gt, k, steering)
-        figures = replace(_figures(m, "after"), index=_as_parent(spec, m.index, name))
-        if figures.index != name:
+        figures = replace(
+            _figures(m, "after", spec.where is not None), index=_as_parent(spec, m.index, name)
+        )
+        # Under a filter the planner may rightly read a selective filter's rows through a
+        # B-tree and sort them: the filtered queries are judged on their answers.
+        if figures.index != name and spec.where is None:
             reasons.append(f"the measured queries were served by {m.index or 'a Seq Scan'}")
+        if figures.short_share is not None:
+            was = (before.short_share or 0.0) if before is not None else 0.0
+            if figures.short_share > max(lab.SHORT_TOLERANCE, was) + 1e-9:
+                reasons.append(
+                    f"{figures.short_share:.0%} of the filtered queries returned fewer rows "
+                    f"than exist for them (before: {was:.0%})"
+                )
     required: float | None
     if spec.min_recall is not None:
         required = spec.min_recall

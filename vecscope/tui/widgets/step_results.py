@@ -175,6 +175,10 @@ def figures_lines(before: Figures | None, after: Figures | None, k: int) -> list
         )
     )
     lines.append(row(f"recall@{k}", [f"{f.recall:.3f}" for f in cols]))
+    if any(f.rows_returned is not None for f in cols):
+        # Under the application's filter: how many rows came back, how often short.
+        lines.append(row("rows returned", [f"{f.rows_returned or 0:.1f}" for f in cols]))
+        lines.append(row("short of rows", [f"{f.short_share or 0:.0%}" for f in cols]))
     for label, attr in _FIGURE_ROWS:
         lines.append(row(label, [f"{getattr(f, attr):,.2f} ms" for f in cols]))
     lines.append(row("QPS", [f"{f.qps:,.0f}" for f in cols]))
