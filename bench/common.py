@@ -43,8 +43,11 @@ class Built:
     index_s: float
 
 
-def build_table(admin_conninfo: str, conninfo: str, dbname: str, rows: int) -> Built:
-    """Create ``dbname`` with ``public.items`` holding ``rows`` embeddings (child process)."""
+def build_table(
+    admin_conninfo: str, conninfo: str, dbname: str, rows: int, *, index: bool = True
+) -> Built:
+    """Create ``dbname`` with ``public.items`` holding ``rows`` embeddings (child process);
+    ``index=False`` leaves out the HNSW index (VACUUM and CHECKPOINT still run)."""
     started = time.perf_counter()
     vecs, _topics = sample(topic_model(SEED), rows, SEED + 1)
     dims = int(vecs.shape[1])
@@ -72,11 +75,12 @@ def build_table(admin_conninfo: str, conninfo: str, dbname: str, rows: int) -> B
         started = time.perf_counter()
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("SET max_parallel_maintenance_workers = 2")
-        conn.execute(
-            sql.SQL("CREATE INDEX ON {} USING hnsw ({} vector_cosine_ops)").format(
-                table, sql.Identifier(COLUMN)
+        if index:
+            conn.execute(
+                sql.SQL("CREATE INDEX ON {} USING hnsw ({} vector_cosine_ops)").format(
+                    table, sql.Identifier(COLUMN)
+                )
             )
-        )
         # VACUUM too: else the insert-triggered autovacuum of the fresh table (a
         # minute later, several seconds of I/O and CPU) lands inside a measurement. And a
         # CHECKPOINT, so the build's dirty pages are written now, not during the first round.

@@ -381,7 +381,7 @@ def bench(server: embedded.EmbeddedServer, args: argparse.Namespace) -> int:
     if spec.params != {"m": M, "ef_construction": EF_CONSTRUCTION}:
         raise BenchError(f"the wizard chose {spec.params}, not the seeds' m/ef_construction")
     mwm_kb = spec.maintenance_work_mem_kb or pf.current_mwm_kb
-    exponent = predict.growth_exponent(spec.method)
+    exponent = predict.growth_exponent(spec.method, spec.rows / max(1, cal.sample_rows))
     print()
     print(f"wizard plan: {plan.describe(spec)} ({spec.rows:,} rows by the catalog)")
     for check in pf.checks:
@@ -396,8 +396,10 @@ def bench(server: embedded.EmbeddedServer, args: argparse.Namespace) -> int:
         f"{cal.index_bytes_per_row:.0f} bytes/row; preflight took {preflight_s:.1f} s"
     )
     print(
-        f"prediction: serial {pred.serial_seconds:.1f} s, with {pred.workers} worker(s) "
-        f"{pred.seconds:.1f} s; graph {human_bytes(pred.graph_bytes)}; index "
+        f"prediction: {pred.range_text}; serial {pred.serial_seconds:.1f} s, "
+        f"{pred.workers_text} (speed-up counted {pred.speedup:.2f}); sample builds "
+        f"{', '.join(f'{t:.2f}' for t in cal.times)} s; "
+        f"graph {human_bytes(pred.graph_bytes)}; index "
         f"{human_bytes(pred.index_bytes)}; maintenance_work_mem {human_bytes(mwm_kb * 1024)} "
         f"({'fits' if pred.fits else 'does NOT fit'})"
     )
@@ -534,12 +536,13 @@ def summarize(
     wizard_bytes = int(median([b.index_bytes for b in wizard]))
     measured_graph = per_element * spec.rows
     seed_fit = [b.fit_rows for b in seeds if b.fit_rows]
-    exponent = predict.growth_exponent(spec.method)
+    exponent = predict.growth_exponent(spec.method, spec.rows / max(1, cal.sample_rows))
     mwm_kb = spec.maintenance_work_mem_kb or pred.maintenance_work_mem_kb
 
     fast = speedup >= TARGET_SPEEDUP
     same_recall = abs(recall_diff) <= TARGET_RECALL_DIFF + 1e-9
     time_ok = within(pred.seconds, wizard_s)
+    in_range = [pred.low_seconds <= b.seconds <= pred.high_seconds for b in wizard]
     graph_ok = pred.graph_bytes is not None and within(pred.graph_bytes, measured_graph)
 
     print(f"summary: medians (min..max) over {rounds} round(s), {spec.rows:,} rows")
@@ -563,6 +566,11 @@ def summarize(
         f"  build time predicted / measured    {pred.seconds:.1f} s / {wizard_s:.1f} s "
         f"({pred.seconds / wizard_s:.2f}x)   target within {TARGET_WITHIN:.0%}   "
         f"{verdict(time_ok)}"
+    )
+    print(
+        f"  predicted range / measured         {pred.low_seconds / wizard_s:.2f}x - "
+        f"{pred.high_seconds / wizard_s:.2f}x   builds inside it: {sum(in_range)} of "
+        f"{len(in_range)}   informational"
     )
     print(
         f"  graph memory predicted / measured  {human_bytes(pred.graph_bytes)} / "
@@ -606,8 +614,12 @@ def summarize(
     print(
         f"    predicted serial: sample {cal.seconds:.2f} s x ({spec.rows:,} / "
         f"{cal.sample_rows:,})^{exponent:.2f} = "
-        f"{pred.serial_seconds:.1f} s; parallel: / (1 + {predict.PARALLEL_EFFICIENCY} x "
-        f"{pred.workers}) = {pred.seconds:.1f} s"
+        f"{pred.serial_seconds:.1f} s; parallel: / {pred.speedup:.2f} (1 + "
+        f"{predict.PARALLEL_EFFICIENCY} x {pred.workers} as far as cores are free) = "
+        f"{pred.seconds:.1f} s; range {pred.low_seconds:.1f}-{pred.high_seconds:.1f} s "
+        f"(exponent +/- {predict.GROWTH_UNCERTAINTY.get(spec.method, 0.03):.2f}, sample "
+        f"builds {min(cal.times or (cal.seconds,)):.2f}-{cal.slowest:.2f} s, speed-up "
+        f"{predict.parallel_speedup(pred.workers):.2f}x down to none)"
     )
     if serial:
         serial_s = median([b.seconds for b in serial])
@@ -621,7 +633,8 @@ def summarize(
         )
         print(
             f"    parallel speed-up serial / wizard: {serial_s / wizard_s:.2f}x (model "
-            f"{pred.serial_seconds / pred.seconds:.2f}x)"
+            f"{pred.serial_seconds / pred.seconds:.2f}x, at most "
+            f"{predict.parallel_speedup(pred.workers):.2f}x)"
         )
         print(
             "    growth exponent that would have predicted the serial build: "

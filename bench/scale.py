@@ -39,8 +39,14 @@ in ``--data-dir`` so that the tables, which take minutes to load, are kept betwe
   ``maintenance_work_mem`` on the same table, cancelled at its NOTICE (bytes per element
   = maintenance_work_mem / N, as ``bench/migrate.py`` does). The serial prediction and
   the load average are printed beside it: on a loaded machine the parallel worker the
-  wizard counts on adds little. The new index is dropped afterwards, so a kept
-  ``--data-dir`` stays as it was.
+  wizard counts on adds little. The prediction's range is printed as ratios of the
+  build's time too, with whether the build fell inside it. The new index is dropped
+  afterwards, so a kept ``--data-dir`` stays as it was. ``--build-only`` runs just this;
+* **growth** (``--growth 4000,20000,...``, optional): serial HNSW builds, graph in memory,
+  of tables of the first N rows of the large one, in ``--growth-rounds`` alternating
+  rounds: the fastest time of each size as a ratio of the smallest size's, and the growth
+  exponent each implies (what ``predict.GROWTH_EXPONENT`` models). ``--growth-only``
+  stops after it.
 
 Why ratios: the machine is shared and its speed moves twofold within an hour; the
 baseline runs in the same rounds, so ``1M / 10k`` says what the scale costs. The targets
@@ -55,6 +61,7 @@ loads the tables in about 4 minutes; a run takes 15 to 30 minutes with the build
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import os
 import resource
@@ -486,6 +493,10 @@ class BuildResult:
     graph_source: str
     #: The machine's 1-minute load average when the build started and ended.
     load: tuple[float, float] = (0.0, 0.0)
+    predicted_low: float = 0.0
+    predicted_high: float = 0.0
+    #: The speed-up the point estimate counted on.
+    speedup: float = 1.0
 
 
 def drop_index(conninfo: str, name: str) -> None:
@@ -584,8 +595,10 @@ def wizard_build(server: embedded.EmbeddedServer, rows: int, workdir: Path) -> B
         f"{cal.index_bytes_per_row:.0f} B/row"
     )
     print(
-        f"  prediction: {pred.seconds:.0f} s ({pred.serial_seconds:.0f} s serial, "
-        f"{pred.workers} worker(s)); graph {human_bytes(pred.graph_bytes)}, index "
+        f"  prediction: {pred.range_text} ({pred.serial_seconds:.0f} s serial, "
+        f"{pred.workers_text}; speed-up counted {pred.speedup:.2f}); sample builds "
+        f"{', '.join(f'{t:.2f}' for t in cal.times)} s; "
+        f"graph {human_bytes(pred.graph_bytes)}, index "
         f"{human_bytes(pred.index_bytes)}; maintenance_work_mem {human_bytes(mwm_kb * 1024)}; "
         f"calibration {calibration}; preflight {preflight_s:.1f} s",
         flush=True,
@@ -649,7 +662,110 @@ def wizard_build(server: embedded.EmbeddedServer, rows: int, workdir: Path) -> B
         measured,
         source,
         (load_before, load_after),
+        pred.low_seconds,
+        pred.high_seconds,
+        pred.speedup,
     )
+
+
+# --- the growth exponent -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GrowthPoint:
+    rows: int
+    #: Every timed serial build of a table of ``rows`` rows.
+    seconds: tuple[float, ...]
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+
+def growth(
+    server: embedded.EmbeddedServer, source_rows: int, sizes: Sequence[int], rounds: int
+) -> list[GrowthPoint]:
+    """Serial HNSW builds (graph in memory) of the first N rows of the large table, for
+    each N in ``sizes``, in ``rounds`` rounds whose order alternates: how build time grows
+    with rows, which is what ``predict.GROWTH_EXPONENT`` models."""
+    conninfo = server.conninfo(dbname_for(source_rows))
+    times: dict[int, list[float]] = {n: [] for n in sizes}
+    params = sql.SQL("m = 16, ef_construction = 64")
+    with psycopg.connect(conninfo, autocommit=True, application_name="vecscope-bench") as conn:
+        conn.execute("SET maintenance_work_mem = '2GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 0")
+        for n in sizes:
+            tbl = sql.Identifier(SCHEMA, f"growth_{n}")
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(tbl))
+            conn.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT id, {} FROM {} WHERE id < {}").format(
+                    tbl, sql.Identifier(COLUMN), sql.Identifier(SCHEMA, TABLE), sql.Literal(n)
+                )
+            )
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(tbl))
+        conn.execute("CHECKPOINT")
+        try:
+            for r in range(rounds):
+                for n in sizes if r % 2 == 0 else list(reversed(sizes)):
+                    tbl = sql.Identifier(SCHEMA, f"growth_{n}")
+                    t0 = time.perf_counter()
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE INDEX growth_idx ON {} USING hnsw ({} {}) WITH ({})"
+                        ).format(tbl, sql.Identifier(COLUMN), sql.SQL(OPCLASS), params)
+                    )
+                    times[n].append(time.perf_counter() - t0)
+                    conn.execute(
+                        sql.SQL("DROP INDEX {}").format(sql.Identifier(SCHEMA, "growth_idx"))
+                    )
+                    print(
+                        f"  growth round {r + 1}/{rounds}: {n:,} rows in {times[n][-1]:.1f} s "
+                        f"(load average {os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
+        finally:
+            for n in sizes:
+                conn.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, f"growth_{n}"))
+                )
+    return [GrowthPoint(n, tuple(times[n])) for n in sizes]
+
+
+def show_growth(points: Sequence[GrowthPoint]) -> None:
+    """Times as ratios of the smallest table's, and the exponents they imply."""
+    base = points[0]
+    print(
+        f"\ngrowth: serial HNSW builds (m 16, ef_construction 64, graph in memory), fastest of "
+        f"{len(base.seconds)}; ratios against {base.rows:,} rows, same run"
+    )
+    print(f"  {'rows':>10} {'x rows':>8} {'x time':>9} {'exponent from smallest':>24} {'local':>7}")
+    prev = base
+    for p in points:
+        scale = p.rows / base.rows
+        ratio = p.best / base.best
+        overall = math.log(ratio) / math.log(scale) if scale > 1 else float("nan")
+        local = (
+            math.log(p.best / prev.best) / math.log(p.rows / prev.rows)
+            if p.rows > prev.rows
+            else float("nan")
+        )
+        spread = max(p.seconds) / p.best
+        print(
+            f"  {p.rows:>10,} {scale:>7.1f}x {ratio:>8.2f}x {overall:>24.3f} {local:>7.3f}"
+            f"   (slowest / fastest {spread:.2f}x)"
+        )
+        prev = p
+    if len(points) >= 2:
+        xs = [math.log(p.rows) for p in points]
+        ys = [math.log(p.best) for p in points]
+        mx, my = statistics.fmean(xs), statistics.fmean(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+            (x - mx) ** 2 for x in xs
+        )
+        print(
+            f"  least-squares exponent over all sizes {slope:.3f}; the model's "
+            f"{predict.growth_exponent('hnsw'):.2f} +/- {predict.GROWTH_UNCERTAINTY['hnsw']:.2f}"
+        )
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -774,43 +890,54 @@ def summary(
             )
 
     if build is not None:
-        print()
-        t_ok = abs(build.predicted_s - build.actual_s) <= WITHIN * build.actual_s
-        g_ok = abs(build.predicted_graph - build.measured_graph) <= WITHIN * build.measured_graph
-        ok = ok and t_ok and g_ok
-        launched = build.workers_launched if build.workers_launched is not None else "-"
-        print(
-            f"  wizard at {build.rows:,} rows (HNSW m/ef_construction as planned, "
-            f"maintenance_work_mem {human_bytes(build.mwm_kb * 1024)}, {build.workers} "
-            f"worker(s), launched {launched})"
-        )
-        print(
-            f"    build time predicted / actual            {build.predicted_s:.0f} s / "
-            f"{build.actual_s:.0f} s = {build.predicted_s / build.actual_s:.2f}x   within "
-            f"{WITHIN:.0%}: {yes(t_ok)}"
-        )
-        print(
-            f"    graph memory predicted / pgvector's       "
-            f"{human_bytes(build.predicted_graph)} / {human_bytes(build.measured_graph)} = "
-            f"{build.predicted_graph / build.measured_graph:.2f}x   within {WITHIN:.0%}: "
-            f"{yes(g_ok)}"
-        )
-        print(f"      (pgvector's by {build.graph_source})")
-        print(
-            f"    serial prediction / actual               {build.predicted_serial_s:.0f} s / "
-            f"{build.actual_s:.0f} s = {build.predicted_serial_s / build.actual_s:.2f}x   "
-            f"informational (divided by 1 + {predict.PARALLEL_EFFICIENCY} per worker); load "
-            f"average {build.load[0]:.1f} -> {build.load[1]:.1f} on {os.cpu_count()} CPUs"
-        )
-        print(
-            f"    index size predicted / actual             {human_bytes(build.predicted_index)} "
-            f"/ {human_bytes(build.index_bytes)} = "
-            f"{build.predicted_index / max(1, build.index_bytes):.2f}x   informational"
-        )
-        print(f"    calibration: {build.calibration}; preflight {build.preflight_s:.1f} s")
+        ok = build_summary(build) and ok
     print()
     print(f"all targets met: {yes(ok)}")
     return 0 if ok else 1
+
+
+def build_summary(build: BuildResult) -> bool:
+    """The prediction against the build, as ratios; True when within the targets."""
+    print()
+    t_ok = abs(build.predicted_s - build.actual_s) <= WITHIN * build.actual_s
+    g_ok = abs(build.predicted_graph - build.measured_graph) <= WITHIN * build.measured_graph
+    in_range = build.predicted_low <= build.actual_s <= build.predicted_high
+    launched = build.workers_launched if build.workers_launched is not None else "-"
+    print(
+        f"  wizard at {build.rows:,} rows (HNSW m/ef_construction as planned, "
+        f"maintenance_work_mem {human_bytes(build.mwm_kb * 1024)}, up to {build.workers} "
+        f"worker(s), used {launched})"
+    )
+    print(
+        f"    build time predicted / actual            {build.predicted_s:.0f} s / "
+        f"{build.actual_s:.0f} s = {build.predicted_s / build.actual_s:.2f}x   within "
+        f"{WITHIN:.0%}: {yes(t_ok)}"
+    )
+    print(
+        f"    predicted range / actual                 {build.predicted_low / build.actual_s:.2f}x"
+        f" - {build.predicted_high / build.actual_s:.2f}x   the build inside it: {yes(in_range)}"
+    )
+    print(
+        f"    graph memory predicted / pgvector's       "
+        f"{human_bytes(build.predicted_graph)} / {human_bytes(build.measured_graph)} = "
+        f"{build.predicted_graph / build.measured_graph:.2f}x   within {WITHIN:.0%}: "
+        f"{yes(g_ok)}"
+    )
+    print(f"      (pgvector's by {build.graph_source})")
+    print(
+        f"    serial prediction / actual               {build.predicted_serial_s:.0f} s / "
+        f"{build.actual_s:.0f} s = {build.predicted_serial_s / build.actual_s:.2f}x   "
+        f"informational (the point divides by {build.speedup:.2f}: 1 + "
+        f"{predict.PARALLEL_EFFICIENCY} per worker, as far as cores are free); load "
+        f"average {build.load[0]:.1f} -> {build.load[1]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"    index size predicted / actual             {human_bytes(build.predicted_index)} "
+        f"/ {human_bytes(build.index_bytes)} = "
+        f"{build.predicted_index / max(1, build.index_bytes):.2f}x   informational"
+    )
+    print(f"    calibration: {build.calibration}; preflight {build.preflight_s:.1f} s")
+    return t_ok and g_ok
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -858,6 +985,15 @@ def bench(server: embedded.EmbeddedServer, args: argparse.Namespace, workdir: Pa
             flush=True,
         )
     if args.load_only:
+        return 0
+    if args.growth:
+        show_growth(growth(server, args.rows, sorted(set(args.growth)), args.growth_rounds))
+    if args.build_only or args.growth_only:
+        build = None
+        if args.build_rows and not args.growth_only:
+            print(f"\nthe wizard on {args.build_rows:,} rows", flush=True)
+            build = wizard_build(server, args.build_rows, workdir)
+            build_summary(build)
         return 0
     small, big = (
         Side(rows, server.uri(dbname_for(rows)), [], [], [])
@@ -919,11 +1055,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--skip-memory", action="store_true", help="skip the extra ground truths")
     p.add_argument("--load-only", action="store_true", help="load the tables and stop")
+    p.add_argument(
+        "--build-only",
+        action="store_true",
+        help="only the wizard's build and its prediction (no inventory, doctor or lab)",
+    )
+    p.add_argument(
+        "--growth",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[],
+        help="comma-separated table sizes (at most --rows) for serial builds that measure how "
+        "build time grows with rows, e.g. 4000,20000,50000,100000,200000",
+    )
+    p.add_argument("--growth-rounds", type=int, default=2, help="rounds of --growth (default 2)")
+    p.add_argument("--growth-only", action="store_true", help="only --growth, then stop")
     args = p.parse_args(argv)
     if min(args.rows, args.baseline_rows, args.rounds, args.lab_rounds, args.queries) < 1:
         p.error("--rows, --baseline-rows, --rounds, --lab-rounds, --queries must be positive")
     if args.build_rows and args.build_rows < 10_000:
         p.error("--build-rows must be at least 10000 (or 0)")
+    if any(n < 1_000 or n > args.rows for n in args.growth) or args.growth_rounds < 1:
+        p.error("--growth sizes must be between 1000 and --rows; --growth-rounds positive")
     return args
 
 

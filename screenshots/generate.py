@@ -6,7 +6,8 @@
     python screenshots/generate.py --only faiss --rows 5000  # the FAISS mode's shot
     python screenshots/generate.py --only live  # the Live mode during the demo workload
 
-Each SVG is what a 160x40 terminal shows; nothing is drawn by hand.
+Each SVG is what a 120x36 terminal shows (``indexes-80x24`` what the smallest terminal
+vecscope is designed for shows); nothing is drawn by hand.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ from vecscope.tui.widgets.inventory_table import InventoryTable
 
 HERE = Path(__file__).resolve().parent
 
-SIZE = (160, 40)
+SIZE = (120, 36)
+#: The smallest terminal every screen is designed for.
+SMALL = (80, 24)
 
 
 async def _until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 30) -> None:
@@ -60,6 +63,7 @@ def _loaded(app: Any) -> Callable[[], bool]:
 
 SHOTS = (
     "indexes",
+    "indexes-80x24",
     "indexes-problems",
     "help",
     "explain",
@@ -72,10 +76,15 @@ SHOTS = (
 _only: set[str] = set(SHOTS)
 
 
-def _shoot(name: str, app: VecscopeApp, before: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
+def _shoot(
+    name: str,
+    app: VecscopeApp,
+    before: Callable[[Pilot[Any]], Awaitable[None]],
+    size: tuple[int, int] = SIZE,
+) -> None:
     if name not in _only:
         return
-    svg = take_svg_screenshot(app, terminal_size=SIZE, run_before=before, title="vecscope")
+    svg = take_svg_screenshot(app, terminal_size=size, run_before=before, title="vecscope")
     (HERE / f"{name}.svg").write_text(svg)
     print(f"wrote screenshots/{name}.svg")
 
@@ -173,6 +182,7 @@ def main() -> int:
             await pilot.pause()
 
         _shoot("indexes", VecscopeApp(target), indexes)
+        _shoot("indexes-80x24", VecscopeApp(target), indexes, SMALL)
 
         async def problems(pilot: Pilot[Any]) -> None:
             await _until(pilot, _loaded(pilot.app))

@@ -183,8 +183,10 @@ def _lock_conflicts(standby: Database) -> int:
 def _exact_scan_running(standby: Database) -> bool:
     with standby.connect() as conn:
         row = conn.execute(
+            # The exact scan is sent with its settings in one message, whose text is cut
+            # at track_activity_query_size before the table's name: its settings show it.
             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-            "AND query LIKE '%conflicted%ORDER BY%' AND pid <> pg_backend_pid()"
+            "AND query LIKE '%enable_indexscan%' AND pid <> pg_backend_pid()"
         ).fetchone()
     return row is not None and int(row[0]) > 0
 

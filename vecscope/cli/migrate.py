@@ -141,7 +141,7 @@ def _printer(out: TextIO, quiet: bool) -> Any:
             return
         last[0] = time.monotonic()
         pct = f" {p.percent:5.1f}%" if p.percent is not None else ""
-        eta = f", ETA {p.eta_s:.0f} s" if p.eta_s is not None else ""
+        eta = f", {p.eta_label}" if p.eta_label else ""
         wait = ""
         if p.waiting_for:
             wait = "; waiting for " + ", ".join(
@@ -275,7 +275,11 @@ def _drive(mig: Migration, args: argparse.Namespace, out: TextIO) -> int:
                     f"built in {outcome.seconds:.1f} s"
                     + (f" (predicted {pred:.1f} s)" if pred else "")
                     + f", {human_bytes(outcome.index_bytes)}"
-                    + (f", {outcome.workers} parallel workers" if outcome.workers else "")
+                    + (
+                        f", {predict.workers_used_text(outcome.workers)}"
+                        if outcome.workers is not None
+                        else ""
+                    )
                 )
                 for n in outcome.notices:
                     if "fits" in n:

@@ -110,6 +110,31 @@ def fetch_vectors(
     Raises:
         QueryError: the COPY failed, or a vector had other dimensions than ``dims``.
     """
+    last = (np.empty(0, dtype=np.int64), np.empty((0, dims), dtype=np.float32), 0)
+    for last in fill_vectors(conn, schema, table, column, key, dims):
+        if progress is not None:
+            progress(last[2])
+    ids, vecs, filled = last
+    # Deleted rows shrink it.
+    return ids[:filled], vecs[:filled]
+
+
+def fill_vectors(
+    conn: psycopg.Connection[TupleRow],
+    schema: str,
+    table: str,
+    column: str,
+    key: str,
+    dims: int,
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], int]]:
+    """:func:`fetch_vectors` as it goes: after each block read, the arrays (allocated once,
+    for every row counted before the COPY) and how many rows of them are filled, so a
+    consumer can work on the rows read so far while the rest arrive. Rows already filled
+    are never written again; the consumer may change them in place.
+
+    Raises:
+        QueryError: the COPY failed, or a vector had other dimensions than ``dims``.
+    """
     tbl = sql.Identifier(schema, table)
     col = sql.Identifier(column)
     with db.mapped_errors("reading vectors", conn):
@@ -126,10 +151,7 @@ def fetch_vectors(
         ids[filled : filled + rows] = block["id"][:rows]
         vecs[filled : filled + rows] = block["v"][:rows]
         filled += rows
-        if progress is not None:
-            progress(filled)
-    # Deleted rows shrink it.
-    return ids[:filled], vecs[:filled]
+        yield ids, vecs, filled
 
 
 def iter_vectors(

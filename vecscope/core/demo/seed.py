@@ -5,7 +5,11 @@ Built deterministically (fixed seeds) so every figure on it can be compared run 
 * ``public.doc_chunks`` with an IVFFlat index (lists = 100, cosine): the classic
   candidate for the IVFFlat to HNSW migration;
 * ``public.messages`` with an HNSW index on ``vector_l2_ops`` while the application
-  queries with ``<=>`` (an operator-class mismatch);
+  queries with ``<=>`` (an operator-class mismatch); its messages belong to the same 40
+  tenants of very different sizes as doc_chunks', with no B-tree on ``tenant_id``, so the
+  application's tenant-scoped search (``WHERE tenant_id = $1 ORDER BY embedding <-> $2
+  LIMIT 10``) is an HNSW scan whose ``hnsw.ef_search`` candidates are filtered afterwards:
+  a small tenant gets fewer than 10 rows (the filtered-search trap);
 * ``public.articles`` whose vector column has no index at all;
 * ``public.events``, partitioned by month (four partitions), with an IVFFlat index on
   the parent: the wizard's migration of a partitioned index;
@@ -201,8 +205,9 @@ def _rng(stream: int) -> np.random.Generator:
 
 
 def _tenants(n: int, rng: np.random.Generator) -> list[str]:
-    # 40 tenants, Zipf-like: a few big customers and a long tail of small ones, so that
-    # "WHERE tenant_id = $1 ... LIMIT 10" loses recall after an index scan (a real trap).
+    # 40 tenants, Zipf-like: a few big customers and a long tail of small ones (the
+    # biggest holds ~27% of the rows, the smallest ~0.4%), so that "WHERE tenant_id = $1
+    # ... LIMIT 10" loses rows and recall after an index scan (a real trap).
     weights = 1.0 / np.arange(1, 41) ** 1.1
     ids = rng.choice(40, size=n, p=weights / weights.sum())
     return [f"tenant-{i + 1:02d}" for i in ids.tolist()]
@@ -391,7 +396,7 @@ def _load(
     register_vector(conn)
 
     # messages first: its HNSW build is the longest, and starts as soon as it is loaded.
-    step(f"messages: {sizes.messages:,} rows, HNSW on vector_l2_ops (app queries <=>)")
+    step(f"messages: {sizes.messages:,} rows, 40 tenants, HNSW on vector_l2_ops (app queries <=>)")
     tracker.table("messages", sp.GENERATING, sizes.messages)
     db.execute(conn, "demo_messages_table")
     vecs, topics = _vectors(sizes.messages, 2)
@@ -400,15 +405,19 @@ def _load(
     conv = rng.integers(1, max(2, sizes.messages // 12), size=sizes.messages)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     offsets = np.sort(rng.integers(0, 300 * 86400, size=sizes.messages))
+    # Drawn last, so the other columns are those of earlier demos. No B-tree on it: the
+    # tenant-scoped search is served by the HNSW index and filtered afterwards.
+    tenants = _tenants(sizes.messages, rng)
     _copy(
         conn,
         sql.Identifier("public", "messages"),
-        ["id", "conversation_id", "role", "body", "created_at", "embedding"],
-        ["int8", "int8", "text", "text", "timestamptz", "vector"],
+        ["id", "conversation_id", "tenant_id", "role", "body", "created_at", "embedding"],
+        ["int8", "int8", "text", "text", "text", "timestamptz", "vector"],
         [
             (
                 i + 1,
                 int(conv[i]),
+                tenants[i],
                 "user" if i % 2 == 0 else "assistant",
                 texts[i],
                 base + timedelta(seconds=int(offsets[i])),

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -35,11 +37,14 @@ from vecscope.core.lab.filters import group_queries
 from vecscope.core.lab.sampling import QuerySet
 from vecscope.core.lab.target import Conn, LabTarget
 from vecscope.core.recovery_conflicts import retry_recovery_conflicts
-from vecscope.core.vectors_io import fetch_vectors, iter_vectors
+from vecscope.core.vectors_io import fetch_vectors, fill_vectors, iter_vectors
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 #: Vectors held at once when they are streamed (larger chunks are no faster).
 STREAM_CHUNK_BYTES = 128 * 1024**2
+#: Rows read before the faiss path searches them while the COPY goes on (about 48 MiB of
+#: 384-d vectors: a few searches per table, each big enough for BLAS).
+OVERLAP_ROWS = 32_768
 #: Operators the faiss path has a metric for.
 FAISS_OPERATORS = frozenset({"<->", "<=>", "<#>", "<+>"})
 
@@ -110,6 +115,24 @@ def _search(
     return pos, d
 
 
+def _run_part(
+    q: npt.NDArray[np.float32],
+    base: npt.NDArray[np.float32],
+    op: str,
+    kk: int,
+    streaming: threading.Event,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """:func:`_search` for one run of rows, on the search thread: while the COPY still
+    streams, faiss leaves a core to the server sending it and one to the parsing thread
+    (OpenMP threads spinning against them cost far more than they compute); after it,
+    faiss has every core. The setting is this thread's own (OpenMP's is per thread)."""
+    import faiss
+
+    cores = os.cpu_count() or 1
+    faiss.omp_set_num_threads(max(1, cores - 2) if streaming.is_set() else cores)
+    return _search(q, base, op, kk)
+
+
 def _fits(target: LabTarget, memory_budget: int) -> bool:
     """Whether all the vectors fit the budget at once (with room for the work around them)."""
     return target.rows * target.dims * 4 * 2 <= memory_budget
@@ -133,11 +156,44 @@ def _faiss_truth(
         q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(np.float32)
 
     def whole() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        keys, base = fetch_vectors(
-            conn, target.schema, target.table, target.column, target.key, target.dims
+        # The search overlaps the COPY: each run of rows read is searched on another
+        # thread (faiss and numpy let go of the GIL) while the next rows arrive, in place
+        # in the one array the COPY fills; the runs' top ``want`` are merged at the end.
+        parts: list[Future[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]] = []
+        starts: list[int] = []
+        last = (np.empty(0, dtype=np.int64), np.empty((0, target.dims), dtype=np.float32), 0)
+        done = 0
+        streaming = threading.Event()
+        streaming.set()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecscope-truth") as pool:
+
+            def search(base: npt.NDArray[np.float32], start: int, stop: int) -> None:
+                starts.append(start)
+                rows = base[start:stop]  # a view: normalised in place by _search
+                parts.append(
+                    pool.submit(_run_part, q, rows, op, min(want, stop - start), streaming)
+                )
+
+            for last in fill_vectors(
+                conn, target.schema, target.table, target.column, target.key, target.dims
+            ):
+                if last[2] - done >= OVERLAP_ROWS:
+                    search(last[1], done, last[2])
+                    done = last[2]
+            streaming.clear()  # the rest of the search may have every core
+            keys, base, filled = last
+            if filled > done or not parts:
+                search(base, done, filled)
+            found = [part.result() for part in parts]
+        keys = keys[:filled]
+        if len(found) == 1:
+            return keys[found[0][0]], found[0][1]
+        pos = np.concatenate(
+            [p + start for (p, _), start in zip(found, starts, strict=True)], axis=1
         )
-        pos, d = _search(q, base, op, min(want, len(keys)))
-        return keys[pos], d
+        dist = np.concatenate([d for _, d in found], axis=1)
+        best = np.argsort(dist, axis=1, kind="stable")[:, : min(want, filled)]
+        return keys[np.take_along_axis(pos, best, axis=1)], np.take_along_axis(dist, best, axis=1)
 
     def streamed() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         ids = np.full((len(q), want), -1, dtype=np.int64)
@@ -194,16 +250,21 @@ def _postgres_truth(
     ids = np.zeros((len(queries), want), dtype=np.int64)
     dist = np.full((len(queries), want), np.inf, dtype=np.float64)
 
+    # The settings and the scan in one simple-protocol message: PostgreSQL runs it as one
+    # implicit transaction that never waits on this client between its statements (a
+    # standby terminates a session idle in a transaction when replay needs its lock, but
+    # only cancels a running statement), and an error ends that transaction at once, so
+    # the connection is ready for the retry.
+    whole = sql.SQL("; ").join([db.statement("lab_exact_settings"), stmt])
+
     def exact(vec: npt.NDArray[np.float32]) -> list[tuple[Any, ...]]:
-        # One transaction per scan, sent whole in one pipeline (BEGIN, the settings, the
-        # scan, COMMIT): a standby terminates a session that sits idle in a transaction
-        # when replay needs its lock, but only cancels a running statement, so the
-        # transaction must never wait on this client between its statements.
-        with conn.pipeline(), conn.transaction():
+        outer = contextlib.nullcontext() if conn.autocommit else conn.transaction()
+        with outer, psycopg.ClientCursor(conn) as cur:
             # Exact: no index may answer, for this transaction only.
-            db.execute(conn, "lab_exact_settings")
-            cur = conn.execute(stmt, {"q": vec, "limit": want})
-        return cur.fetchall()
+            cur.execute(whole, {"q": vec, "limit": want})
+            while cur.nextset():
+                pass  # the scan's rows are the last result
+            return cur.fetchall()
 
     for i, vec in enumerate(queries.vectors):
         rows = retry_recovery_conflicts(conn, partial(exact, vec), retried=retried)

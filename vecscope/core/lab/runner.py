@@ -24,14 +24,16 @@ from vecscope.core.connection import ConnectionTarget
 from vecscope.core.errors import ConnectError, QueryError, first_line
 from vecscope.core.lab.measure import (
     Conn,
+    DumpCache,
     GroundTruth,
     LabTarget,
     QuerySet,
+    RawRows,
+    TimedQueries,
     apply_settings,
     judge,
     knn_sql,
     open_session,
-    run_one,
     run_parallel,
     serving_index,
 )
@@ -118,6 +120,8 @@ class LiveLab:
         self._sessions: list[Conn] = []
         self._applied: tuple[tuple[str, str], ...] = ()
         self._cursor = 0
+        #: Each query's parameters, dumped once for the whole run (the queries never change).
+        self._dumps: DumpCache = {}
         self._started = time.monotonic()
         self.samples: RingBuffer[LatencySample] = RingBuffer(600)
 
@@ -178,24 +182,25 @@ class LiveLab:
                 flt,
                 self.queries.filter_params(0),
             )
+            # Prepared (once per session and statement) and dumped (once per run) here,
+            # outside the window's clock.
+            timed = [TimedQueries(s, stmt, self.queries, self._dumps) for s in self._sessions]
         n = len(self.queries)
         deadline = time.perf_counter() + self.window_s
         lat: list[list[float]] = [[] for _ in range(concurrency)]
-        res: list[list[tuple[int, list[tuple[int, float]]]]] = [[] for _ in range(concurrency)]
+        res: list[list[tuple[int, RawRows]]] = [[] for _ in range(concurrency)]
         start_at = self._cursor
 
         def worker(w: int) -> None:
+            run = timed[w].run_raw
+            lat_w, res_w = lat[w], res[w]
+            clock = time.perf_counter
             i = start_at + w
-            while time.perf_counter() < deadline:
+            while clock() < deadline:
                 qi = i % n
-                ms, rows = run_one(
-                    self._sessions[w],
-                    stmt,
-                    self.queries.vectors[qi],
-                    self.queries.filter_params(qi),
-                )
-                lat[w].append(ms)
-                res[w].append((qi, rows))
+                ms, raw = run(qi)
+                lat_w.append(ms)
+                res_w.append((qi, raw))
                 i += concurrency
 
         try:
@@ -207,7 +212,9 @@ class LiveLab:
         done = [item for per in res for item in per]
         self._cursor = (start_at + len(done)) % n
         order = [qi for qi, _ in done]
-        recall = judge([rows for _, rows in done], self.queries, self.gt, k, order)
+        # Decoded after the window's clock: the loop kept libpq's results as they came.
+        rows = [TimedQueries.rows(raw) for _, raw in done]
+        recall = judge(rows, self.queries, self.gt, k, order)
         pct = percentiles(np.array([x for per in lat for x in per]))
         sample = LatencySample(
             t=time.monotonic() - self._started,

@@ -79,6 +79,13 @@ class BuildProgress:
     partition: str | None = None
     partition_number: int = 0
     partitions: int = 0
+    #: The ETA as :class:`EtaTracker` made it (``eta_s`` is its seconds).
+    eta: Eta | None = None
+
+    @property
+    def eta_label(self) -> str:
+        """What the front ends show of the ETA (see :attr:`Eta.label`)."""
+        return (self.eta or Eta(self.eta_s)).label
 
     @property
     def where(self) -> str:
@@ -126,14 +133,137 @@ def _percent(row: _ProgressRow) -> float | None:
     return None
 
 
-def _eta(
-    phase: str, percent: float | None, elapsed: float, predicted: float | None
-) -> float | None:
-    if percent is not None and "building" in phase and 5.0 < percent < 100.0:
-        return elapsed * (100.0 - percent) / percent
-    if predicted:
-        return max(0.0, predicted - elapsed)
-    return None
+#: Below this share of its units done, a phase's progress says too little to extrapolate.
+MIN_PROGRESS = 0.02
+#: The progress-based estimate gets full weight once this share of the work is done.
+FULL_TRUST = 0.5
+
+
+def work_done(fraction: float, exponent: float) -> float:
+    """Share of a phase's *work* done when ``fraction`` of its tuples are: the k-th HNSW
+    insert costs ~k ** (exponent - 1), so the first half of the tuples is less than half
+    the work (1.13: 46%)."""
+    return float(max(0.0, min(1.0, fraction)) ** max(1.0, exponent))
+
+
+@dataclass(frozen=True, slots=True)
+class Eta:
+    """What the build's time left looks like at one poll."""
+
+    #: Seconds left; by progress alone when ``over`` (None: nothing to estimate by).
+    seconds: float | None
+    #: The build is past the predicted range (or the prediction, when no range is known).
+    over: bool = False
+    #: A range was known, so ``over`` means past its top, not past the point estimate.
+    ranged: bool = False
+    #: Past the point estimate but within the range, with no progress to go by.
+    late: bool = False
+
+    @property
+    def label(self) -> str:
+        """``"ETA 12 s"``, or after the prediction ``"over the predicted range; ~40 s more
+        by progress"``; ``""`` when nothing can be said."""
+        if self.over:
+            said = "over the predicted range" if self.ranged else "past the prediction"
+            if self.seconds is None:
+                return said
+            if self.seconds < 1.0:
+                return f"{said}; finishing by progress"
+            return f"{said}; ~{self.seconds:.0f} s more by progress"
+        if self.late:
+            return "past the estimate, within the predicted range"
+        return "" if self.seconds is None else f"ETA {self.seconds:.0f} s"
+
+
+class EtaTracker:
+    """A build's ETA that never rises while the build makes progress in the same phase.
+
+    Each poll blends two estimates of the time left: the prediction's (``predicted_s``
+    less the time elapsed) and the progress's (the time spent in the phase, scaled by the
+    work left: :func:`work_done` with the method's growth exponent, HNSW's inserts getting
+    slower as the graph grows). The progress gets more weight as the work gets done, all
+    of it from :data:`FULL_TRUST`. What is shown is the least estimate so far in the
+    phase, so it falls or stands still, never jumps up. Once the build runs past the top of
+    the predicted range (``high_s``; the prediction itself when no range is known) it says
+    so, with the progress's own estimate (again never rising), rather than an ETA of zero
+    or one that jumps. A new phase starts afresh. Pure: the caller passes the time.
+    """
+
+    def __init__(
+        self, predicted_s: float | None, high_s: float | None = None, exponent: float = 1.0
+    ) -> None:
+        self.predicted_s = predicted_s or None
+        self.high_s = high_s if high_s and self.predicted_s else None
+        self.exponent = exponent
+        self._phase: str | None = None
+        self._phase_started = 0.0
+        self._phase_fraction = 0.0
+        self._shown: float | None = None
+        self._over_shown: float | None = None
+
+    def update(
+        self, phase: str, fraction: float | None, elapsed: float, exponent: float | None = None
+    ) -> Eta:
+        """The ETA at ``elapsed`` seconds into the build, ``fraction`` (0..1) of the phase's
+        units done (None: the phase counts nothing); ``exponent`` overrides the tracker's
+        for this phase. By default only a phase that loads tuples (the graph's inserts)
+        grows superlinearly; the validation scans and waits are linear."""
+        if exponent is None:
+            exponent = self.exponent if "loading" in phase else 1.0
+        if phase != self._phase:
+            self._phase = phase
+            self._phase_started = elapsed
+            self._phase_fraction = fraction or 0.0
+            self._shown = self._over_shown = None
+        by_progress = self._by_progress(fraction, elapsed, exponent)
+        limit = self.high_s or self.predicted_s
+        if limit is not None and elapsed > limit:
+            if by_progress is not None:
+                self._over_shown = _least(self._over_shown, by_progress)
+            return Eta(self._over_shown, over=True, ranged=self.high_s is not None)
+        by_prediction = (
+            max(0.0, self.predicted_s - elapsed) if self.predicted_s is not None else None
+        )
+        late = self.predicted_s is not None and elapsed > self.predicted_s
+        if by_progress is None and late and self._shown is None:
+            return Eta(None, late=True)
+        if by_progress is None:
+            raw = by_prediction
+        elif by_prediction is None:
+            raw = by_progress
+        else:
+            done = work_done(fraction or 0.0, exponent)
+            trust = min(1.0, done / FULL_TRUST)
+            # Past the point estimate (but within the range) the prediction says nothing
+            # more than "soon": the progress decides.
+            if elapsed > (self.predicted_s or 0.0):
+                trust = 1.0
+            raw = trust * by_progress + (1.0 - trust) * by_prediction
+        if raw is not None:
+            self._shown = _least(self._shown, raw)
+        return Eta(self._shown)
+
+    def _by_progress(self, fraction: float | None, elapsed: float, exponent: float) -> float | None:
+        """Seconds left by the phase's own pace, from where the phase was first seen."""
+        if fraction is None or fraction <= self._phase_fraction:
+            return None
+        done = work_done(fraction, exponent)
+        start = work_done(self._phase_fraction, exponent)
+        if fraction < MIN_PROGRESS or done - start <= 0.0:
+            return None
+        spent = elapsed - self._phase_started
+        if spent <= 0.0:
+            return None
+        return max(0.0, spent * (1.0 - done) / (done - start))
+
+
+def _least(shown: float | None, new: float) -> float:
+    return new if shown is None else min(shown, new)
+
+
+def _fraction(row: _ProgressRow) -> float | None:
+    pct = _percent(row)
+    return None if pct is None else pct / 100.0
 
 
 class _Monitor:
@@ -177,7 +307,7 @@ class _Monitor:
         self,
         pid: int,
         started: float,
-        predicted: float | None,
+        eta: EtaTracker,
         notices: list[str],
         attempt: int,
     ) -> BuildProgress | None:
@@ -188,7 +318,7 @@ class _Monitor:
             if self.conn is None:
                 return None
         try:
-            return _progress(self.conn, pid, started, predicted, notices, attempt)
+            return _progress(self.conn, pid, started, eta, notices, attempt)
         except (psycopg.Error, VecscopeError) as e:
             self._lost(e)
             return None
@@ -234,9 +364,19 @@ class _Build:
     predicted_s: float | None
     poll_s: float
     monitor: _Monitor
+    #: The top of the predicted range, when known.
+    predicted_high_s: float | None = None
     started: float = field(default_factory=time.monotonic)
     notices: list[str] = field(default_factory=list)
     attempts: int = 1
+    #: The ETA of the statement being polled, and of the whole (a partitioned table's).
+    eta: EtaTracker = field(init=False)
+    whole_eta: EtaTracker = field(init=False)
+
+    def __post_init__(self) -> None:
+        exponent = predict.growth_exponent(self.spec.method)
+        self.eta = EtaTracker(self.predicted_s, self.predicted_high_s, exponent)
+        self.whole_eta = EtaTracker(self.predicted_s, self.predicted_high_s, 1.0)
 
     def outcome(self, index_bytes: int, *, cancelled: bool = False) -> BuildOutcome:
         notices = tuple(self.notices)
@@ -260,6 +400,7 @@ def run(
     say: Say = lambda _: None,
     predicted_s: float | None = None,
     poll_s: float = 0.5,
+    predicted_range: tuple[float, float] | None = None,
 ) -> BuildOutcome:
     """Build the new index (or reindex), retrying on lock_timeout; see the module docstring.
 
@@ -267,11 +408,22 @@ def run(
     partition's index concurrently (with its own progress) and attached, skipping the
     partitions a previous run finished (see :func:`_run_partitioned`).
 
+    ``predicted_s`` and ``predicted_range`` (low, high seconds) feed the ETA
+    (:class:`EtaTracker`).
+
     Raises:
         MigrationError: every retry locked out, or the build failed.
     """
     build = _Build(
-        target, spec, on_progress, should_cancel, say, predicted_s, poll_s, _Monitor(target, say)
+        target,
+        spec,
+        on_progress,
+        should_cancel,
+        say,
+        predicted_s,
+        poll_s,
+        _Monitor(target, say),
+        predicted_range[1] if predicted_range else None,
     )
     try:
         if spec.partitioned:
@@ -313,7 +465,7 @@ def _build_one(
                 cancelled = True
                 say("cancelling the build")
                 _cancel(conn)
-            progress = b.monitor.progress(pid, b.started, b.predicted_s, b.notices, attempt)
+            progress = b.monitor.progress(pid, b.started, b.eta, b.notices, attempt)
             if progress is not None:
                 b.on_progress(shown(progress))
         conn.close()
@@ -368,7 +520,7 @@ def _run_partitioned(b: _Build) -> BuildOutcome:
             if seen.new is None or not seen.new.usable:
                 drop_if_invalid(ddl, spec, part.new_name, say)
                 shown = _partition_progress(
-                    part.table, number, len(parts), done_rows, total_rows, part.rows
+                    b, part.table, number, len(parts), done_rows, total_rows, part.rows
                 )
                 # Said at once: a small partition may be built between two polls.
                 b.on_progress(shown(_milestone(b, "building partition", 0.0)))
@@ -377,7 +529,7 @@ def _run_partitioned(b: _Build) -> BuildOutcome:
             with_retries(ddl, attach_sql(spec, spec.new_name, part.new_name), spec, say=say)
             b.on_progress(
                 _partition_progress(
-                    part.table, number, len(parts), done_rows, total_rows, part.rows
+                    b, part.table, number, len(parts), done_rows, total_rows, part.rows
                 )(_milestone(b, "partition attached", 100.0))
             )
             failpoints.point("build.partition_done")
@@ -413,17 +565,25 @@ def _check_partitions(conn: Conn, spec: MigrationSpec) -> None:
 
 
 def _partition_progress(
-    table: str, number: int, count: int, done_rows: int, total_rows: int, rows: int
+    b: _Build, table: str, number: int, count: int, done_rows: int, total_rows: int, rows: int
 ) -> Callable[[BuildProgress], BuildProgress]:
-    """Progress of one partition's build, with the ETA of the whole (by rows)."""
+    """Progress of one partition's build, with the ETA of the whole (by rows, each
+    partition's graph growing as :func:`work_done` says)."""
+    exponent = predict.growth_exponent(b.spec.method)
 
     def shown(p: BuildProgress) -> BuildProgress:
-        eta = p.eta_s
+        fraction = None
         if total_rows > 0 and p.percent is not None:
-            fraction = (done_rows + rows * p.percent / 100.0) / total_rows
-            if 0.05 < fraction < 1.0:
-                eta = p.elapsed_s * (1.0 - fraction) / fraction
-        return replace(p, partition=table, partition_number=number, partitions=count, eta_s=eta)
+            fraction = (done_rows + rows * work_done(p.percent / 100.0, exponent)) / total_rows
+        eta = b.whole_eta.update("partitions", fraction, p.elapsed_s)
+        return replace(
+            p,
+            partition=table,
+            partition_number=number,
+            partitions=count,
+            eta_s=eta.seconds,
+            eta=eta,
+        )
 
     return shown
 
@@ -432,20 +592,16 @@ def _progress(
     monitor: Conn,
     pid: int,
     started: float,
-    predicted: float | None,
+    tracker: EtaTracker,
     notices: list[str],
     attempt: int,
 ) -> BuildProgress:
     elapsed = time.monotonic() - started
     row = db.record(monitor, "migrate_build_progress", _ProgressRow, {"pid": pid})
     if row is None:
+        eta = tracker.update("starting", None, elapsed)
         return BuildProgress(
-            "starting",
-            None,
-            elapsed,
-            _eta("", None, elapsed, predicted),
-            notices=tuple(notices),
-            attempt=attempt,
+            "starting", None, elapsed, eta.seconds, notices=tuple(notices), attempt=attempt, eta=eta
         )
     phase = str(row.phase)
     percent = _percent(row)
@@ -454,14 +610,16 @@ def _progress(
         locker = int(row.current_locker_pid or 0)
         rows = db.rows(monitor, "migrate_build_waiting", {"pid": pid, "locker": locker})
         waiting = tuple(Blocker.from_row(r) for r in rows if int(r["pid"]) != pid)
+    eta = tracker.update(phase, _fraction(row), elapsed)
     return BuildProgress(
         phase,
         percent,
         elapsed,
-        _eta(phase, percent, elapsed, predicted),
+        eta.seconds,
         waiting,
         tuple(notices),
         attempt,
+        eta=eta,
     )
 
 

@@ -85,6 +85,22 @@ class Preflight:
         return not self.failed
 
 
+def _busy(
+    conn: Conn, cores: int | None, cal: predict.Calibration | None
+) -> tuple[float | None, float]:
+    """How busy the server's cores are with other work, when it runs on this machine (the
+    load average less what the calibration builds added; None: unknown), and how much
+    that slowed the calibration (1.0: not, or unknown)."""
+    if not is_local(conn) or cal is None:
+        return None, 1.0
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None, 1.0
+    own = min(1.0, sum(cal.times or (cal.seconds,)) / 60.0)
+    return predict.busy_share(load, cores, own), predict.calibration_slowdown(load, cores, own)
+
+
 def _setting_kb(conn: Conn, name: str) -> int:
     row = db.row(conn, "migrate_setting_kb", {"name": name})
     return int(row["kb"]) if row else 0
@@ -406,7 +422,10 @@ def run(
         conn, spec, need_bytes, current_kb, memory_cap_kb, maintenance_work_mem_kb
     )
     checks += memory_checks
-    pred = predict.predict(spec, cal, workers=workers, maintenance_work_mem_kb=mwm)
+    busy, slowed = _busy(conn, ncores, cal)
+    pred = predict.predict(
+        spec, cal, workers=workers, maintenance_work_mem_kb=mwm, busy=busy, slowed=slowed
+    )
     spec = spec.__class__(
         **{**spec.to_json(), "maintenance_work_mem_kb": mwm, "parallel_workers": workers}
     )
@@ -414,7 +433,7 @@ def run(
         Check(
             "workers",
             INFO,
-            f"{workers} parallel worker(s) plus the leader"
+            predict.workers_text(workers)
             + (f" ({ncores} cores)" if ncores else " (server cores unknown: --server-cores)")
             + (f"; max_parallel_maintenance_workers = {bound[0]} ({bound[1]})" if bound else ""),
         )
@@ -425,8 +444,10 @@ def run(
             Check(
                 "time",
                 INFO,
-                f"predicted build ~{pred.seconds:.0f} s",
-                f"from a {cal.sample_rows}-row calibration build; graph memory "
+                f"predicted build {pred.range_text}",
+                f"from {len(cal.times) or 1} builds of a {cal.sample_rows}-row sample "
+                f"({', '.join(f'{t:.2f}' for t in cal.times or (cal.seconds,))} s); the range "
+                "allows for a busy server and for workers that find no free core; graph memory "
                 f"{'measured' if cal.memory_measured else 'estimated'} at "
                 f"{cal.graph_bytes_per_row or 0:.0f} bytes a row",
             )

@@ -110,7 +110,7 @@ def preflight_journal_lines(summary: PreflightSummary) -> list[Content]:
         mwm = human_bytes(int(summary.maintenance_work_mem_kb) * 1024)
         lines.append(kv("memory", f"maintenance_work_mem = {mwm}"))
     if summary.workers is not None:
-        lines.append(kv("workers", f"{summary.workers} parallel worker(s)"))
+        lines.append(kv("workers", predict.workers_text(summary.workers)))
     for name in summary.leftovers:
         lines.append(warn(f"invalid leftover {name}"))
     failed = summary.failed
@@ -215,8 +215,8 @@ def notice_lines(
     """The server's notices; a graph that spilled says which setting would have avoided it."""
     lines: list[Content] = []
     for text in notices:
-        if "parallel worker" in text:
-            continue
+        if predict.is_workers_notice(text):
+            continue  # said as the workers that took part (build_outcome_lines)
         if "no longer fits" in text:
             lines.append(warn(text))
             need = predict.memory_to_fit_kb(spec, notices, graph_bytes)
@@ -246,8 +246,8 @@ def build_progress_lines(
     if p.partition is not None:
         lines.insert(0, kv("partition", f"{p.partition_number} of {p.partitions}: {p.partition}"))
     timing = f"{p.elapsed_s:.0f} s elapsed"
-    if p.eta_s is not None:
-        timing += f" · ETA {p.eta_s:.0f} s"
+    if p.eta_label:
+        timing += f" · {p.eta_label}"
     if predicted_s:
         timing += f" · predicted {predicted_s:.0f} s"
     lines.append(kv("time", timing))
@@ -270,8 +270,8 @@ def build_outcome_lines(
     if predicted_s:
         took += f" (predicted {predicted_s:.1f} s)"
     lines = [ok(took), kv("index size", human_bytes(o.index_bytes))]
-    if o.workers:
-        lines.append(kv("workers", f"{o.workers} parallel worker(s) plus the leader"))
+    if o.workers is not None:
+        lines.append(kv("workers", predict.workers_used_text(o.workers)))
     if o.attempts > 1:
         lines.append(kv("attempts", f"{o.attempts} (lock_timeout struck before)"))
     return lines + notice_lines(o.notices, spec, graph_bytes)
