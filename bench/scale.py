@@ -91,6 +91,7 @@ from vecscope.core.lab.groundtruth import DEFAULT_MEMORY_BUDGET as DEFAULT_BUDGE
 from vecscope.core.migrate import plan, predict
 from vecscope.core.migrate.build import BuildProgress
 from vecscope.core.migrate.engine import Migration
+from vecscope.core.vectors_io import row_dtype
 
 Conn = psycopg.Connection[TupleRow]
 
@@ -148,25 +149,10 @@ def median(values: Sequence[float]) -> float:
 # --- loading ------------------------------------------------------------------------------
 
 
-def _copy_dtype(dims: int) -> np.dtype[np.void]:
-    """One row of binary COPY: 2 fields, an int8 and a pgvector ``vector`` (dim, unused, f4)."""
-    return np.dtype(
-        [
-            ("fields", ">i2"),
-            ("len_id", ">i4"),
-            ("id", ">i8"),
-            ("len_vec", ">i4"),
-            ("dim", ">i2"),
-            ("unused", ">i2"),
-            ("v", ">f4", (dims,)),
-        ]
-    )
-
-
 def copy_chunk(first_id: int, vecs: npt.NDArray[np.float32]) -> bytes:
     """Rows ``first_id..`` in binary COPY format, built by numpy in one go."""
     n, dims = vecs.shape
-    rows = np.empty(n, dtype=_copy_dtype(dims))
+    rows = np.empty(n, dtype=row_dtype(dims))  # the layout the lab reads back
     rows["fields"] = 2
     rows["len_id"] = 8
     rows["id"] = np.arange(first_id, first_id + n, dtype=np.int64)

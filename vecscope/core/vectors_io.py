@@ -23,7 +23,9 @@ from vecscope.core.errors import QueryError, first_line
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
-def _row_dtype(dims: int) -> np.dtype[np.void]:
+def row_dtype(dims: int) -> np.dtype[np.void]:
+    """One row of binary COPY of ``(int8 key, vector)``: the field count, the key with its
+    length, and pgvector's ``vector`` (length, dim, unused, the floats), big-endian."""
     return np.dtype(
         [
             ("fields", ">i2"),
@@ -48,7 +50,7 @@ def _row_blocks(
     conn: psycopg.Connection[TupleRow], stmt: sql.Composed, where: str, dims: int
 ) -> Iterator[npt.NDArray[np.void]]:
     """Every row of the binary COPY ``stmt``, in blocks of about a MiB (views, read-only)."""
-    dtype = _row_dtype(dims)
+    dtype = row_dtype(dims)
     pending: list[bytes] = []
     pending_bytes = 0
     header_done = False
