@@ -468,9 +468,14 @@ def test_printed_deployment_runs_against_the_tuned_file(
     assert knob(built, name_of_knob) == value
     _, ids = built.search(x[:3], 1)
     assert ids[:, 0].tolist() == [0, 1, 2]
-    # The CLI's text prints the same snippet.
+    # The CLI's text prints the same snippet. Its tuning is a second measurement: on a
+    # busy machine it may recommend a neighbouring setting, so the values are left out.
     code, text = run_cli(["faiss", "tune", str(data[name]), "--target-recall", "0.9"])
-    assert python in text
+
+    def shape(snippet: str) -> str:
+        return re.sub(r"\b(efSearch|nprobe|ef_search|probes)( ?= ?)\d+", r"\1\2N", snippet)
+
+    assert shape(python) in shape(text)
     if name == "ivf":
         assert not sql
         return
