@@ -35,6 +35,8 @@ SERVED_TEXT = "FROM messages ORDER BY embedding <->"
 APP_SHAPES = {
     "docs": "FROM public.doc_chunks ORDER BY embedding <=>",
     "messages": "FROM public.messages ORDER BY embedding <=>",
+    # The tenant-scoped search (the filtered-search trap), a tenth of the workload.
+    "messages_tenant": "FROM public.messages WHERE tenant_id = $1 ORDER BY embedding <->",
     "atoms": "FROM public.atoms ORDER BY embedding <->",
     "products_before": 'FROM search."Product Embeddings" ORDER BY "Embedding" <#>',
     "products_after": 'FROM search."Product Embeddings" ORDER BY "Embedding" <=>',

@@ -116,7 +116,8 @@ async def test_every_mode_footer_fits(demo_db: Database, size: tuple[int, int]) 
         ]:
             await pilot.press(key)
             await wait_until(pilot, lambda m=mode: app.current_mode == m)
-            await pilot.pause()
+            # A mode shown for the first time composes its footer after its first frame.
+            await wait_until(pilot, lambda: bool(_footer_keys(app)))
             screen = app.screen
             assert footer_width(screen, screen.active_bindings) <= size[0], mode
             keys = _footer_keys(app)
