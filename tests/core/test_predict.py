@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
-from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from tests import faults
 from tests.conftest import Database
 from vecscope.core.catalog.inventory import fetch_inventory
 from vecscope.core.migrate import build, plan, predict
@@ -280,34 +279,10 @@ def test_a_build_progress_renders_its_eta() -> None:
 # --- against the real server -----------------------------------------------------------------
 
 
-def _table(db: Database, name: str, rows: int, dims: int) -> None:
-    rng = np.random.default_rng(7)
-    vecs = rng.normal(size=(rows, dims)).astype(np.float32)
-    ident = sql.Identifier(name)
-    with db.connect() as conn:
-        register_vector(conn)
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
-        conn.execute(
-            sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, embedding vector({}))").format(
-                ident, sql.Literal(dims)
-            )
-        )
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                sql.SQL("COPY {} (id, embedding) FROM STDIN (FORMAT BINARY)").format(ident)
-            ) as copy,
-        ):
-            copy.set_types(["int8", "vector"])
-            for i, v in enumerate(vecs):
-                copy.write_row((i, v))
-        conn.execute(
-            sql.SQL(
-                "CREATE INDEX {} ON {} USING ivfflat (embedding vector_cosine_ops) "
-                "WITH (lists = 10)"
-            ).format(sql.Identifier(f"{name}_ivf"), ident)
-        )
-        conn.execute(sql.SQL("ANALYZE {}").format(ident))
+def _table(db: Database, name: str, rows: int) -> None:
+    """``public.<name>``, 32-d vectors with an IVFFlat ``<name>_ivf`` (the fault tests'
+    loader)."""
+    faults.load_table(db.dsn, name, rows, seed=7)
 
 
 def _planned(db: Database, table: str) -> MigrationSpec:
@@ -317,7 +292,7 @@ def _planned(db: Database, table: str) -> MigrationSpec:
 
 
 def test_a_calibration_gives_a_range_around_its_point(db: Database) -> None:
-    _table(db, "predict_items", 3_000, 32)
+    _table(db, "predict_items", 3_000)
     spec = _planned(db, "predict_items")
     with db.connect() as conn:
         cal = predict.calibrate(conn, spec, sample_rows=1_000)
@@ -333,7 +308,7 @@ def test_the_workers_a_real_build_used_are_read_from_its_notices(db: Database) -
     ``parallel_workers`` makes PostgreSQL plan one whatever its size). Whether a worker
     slot was free is the server's business: the derivation must agree with what the
     server's notices say, whichever it was."""
-    _table(db, "predict_workers", 2_000, 32)
+    _table(db, "predict_workers", 2_000)
     with db.connect() as conn:
         conn.execute("ALTER TABLE predict_workers SET (parallel_workers = 1)")
     spec = replace(

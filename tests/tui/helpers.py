@@ -9,6 +9,8 @@ from typing import Any
 from textual.pilot import Pilot
 
 from vecscope.tui.screens.indexes import IndexesScreen
+from vecscope.tui.screens.latency import LatencyScreen
+from vecscope.tui.widgets.inventory_table import InventoryTable
 
 
 async def wait_until(pilot: Pilot[Any], condition: Any, timeout: float = 20.0) -> None:
@@ -118,3 +120,22 @@ def write_faiss_files(folder: Path, n: int = 1000, d: int = 32) -> dict[str, Pat
     out["text"] = folder / "notes.txt"
     out["text"].write_text("not an index\n")
     return out
+
+
+async def open_lab(pilot: Pilot[Any], row: str) -> LatencyScreen:
+    """``l`` on ``row`` (``col:schema.table.column``) of the Indexes screen, until the
+    Latency mode has prepared that column."""
+    app = pilot.app
+    await wait_loaded(pilot)
+    table = app.screen.query_one(InventoryTable)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(row))
+    await pilot.press("l")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, LatencyScreen) and app.screen.lab is not None,
+        timeout=60,
+    )
+    screen = app.screen
+    assert isinstance(screen, LatencyScreen)
+    return screen

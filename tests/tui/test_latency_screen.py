@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tests.conftest import Database
-from tests.tui.helpers import screen_text, wait_loaded, wait_until
+from tests.tui.helpers import open_lab, screen_text, wait_loaded, wait_until
 from vecscope.tui.app import VecscopeApp
 from vecscope.tui.screens.latency import LatencyScreen
-from vecscope.tui.widgets.inventory_table import InventoryTable
 from vecscope.tui.widgets.latency_plots import SweepPlot
 
 SIZE = (160, 45)
@@ -28,27 +26,10 @@ def plain(app: Any) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", screen_text(app))).replace("\xa0", " ")
 
 
-async def _open_lab(pilot: Pilot[Any], row: str) -> LatencyScreen:
-    app = pilot.app
-    await wait_loaded(pilot)
-    table = app.screen.query_one(InventoryTable)
-    table.focus()
-    table.move_cursor(row=table.get_row_index(row))
-    await pilot.press("l")
-    await wait_until(
-        pilot,
-        lambda: isinstance(app.screen, LatencyScreen) and app.screen.lab is not None,
-        timeout=60,
-    )
-    screen = app.screen
-    assert isinstance(screen, LatencyScreen)
-    return screen
-
-
 async def test_live_run_and_knobs(demo_db: Database) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open_lab(pilot, "col:public.doc_chunks.embedding")
+        screen = await open_lab(pilot, "col:public.doc_chunks.embedding")
         lab = screen.lab
         assert lab is not None
         await pilot.press("space")
@@ -71,7 +52,7 @@ async def test_live_run_and_knobs(demo_db: Database) -> None:
 async def test_sweep_recommends(demo_db: Database) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open_lab(pilot, "col:public.messages.embedding")
+        screen = await open_lab(pilot, "col:public.messages.embedding")
         await pilot.press("s")
         await wait_until(pilot, lambda: screen.sweep_result is not None, timeout=120)
         result = screen.sweep_result
@@ -108,7 +89,7 @@ async def test_ab_of_two_indexes(demo_db: Database) -> None:
     try:
         app = VecscopeApp(demo_db.target)
         async with app.run_test(size=SIZE) as pilot:
-            screen = await _open_lab(pilot, "col:public.doc_chunks.embedding")
+            screen = await open_lab(pilot, "col:public.doc_chunks.embedding")
             assert {ix.name for ix in screen.indexes} == {
                 "doc_hnsw_tmp",
                 "idx_doc_chunks_embedding",
@@ -192,7 +173,7 @@ async def test_sweep_with_a_latency_target_none_meets(demo_db: Database) -> None
     one no setting meets; `t` judges the same sweep again. Laid out for 80x24."""
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_lab(pilot, "col:public.messages.embedding")
+        screen = await open_lab(pilot, "col:public.messages.embedding")
         assert screen.knobs is not None
         screen._set_knobs(replace(screen.knobs, threshold_ms=0.001))
         await pilot.press("s")
@@ -226,7 +207,7 @@ async def test_ab_layout_at_three_sizes(demo_db: Database) -> None:
     footer whose own keys all fit."""
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open_lab(pilot, "col:public.doc_chunks.embedding")
+        screen = await open_lab(pilot, "col:public.doc_chunks.embedding")
         await pilot.press("a")
         await wait_until(pilot, lambda: screen.ab_result is not None, timeout=120)
         for size in ((80, 24), (100, 30), (160, 48)):

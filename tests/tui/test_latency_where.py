@@ -11,28 +11,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from tests.conftest import Database
-from tests.tui.helpers import wait_loaded, wait_until
+from tests.tui.helpers import open_lab, wait_until
 from vecscope.tui.app import VecscopeApp
 from vecscope.tui.screens.latency import LatencyScreen
-from vecscope.tui.widgets.inventory_table import InventoryTable
 from vecscope.tui.widgets.lab_results import LabResults
-
-
-async def _open_lab(pilot: Pilot[Any]) -> LatencyScreen:
-    app = pilot.app
-    await wait_loaded(pilot)
-    table = app.screen.query_one(InventoryTable)
-    table.focus()
-    table.move_cursor(row=table.get_row_index("col:public.doc_chunks.embedding"))
-    await pilot.press("l")
-    await wait_until(
-        pilot,
-        lambda: isinstance(app.screen, LatencyScreen) and app.screen.lab is not None,
-        timeout=60,
-    )
-    screen = app.screen
-    assert isinstance(screen, LatencyScreen)
-    return screen
 
 
 def _status(screen: LatencyScreen) -> str:
@@ -53,7 +35,7 @@ async def test_where_prepares_the_filtered_lab_and_sweeps_it(
 ) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=size) as pilot:
-        screen = await _open_lab(pilot)
+        screen = await open_lab(pilot, "col:public.doc_chunks.embedding")
         unfiltered = screen.bench
         await _where(pilot, screen, "tenant_id = {tenant_id}")
 
@@ -86,7 +68,7 @@ async def test_where_prepares_the_filtered_lab_and_sweeps_it(
 async def test_a_bad_filter_says_why_in_one_line(demo_db: Database) -> None:
     app = VecscopeApp(demo_db.target)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await _open_lab(pilot)
+        screen = await open_lab(pilot, "col:public.doc_chunks.embedding")
         await _where(pilot, screen, "tenant = {tenant}")
         await wait_until(pilot, lambda: "names no column" in _status(screen), timeout=60)
         await _where(pilot, screen, "no_such_column = 1")

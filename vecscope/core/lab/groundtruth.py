@@ -34,7 +34,7 @@ from psycopg import sql
 from vecscope.core import db
 from vecscope.core.errors import BadInputError
 from vecscope.core.lab.filters import group_queries
-from vecscope.core.lab.sampling import QuerySet
+from vecscope.core.lab.sampling import QuerySet, as_array
 from vecscope.core.lab.target import Conn, LabTarget
 from vecscope.core.recovery_conflicts import retry_recovery_conflicts
 from vecscope.core.vectors_io import fetch_vectors, fill_vectors, iter_vectors
@@ -79,6 +79,15 @@ def _cache_path(conn: Conn, target: LabTarget, queries: QuerySet, k: int) -> Pat
     ident = f"{info.host}:{info.port}/{info.dbname}/{target.label}/{k}/{queries.digest()}"
     name = hashlib.sha256(ident.encode()).hexdigest()[:24]
     return platformdirs.user_cache_path("vecscope") / "groundtruth" / f"{name}.npz"
+
+
+def _query_matrix(vectors: npt.NDArray[np.float32], op: str) -> npt.NDArray[np.float32]:
+    """The query vectors as faiss takes them: contiguous float32, normalised for ``<=>``
+    (the base vectors are normalised by :func:`_search`)."""
+    q = np.ascontiguousarray(vectors, dtype=np.float32)
+    if op == "<=>":
+        q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(np.float32)
+    return q
 
 
 def _search(
@@ -150,10 +159,8 @@ def _faiss_truth(
     through in chunks that fit it, each chunk's top ``want`` merged into the answer."""
     if target.operator not in FAISS_OPERATORS:
         raise BadInputError(f"the faiss path has no metric for {target.operator}")
-    q = np.ascontiguousarray(queries.vectors, dtype=np.float32)
     op = target.operator
-    if op == "<=>":
-        q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(np.float32)
+    q = _query_matrix(queries.vectors, op)
 
     def whole() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         # The search overlaps the COPY: each run of rows read is searched on another
@@ -322,12 +329,8 @@ def _filtered_truth(
             if not rows:
                 continue
             keys = np.array([r[0] for r in rows], dtype=np.int64)
-            base = np.array([_vector(r[1]) for r in rows], dtype=np.float32)
-            q = np.ascontiguousarray(queries.vectors[members], dtype=np.float32)
-            if op == "<=>":
-                q = (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)).astype(
-                    np.float32
-                )
+            base = np.array([as_array(r[1]) for r in rows], dtype=np.float32)
+            q = _query_matrix(queries.vectors[members], op)
             n = min(want, len(keys))
             pos, d = _search(q, base, op, n)
             ids[members, :n] = keys[pos]
@@ -374,11 +377,7 @@ def _subset_truth(
     keys_stmt = db.statement("lab_filtered_keys", **names)
     ids = np.full((len(queries), want), -1, dtype=np.int64)
     dist = np.full((len(queries), want), np.inf, dtype=np.float64)
-    q_all = np.ascontiguousarray(queries.vectors, dtype=np.float32)
-    if op == "<=>":
-        q_all = (q_all / np.maximum(np.linalg.norm(q_all, axis=1, keepdims=True), 1e-30)).astype(
-            np.float32
-        )
+    q_all = _query_matrix(queries.vectors, op)
     for values, members in group_queries(queries.filter_values).items():
         params = queries.filter.params(values)
 
@@ -404,11 +403,6 @@ def _subset_truth(
         ids[members, :n] = keys[rows][pos]
         dist[members, :n] = d
     return ids, dist
-
-
-def _vector(value: object) -> npt.NDArray[np.float32]:
-    to_numpy = getattr(value, "to_numpy", None)
-    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
 
 
 def ground_truth(

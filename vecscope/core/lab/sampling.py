@@ -85,7 +85,7 @@ def sample_queries(
             {"seed": str(seed), "n": n},
         ).fetchall()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    vecs = np.array([_as_array(r[1]) for r in rows], dtype=np.float32)
+    vecs = np.array([as_array(r[1]) for r in rows], dtype=np.float32)
     return QuerySet(
         vecs.reshape(len(rows), target.dims),
         ids,
@@ -154,7 +154,7 @@ def _sample_filtered(
             f"--where matches no row of {target.schema}.{target.table} with a vector{what}"
         )
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    vecs = np.array([_as_array(r[1]) for r in rows], dtype=np.float32)
+    vecs = np.array([as_array(r[1]) for r in rows], dtype=np.float32)
     return QuerySet(
         vecs.reshape(len(rows), target.dims),
         ids,
@@ -164,7 +164,7 @@ def _sample_filtered(
     )
 
 
-def _as_array(value: object) -> npt.NDArray[np.float32]:
+def as_array(value: object) -> npt.NDArray[np.float32]:
     # pgvector's loader returns a Vector (0.3+) or an ndarray (older releases).
     to_numpy = getattr(value, "to_numpy", None)
     return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
