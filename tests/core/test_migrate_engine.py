@@ -580,7 +580,10 @@ def test_first_index_on_a_column_with_none(demo_db: Database, tmp_path: Path) ->
 def test_connection_lost_mid_build_then_resumed(db: Database, tmp_path: Path) -> None:
     """The server ends the build's session (as a restart or a network cut would)."""
     make_table(db, "severed", rows=20_000)
-    spec = spec_for(db, index="public.severed_ivf")
+    # The subject is the lost session and the resume, not the recall: on 20,000 clustered
+    # rows IVFFlat (lists 30) at probes 1 reaches 0.994, which HNSW at ef_search 40 may
+    # miss by a few queries; a fixed floor keeps verify from deciding this test.
+    spec = spec_for(db, index="public.severed_ivf", min_recall=0.95)
     journal = tmp_path / "j.jsonl"
     mig = ready_to_build(db, spec, journal)
     killed: list[int] = []
